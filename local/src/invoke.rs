@@ -1,0 +1,90 @@
+//! `local invoke <function> <fixture>`: runs one function on one recorded trigger payload on the
+//! embedded default and reports the native response and every effect, as one JSON document.
+use crate::estate::Estate;
+use crate::host;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use platform_azure::{InvocationRequest, InvocationResponse};
+use serde_json::{Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error("unknown function {0:?}; known: merch-normalizer, audit-sink, projection-updater")]
+    UnknownFunction(String),
+    #[error("fixture is not JSON: {0}")]
+    NotJson(String),
+    #[error("not a valid {function} envelope: {detail}")]
+    NotAnEnvelope { function: String, detail: String },
+}
+
+/// A recorded HTTP request (`{"headers": {...}, "body": "..."}`) or a bare JSON body.
+fn as_http(fixture: &Value, raw: &[u8]) -> (Vec<(String, String)>, Vec<u8>) {
+    match (fixture.get("headers").and_then(Value::as_object), fixture.get("body").and_then(Value::as_str)) {
+        (Some(h), Some(body)) => (
+            h.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or_default().to_string())).collect(),
+            body.as_bytes().to_vec(),
+        ),
+        _ => (vec![("content-type".into(), "application/json".into())], raw.to_vec()),
+    }
+}
+
+fn header_map(headers: &[(String, String)]) -> HeaderMap {
+    headers
+        .iter()
+        .filter_map(|(k, v)| Some((HeaderName::from_bytes(k.as_bytes()).ok()?, HeaderValue::from_str(v).ok()?)))
+        .collect()
+}
+
+pub async fn invoke(function: &str, raw: &[u8]) -> Result<Value, InvokeError> {
+    let fixture: Value = serde_json::from_slice(raw).map_err(|e| InvokeError::NotJson(e.to_string()))?;
+    let not_envelope = |detail: String| InvokeError::NotAnEnvelope { function: function.into(), detail };
+    let mut estate = Estate::new();
+    let app = estate.app(function).ok_or_else(|| InvokeError::UnknownFunction(function.into()))?.clone();
+    let response = match function {
+        projection_updater::NAME => {
+            let req: InvocationRequest = serde_json::from_value(fixture).map_err(|e| not_envelope(e.to_string()))?;
+            platform_azure::kafka_trigger::events(&req, projection_updater::TRIGGER_BINDING).map_err(|e| not_envelope(e.to_string()))?;
+            let folder = req.sys().map(|s| s.method_name).unwrap_or_else(|| "price-changed".into());
+            let body = serde_json::to_vec(&req).unwrap_or_default();
+            let headers = [("content-type".to_string(), "application/json".to_string())];
+            let (status, bytes) = host::post(&app, &format!("/{folder}"), &headers, body).await;
+            let resp: InvocationResponse = serde_json::from_slice(&bytes).unwrap_or_default();
+            if status.is_success() {
+                // The host publishes output bindings only for a successful invocation.
+                let outputs = estate.azure_outputs(&folder);
+                estate.publish_outputs(&resp, &outputs).await.map_err(|e| not_envelope(e.to_string()))?;
+            }
+            json!({"status": status.as_u16(), "route": format!("/{folder}"), "body": resp})
+        }
+        _ => {
+            let (headers, body) = as_http(&fixture, raw);
+            let msg = platform_gcp::push::from_http(&header_map(&headers), &body).map_err(|e| not_envelope(e.to_string()))?;
+            let (status, bytes) = host::post(&app, "/", &headers, body).await;
+            json!({"status": status.as_u16(), "form": msg.form, "message_id": msg.message_id,
+                   "body": String::from_utf8_lossy(&bytes)})
+        }
+    };
+    Ok(json!({"function": function, "response": response, "effects": effects(&estate)}))
+}
+
+/// Everything the invocation left behind in the embedded backends.
+pub fn effects(estate: &Estate) -> Value {
+    let messages: Vec<Value> = estate
+        .bus
+        .topics()
+        .iter()
+        .flat_map(|t| estate.bus.records(t))
+        .map(|r| {
+            let payload = serde_json::from_slice::<Value>(&r.payload)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&r.payload).into_owned()));
+            json!({"topic": r.topic, "partition": r.partition, "offset": r.offset, "key": r.key,
+                   "headers": r.headers.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(), "payload": payload})
+        })
+        .collect();
+    let objects: Vec<Value> = estate
+        .objects
+        .all()
+        .into_iter()
+        .map(|o| json!({"bucket": o.bucket, "key": o.key, "size": o.size, "content_type": o.content_type}))
+        .collect();
+    json!({"messages": messages, "objects": objects, "documents": estate.docs.all()})
+}

@@ -1,0 +1,8 @@
+//! The `local` runner: the estate on one machine. `demo` drives the whole flow on the embedded
+//! default, `invoke` runs one function on one fixture, `replay` republishes the audit log, and
+//! `schemas` regenerates the event JSON Schemas.
+pub mod demo;
+pub mod estate;
+pub mod host;
+pub mod invoke;
+pub mod scenario;

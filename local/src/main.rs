@@ -1,0 +1,126 @@
+use clap::{Parser, Subcommand};
+use local::demo::{DemoOptions, run, summary};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "local", about = "Run the function estate on this machine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the merchandising flow end to end on the embedded default and check its invariants.
+    Demo {
+        #[arg(long, default_value_t = 3000)]
+        records: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Records per projection-updater invocation (the host's maxBatchSize).
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+    },
+    /// Run one function on one recorded trigger payload; print the response and every effect.
+    Invoke { function: String, fixture: PathBuf },
+    /// Republish a topic's audited events in [from, to) from GCS to Kafka (GCS_ENDPOINT,
+    /// KAFKA_BOOTSTRAP_SERVERS, AUDIT_BUCKET from the environment).
+    Replay {
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        from: chrono::DateTime<chrono::Utc>,
+        #[arg(long)]
+        to: chrono::DateTime<chrono::Utc>,
+        /// Where to republish; defaults to the audited topic itself.
+        #[arg(long)]
+        target_topic: Option<String>,
+    },
+    /// Write the JSON Schemas of the domain events to events/schemas/.
+    Schemas {
+        #[arg(long, default_value = "events/schemas")]
+        dir: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into());
+    tracing_subscriber::fmt().json().with_current_span(true).with_env_filter(filter).with_writer(std::io::stderr).init();
+    match Cli::parse().command {
+        Command::Demo { records, seed, batch } => {
+            let opts = DemoOptions { records, seed, batch: batch.max(1) };
+            match run(&opts, &mut |line| eprintln!("{line}")).await {
+                Ok((estate, scenario, verdict)) => {
+                    println!("{}", summary(&estate, &scenario, &verdict));
+                    if verdict.all_hold() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+                }
+                Err(e) => {
+                    eprintln!("demo failed: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Invoke { function, fixture } => {
+            let bytes = match std::fs::read(&fixture) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("cannot read {}: {e}", fixture.display());
+                    return ExitCode::from(2);
+                }
+            };
+            match local::invoke::invoke(&function, &bytes).await {
+                Ok(out) => {
+                    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{}: {e}", fixture.display());
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Replay { topic, from, to, target_topic } => {
+            let sink = audit_sink::AuditSink::new(
+                std::sync::Arc::new(platform_gcp::gcs::GcsObjects::from_env()),
+                audit_sink::bucket_from_env(),
+            );
+            let publisher = match kafka::KafkaPublisher::new(&kafka::bootstrap_from_env()) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let target = target_topic.unwrap_or_else(|| topic.clone());
+            match audit_sink::replay::replay(&sink, &publisher, &topic, from, to, &target).await {
+                Ok(r) => {
+                    println!("read {} objects, republished {} events to {target}, {} outside the range", r.objects_read, r.republished, r.outside_range);
+                    for u in &r.unreadable {
+                        eprintln!("unreadable: {u}");
+                    }
+                    if r.unreadable.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+                }
+                Err(e) => {
+                    eprintln!("replay failed: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Schemas { dir } => {
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+            for (name, text) in domain::schemas::all() {
+                if let Err(e) = std::fs::write(dir.join(&name), text) {
+                    eprintln!("{name}: {e}");
+                    return ExitCode::FAILURE;
+                }
+                println!("wrote {}", dir.join(&name).display());
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}

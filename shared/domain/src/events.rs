@@ -1,0 +1,244 @@
+//! The events of the whole estate. Each is the `data` of a CloudEvent; see `cloudevent.rs`.
+use crate::cloudevent::DomainEvent;
+use crate::values::{CustomerId, LocationId, Money, OrderId, Quantity, Region, Sku};
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Topic names, in one place. Deployments may override them through the environment.
+pub mod topics {
+    pub const PRICE_CHANGED: &str = "merch.price-changed";
+    pub const INVENTORY_CHANGED: &str = "merch.inventory-changed";
+    pub const MERCH_DLQ: &str = "merch.dlq";
+    pub const ORDER_CONFIRMED: &str = "order.confirmed";
+    pub const FRAUD_SCORED: &str = "fraud.scored";
+    pub const PAYMENT_REQUESTED: &str = "payment.requested";
+    pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
+    pub const PAYMENT_FAILED: &str = "payment.failed";
+    pub const PRODUCT_DELETED: &str = "product.deleted";
+    pub const PRODUCT_IMAGE_PROCESSED: &str = "product-images.processed";
+    pub const ACCOUNTING_ENTRIES: &str = "accounting.entries";
+    pub const WAREHOUSE_DISPATCH: &str = "warehouse.dispatch";
+}
+
+macro_rules! domain_event {
+    ($ty:ident, $ce_type:literal, $topic:expr, |$s:ident| $key:expr) => {
+        impl DomainEvent for $ty {
+            const TYPE: &'static str = $ce_type;
+            const TOPIC: &'static str = $topic;
+            fn key(&self) -> String {
+                let $s = self;
+                $key
+            }
+        }
+    };
+}
+
+/// A price of one sku in one region, as of ERP sequence `version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PriceChanged {
+    pub sku: Sku,
+    pub region: Region,
+    pub price: Money,
+    /// The ERP sequence number: a newer change has a larger version.
+    pub version: u64,
+    pub erp_system: String,
+    pub effective_at: DateTime<Utc>,
+}
+domain_event!(PriceChanged, "com.shop.merch.price-changed.v1", topics::PRICE_CHANGED, |s| s.sku.to_string());
+
+/// Units on hand of one sku at one location, as of ERP sequence `version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct InventoryChanged {
+    pub sku: Sku,
+    pub location: LocationId,
+    pub on_hand: Quantity,
+    pub version: u64,
+    pub erp_system: String,
+    pub effective_at: DateTime<Utc>,
+}
+domain_event!(InventoryChanged, "com.shop.merch.inventory-changed.v1", topics::INVENTORY_CHANGED, |s| s
+    .sku
+    .to_string());
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderLine {
+    pub sku: Sku,
+    pub quantity: Quantity,
+    pub unit_price: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderConfirmed {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+    /// ISO 3166-1 alpha-2 country of the shipping address.
+    pub ship_to_country: String,
+    pub confirmed_at: DateTime<Utc>,
+}
+domain_event!(OrderConfirmed, "com.shop.order.confirmed.v1", topics::ORDER_CONFIRMED, |s| s.order_id.to_string());
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FraudDecision {
+    Approve,
+    Review,
+    Reject,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FraudScored {
+    pub order_id: OrderId,
+    /// 0 (no risk) to 1000 (certain fraud).
+    #[schemars(range(max = 1000))]
+    pub score: u16,
+    pub decision: FraudDecision,
+    /// Why: one line per rule or model feature that contributed.
+    pub reasons: Vec<String>,
+    pub model_version: String,
+}
+domain_event!(FraudScored, "com.shop.fraud.scored.v1", topics::FRAUD_SCORED, |s| s.order_id.to_string());
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PaymentRequested {
+    pub order_id: OrderId,
+    /// Deterministic per order: the gateway's idempotency key.
+    pub payment_id: String,
+    pub amount: Money,
+}
+domain_event!(PaymentRequested, "com.shop.payment.requested.v1", topics::PAYMENT_REQUESTED, |s| s
+    .order_id
+    .to_string());
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PaymentSucceeded {
+    pub order_id: OrderId,
+    pub payment_id: String,
+    pub amount: Money,
+    pub gateway_reference: String,
+}
+domain_event!(PaymentSucceeded, "com.shop.payment.succeeded.v1", topics::PAYMENT_SUCCEEDED, |s| s
+    .order_id
+    .to_string());
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PaymentFailed {
+    pub order_id: OrderId,
+    pub payment_id: String,
+    pub amount: Money,
+    pub reason: String,
+}
+domain_event!(PaymentFailed, "com.shop.payment.failed.v1", topics::PAYMENT_FAILED, |s| s.order_id.to_string());
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProductDeleted {
+    pub sku: Sku,
+    pub deleted_at: DateTime<Utc>,
+}
+domain_event!(ProductDeleted, "com.shop.product.deleted.v1", topics::PRODUCT_DELETED, |s| s.sku.to_string());
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProductImageProcessed {
+    pub sku: Sku,
+    pub source_key: String,
+    pub object_key: String,
+    /// `thumb`, `medium` or `large`.
+    pub size_label: String,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Hex SHA-256 of the encoded variant.
+    pub sha256: String,
+}
+domain_event!(ProductImageProcessed, "com.shop.product-image.processed.v1", topics::PRODUCT_IMAGE_PROCESSED, |s| s
+    .sku
+    .to_string());
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LedgerEntry {
+    pub entry_id: String,
+    pub order_id: OrderId,
+    pub debit_account: String,
+    pub credit_account: String,
+    pub amount: Money,
+}
+domain_event!(LedgerEntry, "com.shop.accounting.ledger-entry.v1", topics::ACCOUNTING_ENTRIES, |s| s
+    .order_id
+    .to_string());
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DispatchLine {
+    pub sku: Sku,
+    pub quantity: Quantity,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WarehouseDispatch {
+    pub dispatch_id: String,
+    pub order_id: OrderId,
+    pub lines: Vec<DispatchLine>,
+    pub ship_to_country: String,
+}
+domain_event!(WarehouseDispatch, "com.shop.warehouse.dispatch.v1", topics::WAREHOUSE_DISPATCH, |s| s
+    .order_id
+    .to_string());
+
+/// A record that can never succeed, with the reason, kept so that nothing is lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeadLetter {
+    /// Machine-readable reason, e.g. `bad_base64`, `unknown_currency`.
+    pub reason_code: String,
+    /// Human-readable reason.
+    pub reason: String,
+    /// Which function rejected it.
+    pub rejected_by: String,
+    /// Where the record came from: topic/partition/offset or subscription/message id.
+    pub origin: String,
+    /// The original payload, as text when it was UTF-8, else base64.
+    pub payload: String,
+    pub payload_encoding: String,
+    /// The partition key, when one could be read from the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+domain_event!(DeadLetter, "com.shop.dead-letter.v1", topics::MERCH_DLQ, |s| s
+    .key
+    .clone()
+    .unwrap_or_else(|| s.origin.clone()));
+
+impl DeadLetter {
+    /// Keeps the payload readable when it is text and lossless when it is not.
+    pub fn new(
+        reason_code: &str,
+        reason: impl Into<String>,
+        rejected_by: &str,
+        origin: impl Into<String>,
+        payload: &[u8],
+        key: Option<String>,
+    ) -> Self {
+        use base64::Engine;
+        let (payload, payload_encoding) = match std::str::from_utf8(payload) {
+            Ok(text) => (text.to_string(), "utf-8".to_string()),
+            Err(_) => (base64::engine::general_purpose::STANDARD.encode(payload), "base64".to_string()),
+        };
+        DeadLetter {
+            reason_code: reason_code.into(),
+            reason: reason.into(),
+            rejected_by: rejected_by.into(),
+            origin: origin.into(),
+            payload,
+            payload_encoding,
+            key,
+        }
+    }
+
+    /// As a CloudEvent whose id is derived from where the record came from, so a redelivered bad
+    /// record yields the same dead letter id (and one audit object).
+    pub fn into_event(self, time: DateTime<Utc>) -> crate::CloudEvent<DeadLetter> {
+        let id = format!("dlq-{}-{}", self.rejected_by, self.origin);
+        let source = format!("/{}", self.rejected_by);
+        crate::CloudEvent::new(id, source, time, self)
+    }
+}

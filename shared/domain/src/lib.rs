@@ -1,0 +1,13 @@
+//! The domain of the function estate: events, value types, the pure decision logic of every
+//! function, and the ports its effects go through. No cloud SDK, no runtime, no I/O.
+pub mod audit;
+pub mod cloudevent;
+pub mod events;
+pub mod merch;
+pub mod ports;
+pub mod projection;
+pub mod schemas;
+pub mod values;
+
+pub use cloudevent::{CloudEvent, DomainEvent};
+pub use values::{Currency, Money, OrderId, Quantity, Sku};

@@ -1,0 +1,108 @@
+//! Ports: the small traits every function's effects go through. Adapters live in `inmemory`,
+//! `kafka` and `platform-*`; the domain never sees a cloud SDK.
+use async_trait::async_trait;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    /// A conditional create found the item already there (Cosmos 409, GCS ifGenerationMatch=0 → 412).
+    #[error("already exists")]
+    AlreadyExists,
+    /// An etag / version precondition did not hold (HTTP 412).
+    #[error("precondition failed (etag mismatch)")]
+    PreconditionFailed,
+    /// The service could not be reached or answered 5xx / throttled: retrying may succeed.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// The service refused the request for good (4xx other than the above).
+    #[error("rejected: {0}")]
+    Rejected(String),
+}
+
+impl PortError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PortError::Unavailable(_) | PortError::PreconditionFailed)
+    }
+}
+
+/// One message for a topic on the bus (Kafka, or its in-memory twin).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundMessage {
+    pub topic: String,
+    pub key: String,
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl OutboundMessage {
+    pub fn new(topic: impl Into<String>, key: impl Into<String>, payload: Vec<u8>) -> Self {
+        OutboundMessage { topic: topic.into(), key: key.into(), payload, headers: Vec::new() }
+    }
+    pub fn with_header(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+}
+
+/// Where the broker put a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    /// Returns once the broker has acknowledged the message (acks=all), never before.
+    async fn publish(&self, msg: OutboundMessage) -> Result<Delivery, PortError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Created,
+    /// An object of that name was already there; nothing was written.
+    AlreadyExisted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub bucket: String,
+    pub key: String,
+    pub size: u64,
+    pub content_type: String,
+}
+
+/// Object storage (GCS, S3). Writes are create-only: immutable objects, safe under redelivery.
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    async fn put_if_absent(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<PutOutcome, PortError>;
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, PortError>;
+    /// Every object whose name starts with `prefix`, in lexical order of name.
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, PortError>;
+}
+
+/// An opaque version tag of a stored document (Cosmos `_etag`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Etag(pub String);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDocument {
+    pub body: Value,
+    pub etag: Etag,
+}
+
+/// A document container partitioned by key (Cosmos DB). All writes are optimistic.
+#[async_trait]
+pub trait Documents: Send + Sync {
+    async fn read(&self, partition_key: &str, id: &str) -> Result<Option<StoredDocument>, PortError>;
+    /// Fails with `AlreadyExists` if a document with that id is in the partition.
+    async fn create(&self, partition_key: &str, body: Value) -> Result<Etag, PortError>;
+    /// Fails with `PreconditionFailed` unless the stored etag equals `if_match`.
+    async fn replace(&self, partition_key: &str, id: &str, body: Value, if_match: &Etag) -> Result<Etag, PortError>;
+}

@@ -1,0 +1,98 @@
+use crate::Outage;
+use async_trait::async_trait;
+use domain::ports::{Documents, Etag, PortError, StoredDocument};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A Cosmos DB container: documents addressed by (partition key, id), each write gives a new
+/// etag, `replace` holds only while the caller's etag is current (If-Match → 412).
+#[derive(Clone, Default)]
+pub struct InMemoryDocuments {
+    docs: Arc<Mutex<HashMap<(String, String), StoredDocument>>>,
+    counter: Arc<AtomicU64>,
+    pub outage: Arc<Outage>,
+}
+
+impl InMemoryDocuments {
+    fn next_etag(&self) -> Etag {
+        Etag(format!("\"{:016x}\"", self.counter.fetch_add(1, Ordering::SeqCst) + 1))
+    }
+
+    /// Every stored body, for summaries and invariant checks.
+    pub fn all(&self) -> Vec<Value> {
+        let docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<Value> = docs.values().map(|d| d.body.clone()).collect();
+        out.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        out
+    }
+
+    /// Writes behind the caller's back, as a concurrent writer would (tests of the etag path).
+    pub fn touch(&self, partition_key: &str, id: &str) {
+        let etag = self.next_etag();
+        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = docs.get_mut(&(partition_key.to_string(), id.to_string())) {
+            d.etag = etag;
+        }
+    }
+}
+
+fn doc_id(body: &Value) -> Result<String, PortError> {
+    body.get("id").and_then(Value::as_str).map(str::to_string).ok_or_else(|| PortError::Rejected("document has no string id".into()))
+}
+
+#[async_trait]
+impl Documents for InMemoryDocuments {
+    async fn read(&self, pk: &str, id: &str) -> Result<Option<StoredDocument>, PortError> {
+        self.outage.check("document read")?;
+        let docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(docs.get(&(pk.to_string(), id.to_string())).cloned())
+    }
+
+    async fn create(&self, pk: &str, body: Value) -> Result<Etag, PortError> {
+        self.outage.check("document create")?;
+        let id = doc_id(&body)?;
+        let etag = self.next_etag();
+        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = (pk.to_string(), id);
+        if docs.contains_key(&slot) {
+            return Err(PortError::AlreadyExists);
+        }
+        docs.insert(slot, StoredDocument { body, etag: etag.clone() });
+        Ok(etag)
+    }
+
+    async fn replace(&self, pk: &str, id: &str, body: Value, if_match: &Etag) -> Result<Etag, PortError> {
+        self.outage.check("document replace")?;
+        let etag = self.next_etag();
+        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        match docs.get_mut(&(pk.to_string(), id.to_string())) {
+            None => Err(PortError::Rejected(format!("document {id} not found"))),
+            Some(d) if &d.etag != if_match => Err(PortError::PreconditionFailed),
+            Some(d) => {
+                *d = StoredDocument { body, etag: etag.clone() };
+                Ok(etag)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn etags_guard_every_write() {
+        let c = InMemoryDocuments::default();
+        let e1 = c.create("A", json!({"id": "A", "n": 1})).await.unwrap();
+        assert_eq!(c.create("A", json!({"id": "A"})).await, Err(PortError::AlreadyExists));
+        let e2 = c.replace("A", "A", json!({"id": "A", "n": 2}), &e1).await.unwrap();
+        assert_ne!(e1, e2);
+        assert_eq!(c.replace("A", "A", json!({"id": "A", "n": 3}), &e1).await, Err(PortError::PreconditionFailed));
+        let got = c.read("A", "A").await.unwrap().unwrap();
+        assert_eq!((got.body["n"].as_i64(), got.etag), (Some(2), e2));
+        assert_eq!(c.read("B", "A").await.unwrap(), None, "partition key is part of the address");
+    }
+}

@@ -1,0 +1,33 @@
+//! AWS Lambda trigger envelopes (aws_lambda_events) → plain records, and the batch-item-failure
+//! responses Lambda's event source mappings read back. No SDK clients yet: the S3 and DynamoDB
+//! ports arrive with the AWS functions.
+pub mod msk;
+pub mod s3;
+pub mod sqs;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("not a {trigger} event: {detail}")]
+    NotThisTrigger { trigger: &'static str, detail: String },
+    #[error("bad base64 in {field}: {detail}")]
+    BadBase64 { field: &'static str, detail: String },
+    #[error("bad percent-encoding in S3 key {0:?}")]
+    BadKeyEncoding(String),
+}
+
+impl EnvelopeError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            EnvelopeError::NotThisTrigger { .. } => "wrong_envelope",
+            EnvelopeError::BadBase64 { .. } => "bad_base64",
+            EnvelopeError::BadKeyEncoding(_) => "bad_key_encoding",
+        }
+    }
+}
+
+pub(crate) fn parse_envelope<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    trigger: &'static str,
+) -> Result<T, EnvelopeError> {
+    serde_json::from_slice(bytes).map_err(|e| EnvelopeError::NotThisTrigger { trigger, detail: e.to_string() })
+}

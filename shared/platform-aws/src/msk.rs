@@ -1,0 +1,91 @@
+//! MSK / self-managed Kafka event source mapping batches. Values are base64; header values are
+//! arrays of signed bytes; records are grouped under `"<topic>-<partition>"`.
+use crate::{EnvelopeError, parse_envelope};
+use aws_lambda_events::event::kafka::KafkaEvent;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MskRecord {
+    pub topic: String,
+    pub partition: i64,
+    pub offset: i64,
+    pub timestamp: DateTime<Utc>,
+    pub key: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl MskRecord {
+    pub fn position(&self) -> String {
+        format!("{}-{}@{}", self.topic, self.partition, self.offset)
+    }
+}
+
+/// The position of a record whose payload could not be decoded, with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undecodable {
+    pub topic: String,
+    pub partition: i64,
+    pub offset: i64,
+    pub error: EnvelopeError,
+}
+
+/// All records of the batch in (topic, partition, offset) order; each decodes or fails alone.
+pub fn records(bytes: &[u8]) -> Result<Vec<Result<MskRecord, Undecodable>>, EnvelopeError> {
+    let event: KafkaEvent = parse_envelope(bytes, "Kafka")?;
+    let mut all: Vec<_> = event.records.into_values().flatten().collect();
+    all.sort_by(|a, b| (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset)));
+    Ok(all
+        .into_iter()
+        .map(|r| {
+            let topic = r.topic.clone().unwrap_or_default();
+            let fail = |field, e: base64::DecodeError| Undecodable {
+                topic: topic.clone(),
+                partition: r.partition,
+                offset: r.offset,
+                error: EnvelopeError::BadBase64 { field, detail: e.to_string() },
+            };
+            let value = STANDARD.decode(r.value.as_deref().unwrap_or_default()).map_err(|e| fail("value", e))?;
+            let key = r.key.as_deref().map(|k| STANDARD.decode(k)).transpose().map_err(|e| fail("key", e))?;
+            let headers = r
+                .headers
+                .iter()
+                .flat_map(|h| h.iter())
+                .map(|(k, v)| (k.clone(), v.iter().map(|b| *b as u8).collect()))
+                .collect();
+            Ok(MskRecord { topic, partition: r.partition, offset: r.offset, timestamp: *r.timestamp, key, value, headers })
+        })
+        .collect())
+}
+
+/// Kafka's partial batch response: each failure names its `topic-partition` and offset, and
+/// Lambda retries from the lowest failed offset of each partition.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KafkaBatchResponse {
+    pub batch_item_failures: Vec<KafkaBatchItemFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KafkaBatchItemFailure {
+    pub item_identifier: KafkaItemIdentifier,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KafkaItemIdentifier {
+    #[serde(rename = "topic-partition")]
+    pub topic_partition: String,
+    pub offset: i64,
+}
+
+impl KafkaBatchResponse {
+    pub fn fail(&mut self, topic: &str, partition: i64, offset: i64) {
+        self.batch_item_failures.push(KafkaBatchItemFailure {
+            item_identifier: KafkaItemIdentifier { topic_partition: format!("{topic}-{partition}"), offset },
+        });
+    }
+}

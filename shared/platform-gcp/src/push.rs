@@ -1,0 +1,218 @@
+//! One pushed Pub/Sub message, whichever way it was delivered:
+//! - wrapped (default): `{"message":{"data":<base64>,"attributes":{…},"messageId","publishTime"},
+//!   "subscription","deliveryAttempt"}`;
+//! - unwrapped (`noWrapper.writeMetadata`): the raw data as body, metadata in `x-goog-pubsub-*`
+//!   headers, attributes as plain headers;
+//! - Eventarc, CloudEvents binary mode: `ce-*` headers; for `messagePublished` the body is the
+//!   wrapped envelope, otherwise it is the event data.
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Pub/Sub caps a message at 10 MB; a push body larger than this is refused before parsing.
+pub const MAX_PUSH_BYTES: usize = 10 * 1024 * 1024 + 64 * 1024;
+pub const MESSAGE_PUBLISHED: &str = "google.cloud.pubsub.topic.v1.messagePublished";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PubsubMessage {
+    #[serde(default)]
+    pub data: Option<String>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    pub message_id: String,
+    pub publish_time: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushEnvelope {
+    pub message: PubsubMessage,
+    pub subscription: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_attempt: Option<u32>,
+}
+
+impl PushEnvelope {
+    /// Wraps raw data the way Pub/Sub does (the local runner and the tests push with it).
+    pub fn wrap(
+        data: &[u8],
+        attributes: BTreeMap<String, String>,
+        message_id: &str,
+        publish_time: DateTime<Utc>,
+        subscription: &str,
+    ) -> Self {
+        PushEnvelope {
+            message: PubsubMessage {
+                data: Some(STANDARD.encode(data)),
+                attributes,
+                message_id: message_id.into(),
+                publish_time,
+                ordering_key: None,
+            },
+            subscription: subscription.into(),
+            delivery_attempt: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushForm {
+    Wrapped,
+    Unwrapped,
+    Eventarc,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PushError {
+    #[error("push body of {0} bytes is over the limit")]
+    Oversize(usize),
+    #[error("not a Pub/Sub push envelope: {0}")]
+    NotAnEnvelope(String),
+    #[error("bad base64 in message data: {0}")]
+    BadBase64(String),
+    #[error("missing header {0}")]
+    MissingHeader(&'static str),
+}
+
+impl PushError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            PushError::Oversize(_) => "oversize",
+            PushError::NotAnEnvelope(_) => "wrong_envelope",
+            PushError::BadBase64(_) => "bad_base64",
+            PushError::MissingHeader(_) => "wrong_envelope",
+        }
+    }
+}
+
+/// A pushed message with its metadata. `data` is an error when the base64 did not decode, so the
+/// function can dead-letter it by message id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushedMessage {
+    pub form: PushForm,
+    pub message_id: String,
+    pub publish_time: DateTime<Utc>,
+    pub subscription: Option<String>,
+    pub delivery_attempt: Option<u32>,
+    pub attributes: BTreeMap<String, String>,
+    pub data: Result<Vec<u8>, PushError>,
+    /// The data as it arrived (base64 text for the wrapped form), kept for dead letters.
+    pub raw_data: Vec<u8>,
+}
+
+impl PushedMessage {
+    pub fn from_envelope(env: PushEnvelope, form: PushForm) -> Self {
+        let raw = env.message.data.unwrap_or_default();
+        let data = STANDARD.decode(raw.as_bytes()).map_err(|e| PushError::BadBase64(e.to_string()));
+        PushedMessage {
+            form,
+            message_id: env.message.message_id,
+            publish_time: env.message.publish_time,
+            subscription: Some(env.subscription),
+            delivery_attempt: env.delivery_attempt,
+            attributes: env.message.attributes,
+            data,
+            raw_data: raw.into_bytes(),
+        }
+    }
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Headers Pub/Sub or the platform set that are not message attributes.
+fn is_transport_header(name: &str) -> bool {
+    name.starts_with("x-goog-")
+        || name.starts_with("x-forwarded-")
+        || name.starts_with("x-cloud-")
+        || name.starts_with("ce-")
+        || matches!(
+            name,
+            "host" | "content-length" | "content-type" | "user-agent" | "authorization" | "accept"
+                | "accept-encoding" | "connection" | "from" | "traceparent" | "forwarded" | "via"
+        )
+}
+
+fn parse_time(s: Option<&str>) -> DateTime<Utc> {
+    s.and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc)).unwrap_or_else(Utc::now)
+}
+
+/// Reads a push request in any of the three forms.
+pub fn from_http(headers: &HeaderMap, body: &[u8]) -> Result<PushedMessage, PushError> {
+    if body.len() > MAX_PUSH_BYTES {
+        return Err(PushError::Oversize(body.len()));
+    }
+    let envelope = |body: &[u8], form| {
+        serde_json::from_slice::<PushEnvelope>(body)
+            .map(|e| PushedMessage::from_envelope(e, form))
+            .map_err(|e| PushError::NotAnEnvelope(e.to_string()))
+    };
+    if let Some(ce_type) = header(headers, "ce-type") {
+        if ce_type == MESSAGE_PUBLISHED {
+            return envelope(body, PushForm::Eventarc);
+        }
+        let id = header(headers, "ce-id").ok_or(PushError::MissingHeader("ce-id"))?;
+        let mut attributes: BTreeMap<String, String> = headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().strip_prefix("ce-")?.to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        attributes.remove("id");
+        return Ok(PushedMessage {
+            form: PushForm::Eventarc,
+            message_id: id.to_string(),
+            publish_time: parse_time(header(headers, "ce-time")),
+            subscription: None,
+            delivery_attempt: None,
+            attributes,
+            data: Ok(body.to_vec()),
+            raw_data: body.to_vec(),
+        });
+    }
+    if let Some(id) = header(headers, "x-goog-pubsub-message-id") {
+        let attributes = headers
+            .iter()
+            .filter(|(k, _)| !is_transport_header(k.as_str()))
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        return Ok(PushedMessage {
+            form: PushForm::Unwrapped,
+            message_id: id.to_string(),
+            publish_time: parse_time(header(headers, "x-goog-pubsub-publish-time")),
+            subscription: header(headers, "x-goog-pubsub-subscription-name").map(str::to_string),
+            delivery_attempt: header(headers, "x-goog-pubsub-delivery-attempt").and_then(|d| d.parse().ok()),
+            attributes,
+            data: Ok(body.to_vec()),
+            raw_data: body.to_vec(),
+        });
+    }
+    envelope(body, PushForm::Wrapped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_bad_base64_is_kept_as_a_per_message_error() {
+        let body = br#"{"message":{"data":"!!notbase64","messageId":"9","publishTime":"2026-11-20T09:00:00Z"},"subscription":"projects/p/subscriptions/s"}"#;
+        let m = from_http(&HeaderMap::new(), body).unwrap();
+        assert_eq!(m.message_id, "9");
+        assert!(matches!(m.data, Err(PushError::BadBase64(_))));
+        assert_eq!(m.raw_data, b"!!notbase64");
+    }
+
+    #[test]
+    fn garbage_is_not_an_envelope() {
+        assert_eq!(from_http(&HeaderMap::new(), b"{").unwrap_err().code(), "wrong_envelope");
+        let big = vec![b'x'; MAX_PUSH_BYTES + 1];
+        assert_eq!(from_http(&HeaderMap::new(), &big).unwrap_err(), PushError::Oversize(MAX_PUSH_BYTES + 1));
+    }
+}
