@@ -30,6 +30,9 @@ impl KafkaPublisher {
             // Acknowledged by all in-sync replicas, no duplicates from producer retries.
             .set("acks", "all")
             .set("enable.idempotence", "true")
+            // Java's partitioner (murmur2), not librdkafka's CRC32 default: a key lands on the same
+            // partition whichever client produced it, and the in-memory bus agrees.
+            .set("partitioner", "murmur2_random")
             .set("message.timeout.ms", "15000")
             .set("linger.ms", "5")
             .create()
