@@ -17,7 +17,7 @@ pub enum InvokeError {
 }
 
 /// A recorded HTTP request (`{"headers": {...}, "body": "..."}`) or a bare JSON body.
-fn as_http(fixture: &Value, raw: &[u8]) -> (Vec<(String, String)>, Vec<u8>) {
+pub fn as_http(fixture: &Value, raw: &[u8]) -> (Vec<(String, String)>, Vec<u8>) {
     match (fixture.get("headers").and_then(Value::as_object), fixture.get("body").and_then(Value::as_str)) {
         (Some(h), Some(body)) => (
             h.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or_default().to_string())).collect(),

@@ -63,3 +63,13 @@ pub fn fresh(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{prefix}-{}-{nanos:x}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
 }
+
+/// Which function consumes a recorded fixture, by its folder and name.
+pub fn function_for(path: &str) -> Option<&'static str> {
+    match path.split('/').collect::<Vec<_>>().as_slice() {
+        ["gcp", "pubsub-push", name] if name.starts_with("audit-") => Some("audit-sink"),
+        ["gcp", "pubsub-push" | "pubsub-push-unwrapped" | "eventarc", _] => Some("merch-normalizer"),
+        ["azure", "kafka-trigger", _] => Some("projection-updater"),
+        _ => None,
+    }
+}

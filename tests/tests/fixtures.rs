@@ -1,18 +1,8 @@
 //! Every recorded fixture, run through the code that consumes it, compared with a golden output
 //! checked by hand once. A fixture without a consumer here fails `every_fixture_is_used`.
-use estate_tests::{all_fixtures, assert_golden, fixture};
+use estate_tests::{all_fixtures, assert_golden, fixture, function_for};
 use platform_aws::{msk, s3, sqs};
 use serde_json::{Value, json};
-
-/// Which function consumes a fixture, by its folder and name.
-fn function_for(path: &str) -> Option<&'static str> {
-    match path.split('/').collect::<Vec<_>>().as_slice() {
-        ["gcp", "pubsub-push", name] if name.starts_with("audit-") => Some("audit-sink"),
-        ["gcp", "pubsub-push" | "pubsub-push-unwrapped" | "eventarc", _] => Some("merch-normalizer"),
-        ["azure", "kafka-trigger", _] => Some("projection-updater"),
-        _ => None,
-    }
-}
 
 fn aws_decoded(path: &str) -> Option<Value> {
     let bytes = fixture(path);
