@@ -48,6 +48,8 @@ pub struct OidcVerifier {
     audience: String,
     service_account: String,
     keys: Keys,
+    /// An unknown `kid` refetches the JWKS at most this often, so forged kids cannot hammer it.
+    min_refetch: Duration,
 }
 
 const JWKS_TTL: Duration = Duration::from_secs(3600);
@@ -55,7 +57,12 @@ const JWKS_TTL: Duration = Duration::from_secs(3600);
 impl OidcVerifier {
     /// A verifier with a fixed key set (tests; air-gapped deployments).
     pub fn with_keys(audience: &str, service_account: &str, keys: JwkSet) -> Self {
-        OidcVerifier { audience: audience.into(), service_account: service_account.into(), keys: Keys::Static(keys) }
+        OidcVerifier {
+            audience: audience.into(),
+            service_account: service_account.into(),
+            keys: Keys::Static(keys),
+            min_refetch: Duration::ZERO,
+        }
     }
 
     /// A verifier that fetches and caches the JWKS, refetching on an unknown `kid` (key rotation).
@@ -64,7 +71,13 @@ impl OidcVerifier {
             audience: audience.into(),
             service_account: service_account.into(),
             keys: Keys::Remote { url: url.into(), http: reqwest::Client::new(), cache: RwLock::new(None) },
+            min_refetch: Duration::from_secs(30),
         }
+    }
+
+    pub fn with_min_refetch(mut self, interval: Duration) -> Self {
+        self.min_refetch = interval;
+        self
     }
 
     /// From `PUSH_AUDIENCE`, `PUSH_SERVICE_ACCOUNT` and `PUSH_JWKS_URL`; `None` when no audience
@@ -81,11 +94,12 @@ impl OidcVerifier {
         match &self.keys {
             Keys::Static(set) => from(set),
             Keys::Remote { url, http, cache } => {
-                if let Some((set, at)) = cache.read().await.as_ref()
-                    && at.elapsed() < JWKS_TTL
-                    && let Some(k) = from(set)
-                {
-                    return k.map_err(|e| TokenError::Invalid(e.to_string()));
+                if let Some((set, at)) = cache.read().await.as_ref() {
+                    match from(set) {
+                        Some(k) if at.elapsed() < JWKS_TTL => return k.map_err(|e| TokenError::Invalid(e.to_string())),
+                        None if at.elapsed() < self.min_refetch => return Err(TokenError::UnknownKey(kid.into())),
+                        _ => {}
+                    }
                 }
                 let fetched: JwkSet = http
                     .get(url)
