@@ -111,16 +111,39 @@ impl GcsObjects {
     }
 }
 
+/// A `multipart/related` body: JSON metadata, then the content. The boundary is picked so that it
+/// does not occur in the content.
+fn multipart(name: &str, content_type: &str, content: &[u8]) -> (String, Vec<u8>) {
+    let mut n: u64 = 0x5eed;
+    let boundary = loop {
+        let b = format!("estate-boundary-{n:016x}");
+        if !content.windows(b.len()).any(|w| w == b.as_bytes()) {
+            break b;
+        }
+        n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    };
+    let meta = serde_json::json!({"name": name, "contentType": content_type});
+    let mut body = Vec::with_capacity(content.len() + 256);
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{meta}\r\n").as_bytes());
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Type: {content_type}\r\n\r\n").as_bytes());
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (boundary, body)
+}
+
 #[async_trait]
 impl ObjectStore for GcsObjects {
     async fn put_if_absent(&self, bucket: &str, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<PutOutcome, PortError> {
+        // A multipart upload: metadata (name, content type) and content in one request. The
+        // emulator honours ifGenerationMatch on this upload type only; GCS on all of them.
         let url = self.url(&["upload", "storage", "v1", "b", bucket, "o"])?;
+        let (boundary, body) = multipart(key, content_type, &bytes);
         let req = self
             .http
             .post(url)
-            .query(&[("uploadType", "media"), ("name", key), ("ifGenerationMatch", "0")])
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(bytes);
+            .query(&[("uploadType", "multipart"), ("ifGenerationMatch", "0")])
+            .header(reqwest::header::CONTENT_TYPE, format!("multipart/related; boundary={boundary}"))
+            .body(body);
         let resp = self.authed(req).await?.send().await.map_err(transport)?;
         match resp.status() {
             s if s.is_success() => Ok(PutOutcome::Created),

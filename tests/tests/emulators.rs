@@ -1,0 +1,232 @@
+//! Every port against its real local emulator (scripts/emulators.sh): the Kafka publisher on
+//! tansu, the Cosmos port on cosmosdb-server, the GCS port on fake-gcs-server, and Pub/Sub push
+//! end to end through the Pub/Sub emulator into merch-normalizer. A missing emulator fails these
+//! tests; they are never skipped.
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use domain::ports::{Documents, ObjectStore, OutboundMessage, PortError, Publisher, PutOutcome};
+use estate_tests::{emulator, fixture, fresh};
+use kafka::{KafkaPublisher, ensure_topics, read_topic};
+use platform_azure::cosmos::{CosmosConfig, CosmosDocuments};
+use platform_gcp::gcs::GcsObjects;
+use platform_gcp::push::{PushForm, from_http};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Reads until `expected` records arrived, or for `wait` when reading everything there is.
+async fn read_for(bootstrap: &str, topic: &str, partitions: i32, expected: usize, wait: Duration) -> Vec<kafka::ConsumedRecord> {
+    let (b, t) = (bootstrap.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || read_topic(&b, &t, partitions, expected, wait))
+        .await
+        .expect("reader thread")
+        .expect("read topic")
+}
+
+async fn read(bootstrap: &str, topic: &str, partitions: i32, expected: usize) -> Vec<kafka::ConsumedRecord> {
+    read_for(bootstrap, topic, partitions, expected, Duration::from_secs(30)).await
+}
+
+#[tokio::test]
+async fn kafka_publisher_acks_and_partitions_like_every_kafka_client() {
+    let bootstrap = emulator("KAFKA_BOOTSTRAP_SERVERS");
+    let topic = fresh("it-kafka");
+    ensure_topics(&bootstrap, &[&topic], 3).await.expect("topic");
+    ensure_topics(&bootstrap, &[&topic], 3).await.expect("creating an existing topic is fine");
+    let publisher = KafkaPublisher::new(&bootstrap).expect("producer");
+    let mut last_offset = [-1i64; 3];
+    for i in 0..30 {
+        let key = format!("SKU-{}", i % 7);
+        let d = publisher
+            .publish(OutboundMessage::new(&topic, key.clone(), format!("{{\"n\":{i}}}").into_bytes()).with_header("ce_id", format!("e{i}")))
+            .await
+            .expect("acknowledged");
+        assert_eq!(d.partition, inmemory::kafka_partition(key.as_bytes(), 3), "murmur2 placement for {key}");
+        assert!(d.offset > last_offset[d.partition as usize], "offsets grow per partition");
+        last_offset[d.partition as usize] = d.offset;
+    }
+    let records = read(&bootstrap, &topic, 3, 30).await;
+    assert_eq!(records.len(), 30);
+    for r in &records {
+        let n: Value = serde_json::from_slice(&r.payload).expect("payload");
+        let i = n["n"].as_u64().expect("n");
+        assert_eq!(r.key, format!("SKU-{}", i % 7));
+        assert_eq!(r.headers, [("ce_id".to_string(), format!("e{i}"))]);
+    }
+}
+
+#[tokio::test]
+async fn cosmos_port_keeps_etag_semantics_and_serves_projection_updater() {
+    let config = CosmosConfig {
+        endpoint: emulator("COSMOS_ENDPOINT"),
+        database: fresh("it-db"),
+        container: "projections".into(),
+        ..CosmosConfig::from_env()
+    };
+    let docs = CosmosDocuments::connect(&config, "/sku", true).await.expect("Cosmos emulator");
+    let e1 = docs.create("SKU-1", json!({"id": "SKU-1", "sku": "SKU-1", "n": 1})).await.expect("create");
+    assert_eq!(docs.create("SKU-1", json!({"id": "SKU-1", "sku": "SKU-1"})).await, Err(PortError::AlreadyExists));
+    let read = docs.read("SKU-1", "SKU-1").await.expect("read").expect("found");
+    assert_eq!((read.body["n"].as_i64(), &read.etag), (Some(1), &e1));
+    let e2 = docs.replace("SKU-1", "SKU-1", json!({"id": "SKU-1", "sku": "SKU-1", "n": 2}), &e1).await.expect("replace");
+    assert_ne!(e1, e2);
+    assert_eq!(
+        docs.replace("SKU-1", "SKU-1", json!({"id": "SKU-1", "sku": "SKU-1", "n": 3}), &e1).await,
+        Err(PortError::PreconditionFailed),
+        "a stale etag must not overwrite"
+    );
+    assert_eq!(docs.read("SKU-1", "nope").await.expect("read"), None);
+
+    let updater = projection_updater::Updater::new(Arc::new(docs));
+    let req = serde_json::from_slice(&fixture("azure/kafka-trigger/price-changed-batch.json")).expect("request");
+    let (status, _, report) = updater.handle(&req).await;
+    assert_eq!((status.as_u16(), report.applied, report.stale, report.dead_lettered), (200, 1, 2, 1));
+    let (_, _, again) = updater.handle(&req).await;
+    assert_eq!((again.applied, again.stale), (0, 3), "redelivery changes nothing");
+    let stored = updater.docs.read("TSH-001-BLK-M", "TSH-001-BLK-M").await.expect("read").expect("projection");
+    assert_eq!(stored.body["prices"]["EU"]["version"], 184480);
+    assert_eq!(stored.body["prices"]["EU"]["amount_minor"], 2149);
+}
+
+#[tokio::test]
+async fn gcs_port_is_create_only_and_audit_log_replays_to_kafka() {
+    let gcs = Arc::new(GcsObjects::emulator(&emulator("GCS_ENDPOINT")));
+    let bucket = fresh("it-audit");
+    gcs.ensure_bucket("local", &bucket).await.expect("bucket");
+    gcs.ensure_bucket("local", &bucket).await.expect("an existing bucket is fine");
+    let key = "audit/topic=t/dt=2026-11-20/a b%2F=c.ndjson";
+    assert_eq!(gcs.put_if_absent(&bucket, key, b"first\n".to_vec(), "application/x-ndjson").await, Ok(PutOutcome::Created));
+    assert_eq!(gcs.put_if_absent(&bucket, key, b"second\n".to_vec(), "application/x-ndjson").await, Ok(PutOutcome::AlreadyExisted));
+    assert_eq!(gcs.get(&bucket, key).await.expect("get").as_deref(), Some(&b"first\n"[..]));
+    assert_eq!(gcs.get(&bucket, "audit/missing").await.expect("get"), None);
+    gcs.put_if_absent(&bucket, "other/x", b"x".to_vec(), "text/plain").await.expect("put");
+    let listed = gcs.list(&bucket, "audit/").await.expect("list");
+    assert_eq!(listed.iter().map(|o| (o.key.as_str(), o.size)).collect::<Vec<_>>(), [(key, 6)]);
+
+    let sink = audit_sink::AuditSink::new(gcs.clone(), bucket.clone());
+    let push = fixture("gcp/pubsub-push/audit-price-changed.json");
+    let msg = from_http(&Default::default(), &push).expect("push");
+    let (name, first) = sink.handle(&msg).await.expect("audited");
+    let (_, second) = sink.handle(&msg).await.expect("redelivery");
+    assert_eq!((first, second), (PutOutcome::Created, PutOutcome::AlreadyExisted));
+    assert_eq!(name, "audit/topic=merch.price-changed/dt=2026-11-20/erp-sap-eu-184467.ndjson");
+
+    let bootstrap = emulator("KAFKA_BOOTSTRAP_SERVERS");
+    let target = fresh("it-replay");
+    ensure_topics(&bootstrap, &[&target], 1).await.expect("topic");
+    let publisher = KafkaPublisher::new(&bootstrap).expect("producer");
+    let from = "2026-11-20T00:00:00Z".parse().expect("time");
+    let to = "2026-11-21T00:00:00Z".parse().expect("time");
+    let report = audit_sink::replay::replay(&sink, &publisher, "merch.price-changed", from, to, &target).await.expect("replay");
+    assert_eq!((report.objects_read, report.republished), (1, 1));
+    let replayed = read(&bootstrap, &target, 1, 1).await;
+    let event: Value = serde_json::from_slice(&replayed[0].payload).expect("event");
+    assert_eq!((replayed[0].key.as_str(), event["id"].as_str()), ("TSH-001-BLK-M", Some("erp-sap-eu-184467")));
+}
+
+/// The Pub/Sub emulator's REST API (the same resources as gcloud and the client libraries use).
+struct PubsubEmulator {
+    http: reqwest::Client,
+    base: String,
+    project: String,
+}
+
+impl PubsubEmulator {
+    async fn put(&self, path: &str, body: Value) {
+        let url = format!("{}/v1/projects/{}/{path}", self.base, self.project);
+        let resp = self.http.put(&url).json(&body).send().await.expect("emulator reachable");
+        assert!(resp.status().is_success(), "PUT {path}: {}", resp.text().await.unwrap_or_default());
+    }
+    async fn publish(&self, topic: &str, data: &[u8], format: &str) -> String {
+        let url = format!("{}/v1/projects/{}/topics/{topic}:publish", self.base, self.project);
+        let body = json!({"messages": [{"data": STANDARD.encode(data), "attributes": {"format": format}}]});
+        let resp: Value = self.http.post(&url).json(&body).send().await.expect("publish").json().await.expect("ids");
+        resp["messageIds"][0].as_str().expect("message id").to_string()
+    }
+}
+
+#[tokio::test]
+async fn pubsub_push_through_the_emulator_reaches_kafka_via_merch_normalizer() {
+    let bootstrap = emulator("KAFKA_BOOTSTRAP_SERVERS");
+    let pubsub = PubsubEmulator {
+        http: reqwest::Client::new(),
+        base: format!("http://{}", emulator("PUBSUB_EMULATOR_HOST")),
+        project: "estate-it".into(),
+    };
+    let dlq = fresh("it-merch-dlq");
+    ensure_topics(&bootstrap, &["merch.price-changed", "merch.inventory-changed", &dlq], 3).await.expect("topics");
+    let publisher = Arc::new(KafkaPublisher::new(&bootstrap).expect("producer"));
+    let normalizer = Arc::new(merch_normalizer::Normalizer::new(publisher, merch_normalizer::Config { dlq_topic: dlq.clone() }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move { axum::serve(listener, merch_normalizer::app(normalizer, None)).await });
+
+    let topic = fresh("erp-changes");
+    pubsub.put(&format!("topics/{topic}"), json!({})).await;
+    let endpoint = format!("http://127.0.0.1:{port}/");
+    let topic_path = format!("projects/{}/topics/{topic}", pubsub.project);
+    pubsub.put(&format!("subscriptions/{}", fresh("wrapped")), json!({"topic": topic_path, "pushConfig": {"pushEndpoint": endpoint}})).await;
+
+    let seq = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(1);
+    let good = json!({"recordType": "PRICE", "erpSystem": "sap-eu", "sequence": seq, "sku": "tsh-001-blk-m", "region": "EU",
+                      "price": "19.99", "currency": "EUR", "validFrom": "2026-11-20T09:15:02Z"});
+    pubsub.publish(&topic, good.to_string().as_bytes(), "erp-json").await;
+    let bad_id = pubsub.publish(&topic, b"PRC,as400-us,5,SKU-1,US,1.00,USD-X,20261120090000", "erp-csv").await;
+
+    let want = format!("erp-sap-eu-{seq}");
+    let mut found = None;
+    for _ in 0..15 {
+        let records = read_for(&bootstrap, "merch.price-changed", 3, usize::MAX, Duration::from_secs(2)).await;
+        found = records.into_iter().find(|r| serde_json::from_slice::<Value>(&r.payload).is_ok_and(|v| v["id"] == want.as_str()));
+        if found.is_some() {
+            break;
+        }
+    }
+    let record = found.expect("the pushed ERP record reached Kafka as a canonical event");
+    assert_eq!(record.key, "TSH-001-BLK-M");
+    let dead = read(&bootstrap, &dlq, 3, 1).await;
+    let dl: Value = serde_json::from_slice(&dead.first().expect("a dead letter").payload).expect("CloudEvent");
+    assert_eq!((dl["data"]["reason_code"].as_str(), dl["data"]["origin"].as_str()), (Some("unknown_currency"), Some(format!("pubsub:{bad_id}").as_str())));
+}
+
+#[tokio::test]
+async fn unwrapped_push_from_the_emulator_is_read_with_its_metadata() {
+    let pubsub = PubsubEmulator {
+        http: reqwest::Client::new(),
+        base: format!("http://{}", emulator("PUBSUB_EMULATOR_HOST")),
+        project: "estate-it".into(),
+    };
+    // A capture endpoint: the request exactly as the emulator pushes it.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(axum::http::HeaderMap, Vec<u8>)>(4);
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send((headers, body.to_vec())).await;
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let topic = fresh("erp-unwrapped");
+    pubsub.put(&format!("topics/{topic}"), json!({})).await;
+    let sub = fresh("unwrapped");
+    pubsub
+        .put(
+            &format!("subscriptions/{sub}"),
+            json!({"topic": format!("projects/{}/topics/{topic}", pubsub.project),
+                   "pushConfig": {"pushEndpoint": format!("http://127.0.0.1:{port}/"), "noWrapper": {"writeMetadata": true}}}),
+        )
+        .await;
+    let id = pubsub.publish(&topic, b"STK,as400-us,42,SKU-1,WH-NYC-2,5,,20261120090000", "erp-csv").await;
+    let (headers, body) = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.expect("pushed in time").expect("pushed");
+    let msg = from_http(&headers, &body).expect("an unwrapped push");
+    assert_eq!(msg.form, PushForm::Unwrapped);
+    assert_eq!(msg.message_id, id);
+    assert_eq!(msg.attributes.get("format").map(String::as_str), Some("erp-csv"));
+    assert_eq!(msg.subscription.as_deref(), Some(format!("projects/{}/subscriptions/{sub}", pubsub.project).as_str()));
+    assert_eq!(msg.data.as_deref().ok(), Some(&b"STK,as400-us,42,SKU-1,WH-NYC-2,5,,20261120090000"[..]));
+}
