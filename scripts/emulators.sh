@@ -36,7 +36,7 @@ install() {
   grep -q 'if (!data || data\[path\]' "$read_doc" || { echo "cosmosdb-server patch did not apply" >&2; exit 1; }
   if [ ! -x "$PUBSUB_BIN" ]; then
     echo "Pub/Sub emulator missing at $PUBSUB_BIN (google-cloud-sdk pubsub-emulator component)" >&2
-    apt-get install -y google-cloud-cli-pubsub-emulator >/dev/null 2>&1 || true
+    (apt-get update -qq && apt-get install -y -qq google-cloud-cli-pubsub-emulator) >/dev/null 2>&1 || true
     [ -x "$PUBSUB_BIN" ] || { echo "cannot install the Pub/Sub emulator" >&2; exit 1; }
   fi
 }
