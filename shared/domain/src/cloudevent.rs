@@ -100,11 +100,53 @@ pub fn peek_attributes(bytes: &[u8]) -> Result<Attributes, DecodeError> {
     Ok(a)
 }
 
+/// A structured CloudEvent whose `data` is kept as raw JSON until its type is known: decoding
+/// reads the bytes once, and the data is parsed straight into its type.
+#[derive(Debug, Deserialize)]
+pub struct RawEvent {
+    pub specversion: String,
+    pub id: String,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub time: DateTime<Utc>,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub datacontenttype: Option<String>,
+    pub data: Box<serde_json::value::RawValue>,
+}
+
+impl RawEvent {
+    pub fn parse(bytes: &[u8]) -> Result<RawEvent, DecodeError> {
+        let raw: RawEvent = serde_json::from_slice(bytes).map_err(|e| {
+            if e.is_syntax() || e.is_eof() { DecodeError::MalformedJson(e.to_string()) } else { DecodeError::WrongSchema(e.to_string()) }
+        })?;
+        if raw.specversion != SPEC_VERSION {
+            return Err(DecodeError::SpecVersion(raw.specversion));
+        }
+        Ok(raw)
+    }
+
+    pub fn into_event<T: DomainEvent>(self) -> Result<CloudEvent<T>, DecodeError> {
+        if self.ty != T::TYPE {
+            return Err(DecodeError::UnexpectedType { found: self.ty, expected: vec![T::TYPE] });
+        }
+        let data = serde_json::from_str(self.data.get()).map_err(|e| DecodeError::WrongSchema(format!("data: {e}")))?;
+        Ok(CloudEvent {
+            specversion: self.specversion,
+            id: self.id,
+            source: self.source,
+            ty: self.ty,
+            time: self.time,
+            subject: self.subject,
+            datacontenttype: self.datacontenttype.unwrap_or_else(|| "application/json".into()),
+            data,
+        })
+    }
+}
+
 /// Decodes one structured CloudEvent of type `T`, distinguishing malformed JSON from a wrong schema.
 pub fn decode<T: DomainEvent>(bytes: &[u8]) -> Result<CloudEvent<T>, DecodeError> {
-    let attrs = peek_attributes(bytes)?;
-    if attrs.ty != T::TYPE {
-        return Err(DecodeError::UnexpectedType { found: attrs.ty, expected: vec![T::TYPE] });
-    }
-    serde_json::from_slice(bytes).map_err(|e| DecodeError::WrongSchema(e.to_string()))
+    RawEvent::parse(bytes)?.into_event()
 }

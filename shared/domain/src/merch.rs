@@ -12,6 +12,7 @@ use crate::events::{InventoryChanged, PriceChanged};
 use crate::values::{Currency, LocationId, Money, Quantity, Region, Sku, ValueError};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
+use std::borrow::Cow;
 
 /// One ERP record is small; anything larger is a broken export, not a record.
 pub const MAX_RECORD_BYTES: usize = 16 * 1024;
@@ -119,28 +120,47 @@ impl MerchChange {
             MerchChange::Inventory(e) => e.to_json(),
         }
     }
-    /// Decodes a canonical change from the bus; the type attribute picks the variant.
+    /// Decodes a canonical change from the bus in one pass; the type attribute picks the variant.
     pub fn decode(bytes: &[u8]) -> Result<MerchChange, crate::cloudevent::DecodeError> {
-        use crate::cloudevent::{DecodeError, decode, peek_attributes};
-        let attrs = peek_attributes(bytes)?;
-        match attrs.ty.as_str() {
-            PriceChanged::TYPE => decode(bytes).map(MerchChange::Price),
-            InventoryChanged::TYPE => decode(bytes).map(MerchChange::Inventory),
-            _ => Err(DecodeError::UnexpectedType {
-                found: attrs.ty,
-                expected: vec![PriceChanged::TYPE, InventoryChanged::TYPE],
-            }),
+        use crate::cloudevent::{DecodeError, RawEvent};
+        let raw = RawEvent::parse(bytes)?;
+        match raw.ty.as_str() {
+            PriceChanged::TYPE => raw.into_event().map(MerchChange::Price),
+            InventoryChanged::TYPE => raw.into_event().map(MerchChange::Inventory),
+            _ => Err(DecodeError::UnexpectedType { found: raw.ty, expected: vec![PriceChanged::TYPE, InventoryChanged::TYPE] }),
         }
     }
 }
 
+/// An ERP JSON record, read in one pass, its strings borrowed from the input where they can be;
+/// which fields are required depends on `recordType`.
 #[derive(Deserialize)]
-#[serde(tag = "recordType", rename_all_fields = "camelCase")]
-enum JsonRecord {
-    #[serde(rename = "PRICE")]
-    Price { erp_system: String, sequence: u64, sku: String, region: String, price: String, currency: String, valid_from: String },
-    #[serde(rename = "STOCK")]
-    Stock { erp_system: String, sequence: u64, sku: String, location: String, on_hand: i64, changed_at: String },
+#[serde(rename_all = "camelCase")]
+struct JsonRecord<'a> {
+    #[serde(borrow)]
+    record_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    erp_system: Option<Cow<'a, str>>,
+    sequence: Option<u64>,
+    #[serde(borrow)]
+    sku: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    region: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    price: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    currency: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    valid_from: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    location: Option<Cow<'a, str>>,
+    on_hand: Option<i64>,
+    #[serde(borrow)]
+    changed_at: Option<Cow<'a, str>>,
+}
+
+fn required<T>(v: Option<T>, field: &str) -> Result<T, Rejection> {
+    v.ok_or_else(|| Rejection::WrongSchema(format!("missing field `{field}`")))
 }
 
 /// Normalises one ERP record. `bytes` is the decoded message data.
@@ -155,24 +175,29 @@ pub fn normalize(bytes: &[u8], format: ErpFormat) -> Result<MerchChange, Rejecti
 }
 
 fn normalize_json(bytes: &[u8]) -> Result<MerchChange, Rejection> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| Rejection::MalformedJson(e.to_string()))?;
-    let kind = value.get("recordType").and_then(|v| v.as_str()).unwrap_or_default().to_string();
-    if !matches!(kind.as_str(), "PRICE" | "STOCK") {
-        return Err(if kind.is_empty() {
-            Rejection::WrongSchema("missing string field `recordType`".into())
-        } else {
-            Rejection::UnknownRecordType(kind)
-        });
-    }
-    let record: JsonRecord = serde_json::from_value(value).map_err(|e| Rejection::WrongSchema(e.to_string()))?;
-    match record {
-        JsonRecord::Price { erp_system, sequence, sku, region, price, currency, valid_from } => {
-            price_change(&erp_system, sequence, &sku, &region, &price, &currency, parse_rfc3339(&valid_from)?)
-        }
-        JsonRecord::Stock { erp_system, sequence, sku, location, on_hand, changed_at } => {
-            stock_change(&erp_system, sequence, &sku, &location, on_hand, parse_rfc3339(&changed_at)?)
-        }
+    let r: JsonRecord = serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_syntax() || e.is_eof() { Rejection::MalformedJson(e.to_string()) } else { Rejection::WrongSchema(e.to_string()) }
+    })?;
+    let kind = required(r.record_type, "recordType")?;
+    match kind.as_ref() {
+        "PRICE" => price_change(
+            &required(r.erp_system, "erpSystem")?,
+            required(r.sequence, "sequence")?,
+            &required(r.sku, "sku")?,
+            &required(r.region, "region")?,
+            &required(r.price, "price")?,
+            &required(r.currency, "currency")?,
+            parse_rfc3339(&required(r.valid_from, "validFrom")?)?,
+        ),
+        "STOCK" => stock_change(
+            &required(r.erp_system, "erpSystem")?,
+            required(r.sequence, "sequence")?,
+            &required(r.sku, "sku")?,
+            &required(r.location, "location")?,
+            required(r.on_hand, "onHand")?,
+            parse_rfc3339(&required(r.changed_at, "changedAt")?)?,
+        ),
+        _ => Err(Rejection::UnknownRecordType(kind.into_owned())),
     }
 }
 

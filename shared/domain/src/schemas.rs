@@ -6,7 +6,12 @@ use crate::events::*;
 /// (file name, pretty JSON schema) for each event type.
 pub fn all() -> Vec<(String, String)> {
     fn one<T: DomainEvent>() -> (String, String) {
-        let schema = schemars::schema_for!(CloudEvent<T>);
+        let mut schema = serde_json::to_value(schemars::schema_for!(CloudEvent<T>)).unwrap_or_default();
+        // The generic envelope says "a string"; each event's schema pins its own attributes.
+        schema["title"] = T::TYPE.into();
+        schema["properties"]["type"] = serde_json::json!({"const": T::TYPE});
+        schema["properties"]["specversion"] = serde_json::json!({"const": crate::cloudevent::SPEC_VERSION});
+        schema["properties"]["datacontenttype"] = serde_json::json!({"const": "application/json"});
         let text = serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n";
         (format!("{}.schema.json", T::TYPE), text)
     }

@@ -35,7 +35,7 @@ PGK2 PHP2 PKR2 PLN2 PYG0 QAR2 RON2 RSD2 RUB2 RWF0 SAR2 SBD2 SCR2 SDG2 SEK2 SGD2 
 SVC2 SYP2 SZL2 THB2 TJS2 TMT2 TND3 TOP2 TRY2 TTD2 TWD2 TZS2 UAH2 UGX0 USD2 UYU2 UZS2 VES2 VND0 VUV0 WST2 XAF0 \
 XCD2 XOF0 XPF0 YER2 ZAR2 ZMW2 ZWG2";
 
-/// ISO 4217 currency code (three upper-case letters, known to the table above).
+/// ISO 4217 currency code: three upper-case letters of an active currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 #[schemars(with = "String")]
@@ -43,16 +43,26 @@ pub struct Currency([u8; 3], u8);
 
 impl Currency {
     pub fn parse(code: &str) -> Result<Self, ValueError> {
-        let code = code.trim();
-        let up = code.to_ascii_uppercase();
-        ISO_4217
-            .split_ascii_whitespace()
-            .find(|e| e.len() == 4 && e[..3] == up)
-            .map(|e| {
-                let b = e.as_bytes();
-                Currency([b[0], b[1], b[2]], b[3] - b'0')
-            })
-            .ok_or_else(|| ValueError::UnknownCurrency(code.to_string()))
+        let unknown = || ValueError::UnknownCurrency(code.trim().to_string());
+        let b = code.trim().as_bytes();
+        if b.len() != 3 {
+            return Err(unknown());
+        }
+        let want = [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase(), b[2].to_ascii_uppercase()];
+        // The table is sorted and every entry is "CCCd" plus one separator: binary search it.
+        let table = ISO_4217.as_bytes();
+        let entries = table.len().div_ceil(5);
+        let (mut lo, mut hi) = (0, entries);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let e = &table[mid * 5..mid * 5 + 4];
+            match e[..3].cmp(&want) {
+                std::cmp::Ordering::Equal => return Ok(Currency(want, e[3] - b'0')),
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        Err(unknown())
     }
     pub fn code(&self) -> &str {
         // The bytes came from the ASCII table above.
@@ -206,7 +216,12 @@ code_newtype!(
 impl Sku {
     /// ERP feeds send skus in any case and with padding; the canonical form is trimmed upper-case.
     pub fn normalize(raw: &str) -> Result<Self, ValueError> {
-        Sku::parse(&raw.trim().to_ascii_uppercase()).map_err(|_| ValueError::InvalidSku(raw.to_string()))
+        let up = raw.trim().to_ascii_uppercase();
+        if !up.is_empty() && up.len() <= 64 && up.chars().all(sku_char) {
+            Ok(Sku(up))
+        } else {
+            Err(ValueError::InvalidSku(raw.to_string()))
+        }
     }
 }
 
@@ -249,6 +264,16 @@ mod tests {
 
     fn eur() -> Currency {
         Currency::parse("EUR").unwrap()
+    }
+
+    #[test]
+    fn currency_table_is_sorted_with_a_fixed_stride() {
+        let entries: Vec<&str> = ISO_4217.split(' ').collect();
+        assert!(entries.iter().all(|e| e.len() == 4 && e[..3].bytes().all(|b| b.is_ascii_uppercase())));
+        assert!(entries.windows(2).all(|w| w[0] < w[1]), "ISO_4217 must stay sorted for the binary search");
+        for e in &entries {
+            assert_eq!(Currency::parse(&e[..3]).unwrap().code(), &e[..3]);
+        }
     }
 
     #[test]

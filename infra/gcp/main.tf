@@ -1,0 +1,203 @@
+# GCP side of the merchandising flow: ERP changes on Pub/Sub pushed (OIDC) to merch-normalizer,
+# the audit bucket written by audit-sink, and a BigQuery external table over it.
+terraform {
+  required_providers {
+    google = { source = "hashicorp/google", version = "~> 6.0" }
+  }
+}
+
+provider "google" {
+  project = var.project
+  region  = var.region
+}
+
+variable "project" { type = string }
+variable "region" {
+  type    = string
+  default = "europe-west1"
+}
+variable "merch_normalizer_image" { type = string }
+variable "audit_sink_image" { type = string }
+variable "kafka_bootstrap_servers" {
+  type        = string
+  description = "MSK / Confluent bootstrap servers reachable from Cloud Run"
+}
+
+locals {
+  # Custom audiences: the push token's `aud`, checked by the functions (PUSH_AUDIENCE).
+  normalizer_audience = "merch-normalizer"
+  audit_audience      = "audit-sink"
+  mirrored_topics     = ["merch.price-changed", "merch.inventory-changed", "merch.dlq"]
+}
+
+resource "google_service_account" "pusher" {
+  account_id   = "pubsub-pusher"
+  display_name = "Pub/Sub push identity for the estate's Cloud Run functions"
+}
+
+resource "google_service_account" "runtime" {
+  account_id   = "estate-functions"
+  display_name = "Runtime identity of the estate's Cloud Run functions"
+}
+
+resource "google_pubsub_topic" "erp_changes" {
+  name = "erp-changes"
+}
+
+resource "google_pubsub_topic" "erp_changes_undeliverable" {
+  name = "erp-changes-undeliverable"
+}
+
+resource "google_cloud_run_v2_service" "merch_normalizer" {
+  name             = "merch-normalizer"
+  location         = var.region
+  ingress          = "INGRESS_TRAFFIC_ALL"
+  custom_audiences = [local.normalizer_audience]
+  template {
+    service_account = google_service_account.runtime.email
+    containers {
+      image = var.merch_normalizer_image
+      env {
+        name  = "KAFKA_BOOTSTRAP_SERVERS"
+        value = var.kafka_bootstrap_servers
+      }
+      env {
+        name  = "PUSH_AUDIENCE"
+        value = local.normalizer_audience
+      }
+      env {
+        name  = "PUSH_SERVICE_ACCOUNT"
+        value = google_service_account.pusher.email
+      }
+    }
+  }
+}
+
+resource "google_cloud_run_v2_service_iam_member" "normalizer_invoker" {
+  name     = google_cloud_run_v2_service.merch_normalizer.name
+  location = var.region
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.pusher.email}"
+}
+
+resource "google_pubsub_subscription" "erp_changes_push" {
+  name                 = "erp-changes-merch-normalizer"
+  topic                = google_pubsub_topic.erp_changes.id
+  ack_deadline_seconds = 30
+  push_config {
+    push_endpoint = google_cloud_run_v2_service.merch_normalizer.uri
+    oidc_token {
+      service_account_email = google_service_account.pusher.email
+      audience              = local.normalizer_audience
+    }
+  }
+  retry_policy {
+    minimum_backoff = "5s"
+    maximum_backoff = "300s"
+  }
+  # A message the function never acknowledges (Kafka down for long) is kept, not dropped.
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.erp_changes_undeliverable.id
+    max_delivery_attempts = 20
+  }
+}
+
+resource "google_storage_bucket" "audit" {
+  name                        = "${var.project}-estate-audit"
+  location                    = "EU"
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  # Audit objects are immutable: the function writes create-only, the bucket keeps them a year.
+  retention_policy {
+    retention_period = 31536000
+  }
+}
+
+resource "google_storage_bucket_iam_member" "audit_writer" {
+  bucket = google_storage_bucket.audit.name
+  role   = "roles/storage.objectCreator"
+  member = "serviceAccount:${google_service_account.runtime.email}"
+}
+
+resource "google_storage_bucket_iam_member" "audit_reader" {
+  bucket = google_storage_bucket.audit.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.runtime.email}"
+}
+
+resource "google_cloud_run_v2_service" "audit_sink" {
+  name             = "audit-sink"
+  location         = var.region
+  custom_audiences = [local.audit_audience]
+  template {
+    service_account = google_service_account.runtime.email
+    containers {
+      image = var.audit_sink_image
+      env {
+        name  = "AUDIT_BUCKET"
+        value = google_storage_bucket.audit.name
+      }
+      env {
+        name  = "PUSH_AUDIENCE"
+        value = local.audit_audience
+      }
+      env {
+        name  = "PUSH_SERVICE_ACCOUNT"
+        value = google_service_account.pusher.email
+      }
+    }
+  }
+}
+
+resource "google_cloud_run_v2_service_iam_member" "audit_invoker" {
+  name     = google_cloud_run_v2_service.audit_sink.name
+  location = var.region
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.pusher.email}"
+}
+
+# Kafka Connect's Pub/Sub sink mirrors each Kafka topic to a Pub/Sub topic of the same name
+# (dots become dashes), with the kafka_* attributes audit-sink reads.
+resource "google_pubsub_topic" "mirror" {
+  for_each = toset(local.mirrored_topics)
+  name     = "mirror-${replace(each.value, ".", "-")}"
+}
+
+resource "google_pubsub_subscription" "mirror_audit" {
+  for_each             = google_pubsub_topic.mirror
+  name                 = "${each.value.name}-audit-sink"
+  topic                = each.value.id
+  ack_deadline_seconds = 30
+  push_config {
+    push_endpoint = google_cloud_run_v2_service.audit_sink.uri
+    oidc_token {
+      service_account_email = google_service_account.pusher.email
+      audience              = local.audit_audience
+    }
+  }
+  retry_policy {
+    minimum_backoff = "5s"
+    maximum_backoff = "300s"
+  }
+}
+
+resource "google_bigquery_dataset" "audit" {
+  dataset_id = "estate_audit"
+  location   = "EU"
+}
+
+# The audit log as a table: Hive partitions topic=…/dt=… become columns.
+resource "google_bigquery_table" "audit_events" {
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "events"
+  deletion_protection = true
+  external_data_configuration {
+    source_format = "NEWLINE_DELIMITED_JSON"
+    autodetect    = true
+    source_uris   = ["gs://${google_storage_bucket.audit.name}/audit/*"]
+    hive_partitioning_options {
+      mode              = "AUTO"
+      source_uri_prefix = "gs://${google_storage_bucket.audit.name}/audit/"
+    }
+  }
+}
