@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+cargo fmt --all -- --check
+
 scripts/emulators.sh start
 trap 'scripts/emulators.sh stop' EXIT
 eval "$(scripts/emulators.sh env)"

@@ -113,7 +113,9 @@ fn main() {
             use base64::Engine;
             for body in &bodies {
                 let env: Value = serde_json::from_slice(body).expect("json");
-                let data = base64::engine::general_purpose::STANDARD.decode(env["message"]["data"].as_str().unwrap_or_default()).expect("b64");
+                let data = base64::engine::general_purpose::STANDARD
+                    .decode(env["message"]["data"].as_str().unwrap_or_default())
+                    .expect("b64");
                 black_box(serde_json::from_slice::<Value>(&data).expect("record"));
             }
         },

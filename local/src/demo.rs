@@ -33,7 +33,10 @@ impl Verdict {
     }
 }
 
-pub async fn run(opts: &DemoOptions, progress: &mut dyn FnMut(String)) -> Result<(Estate, Scenario, Verdict), RunError> {
+pub async fn run(
+    opts: &DemoOptions,
+    progress: &mut dyn FnMut(String),
+) -> Result<(Estate, Scenario, Verdict), RunError> {
     let scenario = generate(opts.records, opts.seed);
     let mut estate = Estate::new();
     let total = scenario.messages.len();
@@ -100,14 +103,20 @@ async fn check(estate: &Estate, s: &Scenario) -> Result<Verdict, RunError> {
         .map(|p| (p.sku.clone(), p))
         .collect();
     let price_ok = e.prices.iter().all(|((sku, region), (ver, minor, cur))| {
-        docs.get(sku).and_then(|p| p.prices.get(region)).is_some_and(|p| p.version == *ver && p.amount_minor == *minor && p.currency == *cur)
+        docs.get(sku)
+            .and_then(|p| p.prices.get(region))
+            .is_some_and(|p| p.version == *ver && p.amount_minor == *minor && p.currency == *cur)
     });
     let stock_ok = e.stock.iter().all(|((sku, loc), (ver, qty))| {
         docs.get(sku).and_then(|p| p.inventory.get(loc)).is_some_and(|s| s.version == *ver && s.on_hand == *qty)
     });
     let slots: usize = docs.values().map(|p| p.prices.len() + p.inventory.len()).sum();
     v.check(
-        format!("{} projections hold the newest version of all {} slots, and nothing else", docs.len(), e.prices.len() + e.stock.len()),
+        format!(
+            "{} projections hold the newest version of all {} slots, and nothing else",
+            docs.len(),
+            e.prices.len() + e.stock.len()
+        ),
         price_ok && stock_ok && slots == e.prices.len() + e.stock.len(),
     );
 
@@ -120,11 +129,20 @@ async fn check(estate: &Estate, s: &Scenario) -> Result<Verdict, RunError> {
         .filter_map(|v| serde_json::from_value(v["data"].clone()).ok())
         .collect();
     let by_origin: BTreeMap<&str, &str> = dead.iter().map(|d| (d.origin.as_str(), d.reason_code.as_str())).collect();
-    let missing: Vec<&String> =
-        e.rejected.iter().filter(|(id, code)| by_origin.get(format!("pubsub:{id}").as_str()) != Some(code)).map(|(id, _)| id).collect();
+    let missing: Vec<&String> = e
+        .rejected
+        .iter()
+        .filter(|(id, code)| by_origin.get(format!("pubsub:{id}").as_str()) != Some(code))
+        .map(|(id, _)| id)
+        .collect();
     let unreadable = dead.iter().any(|d| d.reason_code == "wrong_envelope");
     v.check(
-        format!("all {} rejected records are in {} with their reason ({} missing or wrong)", e.rejected.len(), topics::MERCH_DLQ, missing.len()),
+        format!(
+            "all {} rejected records are in {} with their reason ({} missing or wrong)",
+            e.rejected.len(),
+            topics::MERCH_DLQ,
+            missing.len()
+        ),
         missing.is_empty() && (e.unreadable == 0 || unreadable),
     );
     v.check(
@@ -144,7 +162,9 @@ async fn check(estate: &Estate, s: &Scenario) -> Result<Verdict, RunError> {
         ),
         price_ids == e.price_ids && inv_ids == e.inventory_ids,
     );
-    let audited = |topic: &str| estate.objects.all().iter().filter(|o| o.key.starts_with(&format!("audit/topic={topic}/"))).count();
+    let audited = |topic: &str| {
+        estate.objects.all().iter().filter(|o| o.key.starts_with(&format!("audit/topic={topic}/"))).count()
+    };
     let dlq_ids: BTreeSet<String> = event_ids(estate, topics::MERCH_DLQ).1;
     v.check(
         format!(
@@ -160,11 +180,13 @@ async fn check(estate: &Estate, s: &Scenario) -> Result<Verdict, RunError> {
 
     // 4. Replay reads the audit log back onto the bus, in order, every event once.
     let sink = AuditSink::new(Arc::new(estate.objects.clone()), AUDIT_BUCKET);
-    let start = chrono::DateTime::parse_from_rfc3339("2026-11-20T00:00:00Z").map_err(|e| RunError(e.to_string()))?.to_utc();
+    let start =
+        chrono::DateTime::parse_from_rfc3339("2026-11-20T00:00:00Z").map_err(|e| RunError(e.to_string()))?.to_utc();
     let target = "replay.merch.price-changed";
-    let report = audit_sink::replay::replay(&sink, &estate.bus, topics::PRICE_CHANGED, start, start + Duration::days(2), target)
-        .await
-        .map_err(|e| RunError(format!("replay: {e}")))?;
+    let report =
+        audit_sink::replay::replay(&sink, &estate.bus, topics::PRICE_CHANGED, start, start + Duration::days(2), target)
+            .await
+            .map_err(|e| RunError(format!("replay: {e}")))?;
     let (_, replayed) = event_ids(estate, target);
     v.check(
         format!("replay of {} republished {} events to {target}", topics::PRICE_CHANGED, report.republished),
@@ -230,7 +252,8 @@ pub fn summary(estate: &Estate, scenario: &Scenario, verdict: &Verdict) -> Strin
                     format!("{r} {money} (v{})", e.version)
                 })
                 .collect();
-            let stock: Vec<String> = p.inventory.iter().map(|(l, s)| format!("{l} {} (v{})", s.on_hand, s.version)).collect();
+            let stock: Vec<String> =
+                p.inventory.iter().map(|(l, s)| format!("{l} {} (v{})", s.on_hand, s.version)).collect();
             out += &format!("  {:<16} prices: {}  stock: {}\n", p.sku, prices.join(", "), stock.join(", "));
         }
     }

@@ -87,7 +87,11 @@ impl Estate {
 
     /// Output bindings (name → topic) of one projection-updater function folder.
     pub fn azure_outputs(&self, function_folder: &str) -> Vec<(String, String)> {
-        self.azure_functions.iter().find(|(n, _)| n == function_folder).map(|(_, f)| f.outputs.clone()).unwrap_or_default()
+        self.azure_functions
+            .iter()
+            .find(|(n, _)| n == function_folder)
+            .map(|(_, f)| f.outputs.clone())
+            .unwrap_or_default()
     }
 
     fn stat(&mut self, f: &'static str) -> &mut Stats {
@@ -96,7 +100,13 @@ impl Estate {
 
     /// Pub/Sub pushes one ERP message to merch-normalizer, redelivering on a non-2xx answer as
     /// Pub/Sub does (bounded here; Pub/Sub would hand it to the subscription's dead-letter topic).
-    pub async fn push_erp(&mut self, data: &[u8], attrs: BTreeMap<String, String>, message_id: &str, at: DateTime<Utc>) -> StatusCode {
+    pub async fn push_erp(
+        &mut self,
+        data: &[u8],
+        attrs: BTreeMap<String, String>,
+        message_id: &str,
+        at: DateTime<Utc>,
+    ) -> StatusCode {
         let body = host::push_body(data, attrs, message_id, at, ERP_SUBSCRIPTION);
         self.push_raw(merch_normalizer::NAME, body).await
     }
@@ -106,7 +116,8 @@ impl Estate {
         let app = if function == audit_sink::NAME { self.audit.clone() } else { self.normalizer.clone() };
         self.stat(function).pushes += 1;
         for _ in 0..5 {
-            let (status, _) = host::post(&app, "/", &[("content-type".into(), "application/json".into())], body.clone()).await;
+            let (status, _) =
+                host::post(&app, "/", &[("content-type".into(), "application/json".into())], body.clone()).await;
             if status.is_success() {
                 return status;
             }
@@ -118,12 +129,8 @@ impl Estate {
     /// The Functions host: for each function of projection-updater, polls its topic in batches,
     /// invokes, publishes output bindings, and commits only after a successful invocation.
     pub async fn run_projection_updater(&mut self, max_batch: usize) -> Result<(), RunError> {
-        let functions: Vec<(String, String, Vec<(String, String)>, u32)> = self
-            .azure_functions
-            .iter()
-            .map(|(n, f)| (n.clone(), f.trigger_topic.clone(), f.outputs.clone(), f.max_retry_count))
-            .collect();
-        for (name, topic, outputs, max_retry) in functions {
+        for (name, function) in self.azure_functions.clone() {
+            let FunctionJson { trigger_topic: topic, outputs, max_retry_count: max_retry } = function;
             loop {
                 let batch = self.bus.poll(projection_updater::NAME, &[topic.as_str()], max_batch);
                 if batch.is_empty() {
@@ -155,7 +162,11 @@ impl Estate {
         Ok(())
     }
 
-    pub async fn publish_outputs(&mut self, resp: &InvocationResponse, outputs: &[(String, String)]) -> Result<(), RunError> {
+    pub async fn publish_outputs(
+        &mut self,
+        resp: &InvocationResponse,
+        outputs: &[(String, String)],
+    ) -> Result<(), RunError> {
         for (binding, topic) in outputs {
             let Some(serde_json::Value::Array(items)) = resp.outputs.get(binding) else { continue };
             for item in items {

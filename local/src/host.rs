@@ -32,7 +32,13 @@ pub async fn post(app: &Router, path: &str, headers: &[(String, String)], body: 
 }
 
 /// The JSON body Pub/Sub pushes for one message.
-pub fn push_body(data: &[u8], attributes: BTreeMap<String, String>, message_id: &str, at: DateTime<Utc>, sub: &str) -> Vec<u8> {
+pub fn push_body(
+    data: &[u8],
+    attributes: BTreeMap<String, String>,
+    message_id: &str,
+    at: DateTime<Utc>,
+    sub: &str,
+) -> Vec<u8> {
     serde_json::to_vec(&PushEnvelope::wrap(data, attributes, message_id, at, sub)).unwrap_or_default()
 }
 
@@ -54,7 +60,12 @@ fn ms_to_time(ms: i64) -> DateTime<Utc> {
 }
 
 /// The Functions host's invocation of a Kafka-triggered function with cardinality many.
-pub fn kafka_trigger_request(function: &str, records: &[Record], retry: Option<(u32, u32)>, invocation: u64) -> InvocationRequest {
+pub fn kafka_trigger_request(
+    function: &str,
+    records: &[Record],
+    retry: Option<(u32, u32)>,
+    invocation: u64,
+) -> InvocationRequest {
     let events: Vec<KafkaEventData> = records
         .iter()
         .map(|r| KafkaEventData {
@@ -96,6 +107,7 @@ fn base64_encode(b: &[u8]) -> String {
 }
 
 /// A function.json's trigger topic, output bindings (name → topic) and retry count.
+#[derive(Debug, Clone)]
 pub struct FunctionJson {
     pub trigger_topic: String,
     pub outputs: Vec<(String, String)>,

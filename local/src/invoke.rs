@@ -42,7 +42,8 @@ pub async fn invoke(function: &str, raw: &[u8]) -> Result<Value, InvokeError> {
     let response = match function {
         projection_updater::NAME => {
             let req: InvocationRequest = serde_json::from_value(fixture).map_err(|e| not_envelope(e.to_string()))?;
-            platform_azure::kafka_trigger::events(&req, projection_updater::TRIGGER_BINDING).map_err(|e| not_envelope(e.to_string()))?;
+            platform_azure::kafka_trigger::events(&req, projection_updater::TRIGGER_BINDING)
+                .map_err(|e| not_envelope(e.to_string()))?;
             let folder = req.sys().map(|s| s.method_name).unwrap_or_else(|| "price-changed".into());
             let body = serde_json::to_vec(&req).unwrap_or_default();
             let headers = [("content-type".to_string(), "application/json".to_string())];
@@ -57,7 +58,8 @@ pub async fn invoke(function: &str, raw: &[u8]) -> Result<Value, InvokeError> {
         }
         _ => {
             let (headers, body) = as_http(&fixture, raw);
-            let msg = platform_gcp::push::from_http(&header_map(&headers), &body).map_err(|e| not_envelope(e.to_string()))?;
+            let msg =
+                platform_gcp::push::from_http(&header_map(&headers), &body).map_err(|e| not_envelope(e.to_string()))?;
             let (status, bytes) = host::post(&app, "/", &headers, body).await;
             json!({"status": status.as_u16(), "form": msg.form, "message_id": msg.message_id,
                    "body": String::from_utf8_lossy(&bytes)})

@@ -47,7 +47,12 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into());
-    tracing_subscriber::fmt().json().with_current_span(true).with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     match Cli::parse().command {
         Command::Demo { records, seed, batch } => {
             let opts = DemoOptions { records, seed, batch: batch.max(1) };
@@ -96,7 +101,10 @@ async fn main() -> ExitCode {
             let target = target_topic.unwrap_or_else(|| topic.clone());
             match audit_sink::replay::replay(&sink, &publisher, &topic, from, to, &target).await {
                 Ok(r) => {
-                    println!("read {} objects, republished {} events to {target}, {} outside the range", r.objects_read, r.republished, r.outside_range);
+                    println!(
+                        "read {} objects, republished {} events to {target}, {} outside the range",
+                        r.objects_read, r.republished, r.outside_range
+                    );
                     for u in &r.unreadable {
                         eprintln!("unreadable: {u}");
                     }

@@ -13,7 +13,7 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -21,7 +21,7 @@ impl Rng {
         z ^ (z >> 31)
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
     pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
@@ -76,7 +76,13 @@ const REGIONS: [(&str, &str, &str); 3] = [("EU", "EUR", "sap-eu"), ("UK", "GBP",
 const LOCATIONS: [(&str, &str); 3] = [("WH-BER-1", "sap-eu"), ("WH-LON-1", "sap-eu"), ("WH-NYC-2", "as400-us")];
 
 fn sku(i: u64) -> String {
-    format!("{}-{:03}-{}-{}", CATEGORIES[(i % 5) as usize], i, COLORS[(i / 5 % 5) as usize], SIZES[(i / 25 % 4) as usize])
+    format!(
+        "{}-{:03}-{}-{}",
+        CATEGORIES[(i % 5) as usize],
+        i,
+        COLORS[(i / 5 % 5) as usize],
+        SIZES[(i / 25 % 4) as usize]
+    )
 }
 
 fn decimal(minor: i64) -> String {
@@ -119,12 +125,17 @@ pub fn generate(records: usize, seed: u64) -> Scenario {
             expected.price_ids.insert(id);
             if erp == "sap-eu" {
                 // The JSON feed sends skus in lower case, sometimes padded: normalised downstream.
-                let raw_sku = if rng.chance(30) { format!(" {} ", sku_name.to_lowercase()) } else { sku_name.to_lowercase() };
+                let raw_sku =
+                    if rng.chance(30) { format!(" {} ", sku_name.to_lowercase()) } else { sku_name.to_lowercase() };
                 let json = serde_json::json!({"recordType": "PRICE", "erpSystem": erp, "sequence": version, "sku": raw_sku,
                     "region": slot, "price": decimal(minor), "currency": currency, "validFrom": at.to_rfc3339()});
                 (json.to_string().into_bytes(), "erp-json")
             } else {
-                let line = format!("PRC,{erp},{version},{sku_name},{slot},{},{currency},{}", decimal(minor), at.format("%Y%m%d%H%M%S"));
+                let line = format!(
+                    "PRC,{erp},{version},{sku_name},{slot},{},{currency},{}",
+                    decimal(minor),
+                    at.format("%Y%m%d%H%M%S")
+                );
                 (line.into_bytes(), "erp-csv")
             }
         } else {
@@ -143,7 +154,13 @@ pub fn generate(records: usize, seed: u64) -> Scenario {
                 (line.into_bytes(), "erp-csv")
             }
         };
-        messages.push(ErpMessage { message_id: mid(), data, format, publish_time: at + Duration::seconds(1), broken: None });
+        messages.push(ErpMessage {
+            message_id: mid(),
+            data,
+            format,
+            publish_time: at + Duration::seconds(1),
+            broken: None,
+        });
     }
     let distinct_valid = messages.len();
 

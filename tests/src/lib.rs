@@ -52,7 +52,9 @@ pub fn assert_golden(name: &str, actual: &Value) {
 pub fn emulator(var: &str) -> String {
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => v,
-        _ => panic!("{var} is not set: emulator-backed tests need the emulators (run scripts/test.sh, or scripts/emulators.sh start and its env)"),
+        _ => panic!(
+            "{var} is not set: emulator-backed tests need the emulators (run scripts/test.sh, or scripts/emulators.sh start and its env)"
+        ),
     }
 }
 
@@ -60,7 +62,8 @@ pub fn emulator(var: &str) -> String {
 pub fn fresh(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{prefix}-{}-{nanos:x}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
 }
 

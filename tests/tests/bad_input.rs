@@ -31,7 +31,12 @@ fn bad_pushes() -> Vec<(&'static str, Option<Vec<u8>>)> {
 }
 
 fn dead_letters(estate: &Estate) -> Vec<Value> {
-    estate.bus.records(topics::MERCH_DLQ).iter().filter_map(|r| serde_json::from_slice::<Value>(&r.payload).ok()).collect()
+    estate
+        .bus
+        .records(topics::MERCH_DLQ)
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<Value>(&r.payload).ok())
+        .collect()
 }
 
 /// Captures the JSON log lines written while it is the default subscriber.
@@ -56,7 +61,8 @@ impl Logs {
 async fn normalizer_dead_letters_each_kind_and_publishes_the_rest() {
     let logs = Logs::default();
     let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt().json().with_current_span(true).with_writer(move || writer.clone()).finish();
+    let subscriber =
+        tracing_subscriber::fmt().json().with_current_span(true).with_writer(move || writer.clone()).finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let mut estate = Estate::new();
     let at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).single().expect("time");
@@ -68,7 +74,9 @@ async fn normalizer_dead_letters_each_kind_and_publishes_the_rest() {
         let status = match data {
             Some(d) => estate.push_erp(&d, BTreeMap::new(), &id, at).await,
             None => {
-                let body = format!(r#"{{"message":{{"data":"%%%","messageId":"{id}","publishTime":"2026-11-20T09:00:00Z"}},"subscription":"s"}}"#);
+                let body = format!(
+                    r#"{{"message":{{"data":"%%%","messageId":"{id}","publishTime":"2026-11-20T09:00:00Z"}},"subscription":"s"}}"#
+                );
                 estate.push_raw(merch_normalizer::NAME, body.into_bytes()).await
             }
         };
@@ -76,12 +84,19 @@ async fn normalizer_dead_letters_each_kind_and_publishes_the_rest() {
     }
     let dlq = dead_letters(&estate);
     for (code, _) in bad_pushes() {
-        let d = dlq.iter().find(|d| d["data"]["origin"] == format!("pubsub:bad-{code}")).unwrap_or_else(|| panic!("{code} not in DLQ"));
+        let d = dlq
+            .iter()
+            .find(|d| d["data"]["origin"] == format!("pubsub:bad-{code}"))
+            .unwrap_or_else(|| panic!("{code} not in DLQ"));
         assert_eq!(d["data"]["reason_code"], code);
         assert!(d["data"]["reason"].as_str().is_some_and(|r| !r.is_empty()));
     }
     assert_eq!(dlq.len(), bad_pushes().len(), "only the bad ones are dead-lettered");
-    assert_eq!(estate.bus.records(topics::PRICE_CHANGED).len(), bad_pushes().len(), "every good record around them was published");
+    assert_eq!(
+        estate.bus.records(topics::PRICE_CHANGED).len(),
+        bad_pushes().len(),
+        "every good record around them was published"
+    );
     let text = logs.text();
     for (code, _) in bad_pushes().into_iter().filter(|(c, _)| *c != "bad_base64") {
         let line = text.lines().find(|l| l.contains(&format!("bad-{code}")) && l.contains("rejected"));
@@ -132,8 +147,13 @@ async fn projection_updater_dead_letters_bad_records_and_applies_the_rest_of_the
     }
     let estate = Estate::new();
     let app = estate.app(projection_updater::NAME).cloned().expect("app");
-    let (status, body) =
-        post(&app, "/price-changed", &[("content-type".into(), "application/json".into())], serde_json::to_vec(&req).expect("json")).await;
+    let (status, body) = post(
+        &app,
+        "/price-changed",
+        &[("content-type".into(), "application/json".into())],
+        serde_json::to_vec(&req).expect("json"),
+    )
+    .await;
     assert_eq!(status, 200, "bad records do not fail the invocation");
     let resp: Value = serde_json::from_slice(&body).expect("response");
     let dls: Vec<Value> = resp["Outputs"]["deadLetters"]
@@ -142,8 +162,10 @@ async fn projection_updater_dead_letters_bad_records_and_applies_the_rest_of_the
         .iter()
         .map(|o| serde_json::from_str(o["Value"].as_str().unwrap_or_default()).expect("dead letter is a CloudEvent"))
         .collect();
-    let reasons: Vec<(&str, &str)> =
-        dls.iter().map(|d| (d["data"]["origin"].as_str().unwrap_or(""), d["data"]["reason_code"].as_str().unwrap_or(""))).collect();
+    let reasons: Vec<(&str, &str)> = dls
+        .iter()
+        .map(|d| (d["data"]["origin"].as_str().unwrap_or(""), d["data"]["reason_code"].as_str().unwrap_or("")))
+        .collect();
     assert_eq!(
         reasons,
         [

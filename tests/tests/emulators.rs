@@ -15,7 +15,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Reads until `expected` records arrived, or for `wait` when reading everything there is.
-async fn read_for(bootstrap: &str, topic: &str, partitions: i32, expected: usize, wait: Duration) -> Vec<kafka::ConsumedRecord> {
+async fn read_for(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    expected: usize,
+    wait: Duration,
+) -> Vec<domain::ports::BusRecord> {
     let (b, t) = (bootstrap.to_string(), topic.to_string());
     tokio::task::spawn_blocking(move || read_topic(&b, &t, partitions, expected, wait))
         .await
@@ -23,7 +29,7 @@ async fn read_for(bootstrap: &str, topic: &str, partitions: i32, expected: usize
         .expect("read topic")
 }
 
-async fn read(bootstrap: &str, topic: &str, partitions: i32, expected: usize) -> Vec<kafka::ConsumedRecord> {
+async fn read(bootstrap: &str, topic: &str, partitions: i32, expected: usize) -> Vec<domain::ports::BusRecord> {
     read_for(bootstrap, topic, partitions, expected, Duration::from_secs(30)).await
 }
 
@@ -38,7 +44,10 @@ async fn kafka_publisher_acks_and_partitions_like_every_kafka_client() {
     for i in 0..30 {
         let key = format!("SKU-{}", i % 7);
         let d = publisher
-            .publish(OutboundMessage::new(&topic, key.clone(), format!("{{\"n\":{i}}}").into_bytes()).with_header("ce_id", format!("e{i}")))
+            .publish(
+                OutboundMessage::new(&topic, key.clone(), format!("{{\"n\":{i}}}").into_bytes())
+                    .with_header("ce_id", format!("e{i}")),
+            )
             .await
             .expect("acknowledged");
         assert_eq!(d.partition, inmemory::kafka_partition(key.as_bytes(), 3), "murmur2 placement for {key}");
@@ -68,7 +77,8 @@ async fn cosmos_port_keeps_etag_semantics_and_serves_projection_updater() {
     assert_eq!(docs.create("SKU-1", json!({"id": "SKU-1", "sku": "SKU-1"})).await, Err(PortError::AlreadyExists));
     let read = docs.read("SKU-1", "SKU-1").await.expect("read").expect("found");
     assert_eq!((read.body["n"].as_i64(), &read.etag), (Some(1), &e1));
-    let e2 = docs.replace("SKU-1", "SKU-1", json!({"id": "SKU-1", "sku": "SKU-1", "n": 2}), &e1).await.expect("replace");
+    let e2 =
+        docs.replace("SKU-1", "SKU-1", json!({"id": "SKU-1", "sku": "SKU-1", "n": 2}), &e1).await.expect("replace");
     assert_ne!(e1, e2);
     assert_eq!(
         docs.replace("SKU-1", "SKU-1", json!({"id": "SKU-1", "sku": "SKU-1", "n": 3}), &e1).await,
@@ -95,8 +105,14 @@ async fn gcs_port_is_create_only_and_audit_log_replays_to_kafka() {
     gcs.ensure_bucket("local", &bucket).await.expect("bucket");
     gcs.ensure_bucket("local", &bucket).await.expect("an existing bucket is fine");
     let key = "audit/topic=t/dt=2026-11-20/a b%2F=c.ndjson";
-    assert_eq!(gcs.put_if_absent(&bucket, key, b"first\n".to_vec(), "application/x-ndjson").await, Ok(PutOutcome::Created));
-    assert_eq!(gcs.put_if_absent(&bucket, key, b"second\n".to_vec(), "application/x-ndjson").await, Ok(PutOutcome::AlreadyExisted));
+    assert_eq!(
+        gcs.put_if_absent(&bucket, key, b"first\n".to_vec(), "application/x-ndjson").await,
+        Ok(PutOutcome::Created)
+    );
+    assert_eq!(
+        gcs.put_if_absent(&bucket, key, b"second\n".to_vec(), "application/x-ndjson").await,
+        Ok(PutOutcome::AlreadyExisted)
+    );
     assert_eq!(gcs.get(&bucket, key).await.expect("get").as_deref(), Some(&b"first\n"[..]));
     assert_eq!(gcs.get(&bucket, "audit/missing").await.expect("get"), None);
     gcs.put_if_absent(&bucket, "other/x", b"x".to_vec(), "text/plain").await.expect("put");
@@ -117,7 +133,8 @@ async fn gcs_port_is_create_only_and_audit_log_replays_to_kafka() {
     let publisher = KafkaPublisher::new(&bootstrap).expect("producer");
     let from = "2026-11-20T00:00:00Z".parse().expect("time");
     let to = "2026-11-21T00:00:00Z".parse().expect("time");
-    let report = audit_sink::replay::replay(&sink, &publisher, "merch.price-changed", from, to, &target).await.expect("replay");
+    let report =
+        audit_sink::replay::replay(&sink, &publisher, "merch.price-changed", from, to, &target).await.expect("replay");
     assert_eq!((report.objects_read, report.republished), (1, 1));
     let replayed = read(&bootstrap, &target, 1, 1).await;
     let event: Value = serde_json::from_slice(&replayed[0].payload).expect("event");
@@ -156,7 +173,8 @@ async fn pubsub_push_through_the_emulator_reaches_kafka_via_merch_normalizer() {
     let dlq = fresh("it-merch-dlq");
     ensure_topics(&bootstrap, &["merch.price-changed", "merch.inventory-changed", &dlq], 3).await.expect("topics");
     let publisher = Arc::new(KafkaPublisher::new(&bootstrap).expect("producer"));
-    let normalizer = Arc::new(merch_normalizer::Normalizer::new(publisher, merch_normalizer::Config { dlq_topic: dlq.clone() }));
+    let normalizer =
+        Arc::new(merch_normalizer::Normalizer::new(publisher, merch_normalizer::Config { dlq_topic: dlq.clone() }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move { axum::serve(listener, merch_normalizer::app(normalizer, None)).await });
@@ -165,9 +183,15 @@ async fn pubsub_push_through_the_emulator_reaches_kafka_via_merch_normalizer() {
     pubsub.put(&format!("topics/{topic}"), json!({})).await;
     let endpoint = format!("http://127.0.0.1:{port}/");
     let topic_path = format!("projects/{}/topics/{topic}", pubsub.project);
-    pubsub.put(&format!("subscriptions/{}", fresh("wrapped")), json!({"topic": topic_path, "pushConfig": {"pushEndpoint": endpoint}})).await;
+    pubsub
+        .put(
+            &format!("subscriptions/{}", fresh("wrapped")),
+            json!({"topic": topic_path, "pushConfig": {"pushEndpoint": endpoint}}),
+        )
+        .await;
 
-    let seq = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(1);
+    let seq =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(1);
     let good = json!({"recordType": "PRICE", "erpSystem": "sap-eu", "sequence": seq, "sku": "tsh-001-blk-m", "region": "EU",
                       "price": "19.99", "currency": "EUR", "validFrom": "2026-11-20T09:15:02Z"});
     pubsub.publish(&topic, good.to_string().as_bytes(), "erp-json").await;
@@ -177,7 +201,9 @@ async fn pubsub_push_through_the_emulator_reaches_kafka_via_merch_normalizer() {
     let mut found = None;
     for _ in 0..15 {
         let records = read_for(&bootstrap, "merch.price-changed", 3, usize::MAX, Duration::from_secs(2)).await;
-        found = records.into_iter().find(|r| serde_json::from_slice::<Value>(&r.payload).is_ok_and(|v| v["id"] == want.as_str()));
+        found = records
+            .into_iter()
+            .find(|r| serde_json::from_slice::<Value>(&r.payload).is_ok_and(|v| v["id"] == want.as_str()));
         if found.is_some() {
             break;
         }
@@ -186,7 +212,10 @@ async fn pubsub_push_through_the_emulator_reaches_kafka_via_merch_normalizer() {
     assert_eq!(record.key, "TSH-001-BLK-M");
     let dead = read(&bootstrap, &dlq, 3, 1).await;
     let dl: Value = serde_json::from_slice(&dead.first().expect("a dead letter").payload).expect("CloudEvent");
-    assert_eq!((dl["data"]["reason_code"].as_str(), dl["data"]["origin"].as_str()), (Some("unknown_currency"), Some(format!("pubsub:{bad_id}").as_str())));
+    assert_eq!(
+        (dl["data"]["reason_code"].as_str(), dl["data"]["origin"].as_str()),
+        (Some("unknown_currency"), Some(format!("pubsub:{bad_id}").as_str()))
+    );
 }
 
 #[tokio::test]
@@ -222,7 +251,8 @@ async fn unwrapped_push_from_the_emulator_is_read_with_its_metadata() {
         )
         .await;
     let id = pubsub.publish(&topic, b"STK,as400-us,42,SKU-1,WH-NYC-2,5,,20261120090000", "erp-csv").await;
-    let (headers, body) = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.expect("pushed in time").expect("pushed");
+    let (headers, body) =
+        tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.expect("pushed in time").expect("pushed");
     let msg = from_http(&headers, &body).expect("an unwrapped push");
     assert_eq!(msg.form, PushForm::Unwrapped);
     assert_eq!(msg.message_id, id);

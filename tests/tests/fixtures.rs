@@ -7,11 +7,17 @@ use serde_json::{Value, json};
 fn aws_decoded(path: &str) -> Option<Value> {
     let bytes = fixture(path);
     Some(match path.split('/').nth(1)? {
-        "s3" => json!(s3::created_objects(&bytes).ok()?.into_iter().map(|r| match r {
-            Ok(o) => json!({"bucket": o.bucket, "key": o.key, "size": o.size, "etag": o.etag,
+        "s3" => json!(
+            s3::created_objects(&bytes)
+                .ok()?
+                .into_iter()
+                .map(|r| match r {
+                    Ok(o) => json!({"bucket": o.bucket, "key": o.key, "size": o.size, "etag": o.etag,
                             "sequencer": o.sequencer, "event_time": o.event_time}),
-            Err(e) => json!({"error": e.code()}),
-        }).collect::<Vec<_>>()),
+                    Err(e) => json!({"error": e.code()}),
+                })
+                .collect::<Vec<_>>()
+        ),
         "msk" => {
             let mut failures = msk::KafkaBatchResponse::default();
             let records: Vec<Value> = msk::records(&bytes).ok()?.into_iter().map(|r| match r {
@@ -28,7 +34,11 @@ fn aws_decoded(path: &str) -> Option<Value> {
         }
         "sqs" => {
             let records = sqs::records(&bytes).ok()?;
-            let bad: Vec<&str> = records.iter().filter(|r| serde_json::from_str::<Value>(&r.body).is_err()).map(|r| r.message_id.as_str()).collect();
+            let bad: Vec<&str> = records
+                .iter()
+                .filter(|r| serde_json::from_str::<Value>(&r.body).is_err())
+                .map(|r| r.message_id.as_str())
+                .collect();
             json!({"records": records.iter().map(|r| json!({"id": r.message_id, "receive_count": r.receive_count})).collect::<Vec<_>>(),
                    "response": sqs::batch_response(bad)})
         }

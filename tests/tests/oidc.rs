@@ -86,7 +86,10 @@ async fn only_a_valid_push_token_reaches_the_handler() {
         ("wrong audience", Some(token(&good, &good.kid, &with(&|c| c["aud"] = json!("https://elsewhere.example/"))))),
         ("wrong issuer", Some(token(&good, &good.kid, &with(&|c| c["iss"] = json!("https://evil.example"))))),
         ("expired", Some(token(&good, &good.kid, &with(&|c| c["exp"] = json!(chrono::Utc::now().timestamp() - 600))))),
-        ("other service account", Some(token(&good, &good.kid, &with(&|c| c["email"] = json!("intruder@acme.iam.gserviceaccount.com"))))),
+        (
+            "other service account",
+            Some(token(&good, &good.kid, &with(&|c| c["email"] = json!("intruder@acme.iam.gserviceaccount.com")))),
+        ),
         ("unverified email", Some(token(&good, &good.kid, &with(&|c| c["email_verified"] = json!(false))))),
         ("not a JWT", Some("abc.def".into())),
     ];

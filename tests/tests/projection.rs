@@ -57,7 +57,10 @@ async fn a_lost_etag_race_is_retried_from_the_new_version() {
     let (status, _, second) = updater.handle(&kafka_trigger_request("price-changed", &[price(2, 200)], None, 2)).await;
     assert_eq!((status.as_u16(), second.applied, second.conflicts), (200, 1, 1), "{second:?}");
     let doc = docs.inner.all().pop().expect("document");
-    assert_eq!((doc["prices"]["EU"]["version"].as_u64(), doc["prices"]["EU"]["amount_minor"].as_i64()), (Some(2), Some(200)));
+    assert_eq!(
+        (doc["prices"]["EU"]["version"].as_u64(), doc["prices"]["EU"]["amount_minor"].as_i64()),
+        (Some(2), Some(200))
+    );
 }
 
 #[tokio::test]
@@ -83,7 +86,12 @@ async fn an_unavailable_store_fails_the_invocation_until_the_last_retry_then_dea
     assert!(docs.all().is_empty());
 
     let newest_first = [price(2, 200), price(1, 100)];
-    let (status, _, report) = updater.handle(&kafka_trigger_request("price-changed", &newest_first, Some((1, 5)), 3)).await;
-    assert_eq!((status.as_u16(), report.applied, report.stale), (200, 1, 1), "a healthy store applies the batch, newest wins");
+    let (status, _, report) =
+        updater.handle(&kafka_trigger_request("price-changed", &newest_first, Some((1, 5)), 3)).await;
+    assert_eq!(
+        (status.as_u16(), report.applied, report.stale),
+        (200, 1, 1),
+        "a healthy store applies the batch, newest wins"
+    );
     assert_eq!(docs.all()[0]["prices"]["EU"]["amount_minor"], 200);
 }

@@ -16,7 +16,8 @@ async fn deliver(estate: &mut Estate, path: &str) {
     if function == projection_updater::NAME {
         let req: InvocationRequest = serde_json::from_slice(&raw).expect("fixture is a custom handler request");
         let folder = req.sys().map(|s| s.method_name).unwrap_or_default();
-        let (status, body) = post(&app, &format!("/{folder}"), &[("content-type".into(), "application/json".into())], raw).await;
+        let (status, body) =
+            post(&app, &format!("/{folder}"), &[("content-type".into(), "application/json".into())], raw).await;
         assert!(status.is_success(), "{path}: {status}");
         let resp: InvocationResponse = serde_json::from_slice(&body).expect("custom handler response");
         let outputs = estate.azure_outputs(&folder);
@@ -79,4 +80,33 @@ async fn redelivered_audit_push_writes_one_object() {
     let path = "gcp/pubsub-push/audit-price-changed.json";
     let state = final_state(&[path.to_string(), path.to_string(), path.to_string()]).await;
     assert_eq!(state["objects"], json!(["audit/topic=merch.price-changed/dt=2026-11-20/erp-sap-eu-184467.ndjson"]));
+}
+
+#[tokio::test]
+async fn a_push_is_acknowledged_only_after_its_effect() {
+    let estate = Estate::new();
+    let cases = [
+        (merch_normalizer::NAME, "gcp/pubsub-push/erp-price-json.json"),
+        (merch_normalizer::NAME, "gcp/pubsub-push/erp-unknown-currency.json"),
+        (audit_sink::NAME, "gcp/pubsub-push/audit-price-changed.json"),
+    ];
+    for (function, path) in cases {
+        let app = estate.app(function).cloned().expect("app");
+        let raw = fixture(path);
+        let (headers, body) = as_http(&serde_json::from_slice(&raw).expect("json"), &raw);
+        let effects = || {
+            (estate.bus.topics().iter().map(|t| estate.bus.records(t).len()).sum::<usize>(), estate.objects.all().len())
+        };
+        let before = effects();
+        estate.bus.outage.fail_next(1);
+        estate.objects.outage.fail_next(1);
+        let (status, _) = post(&app, "/", &headers, body.clone()).await;
+        assert_eq!(status.as_u16(), 503, "{path}: not acknowledged while the store is down");
+        assert_eq!(effects(), before, "{path}: nothing written by the failed attempt");
+        estate.bus.outage.fail_next(0);
+        estate.objects.outage.fail_next(0);
+        let (status, _) = post(&app, "/", &headers, body).await;
+        assert_eq!(status.as_u16(), 204, "{path}: the redelivery is acknowledged");
+        assert_ne!(effects(), before, "{path}: and its effect is there");
+    }
 }

@@ -93,6 +93,9 @@ mod tests {
         let from: DateTime<Utc> = "2026-11-19T22:00:00Z".parse().unwrap();
         let to: DateTime<Utc> = "2026-11-21T01:00:00Z".parse().unwrap();
         let days = day_prefixes("t", from, to);
-        assert_eq!(days, ["audit/topic=t/dt=2026-11-19/", "audit/topic=t/dt=2026-11-20/", "audit/topic=t/dt=2026-11-21/"]);
+        assert_eq!(
+            days,
+            ["audit/topic=t/dt=2026-11-19/", "audit/topic=t/dt=2026-11-20/", "audit/topic=t/dt=2026-11-21/"]
+        );
     }
 }

@@ -91,8 +91,7 @@ impl DecodeError {
 
 /// Reads the attributes first, so a wrong `type` is reported as such rather than as a schema error.
 pub fn peek_attributes(bytes: &[u8]) -> Result<Attributes, DecodeError> {
-    let v: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| DecodeError::MalformedJson(e.to_string()))?;
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| DecodeError::MalformedJson(e.to_string()))?;
     let a: Attributes = serde_json::from_value(v).map_err(|e| DecodeError::WrongSchema(e.to_string()))?;
     if a.specversion != SPEC_VERSION {
         return Err(DecodeError::SpecVersion(a.specversion));
@@ -120,7 +119,11 @@ pub struct RawEvent {
 impl RawEvent {
     pub fn parse(bytes: &[u8]) -> Result<RawEvent, DecodeError> {
         let raw: RawEvent = serde_json::from_slice(bytes).map_err(|e| {
-            if e.is_syntax() || e.is_eof() { DecodeError::MalformedJson(e.to_string()) } else { DecodeError::WrongSchema(e.to_string()) }
+            if e.is_syntax() || e.is_eof() {
+                DecodeError::MalformedJson(e.to_string())
+            } else {
+                DecodeError::WrongSchema(e.to_string())
+            }
         })?;
         if raw.specversion != SPEC_VERSION {
             return Err(DecodeError::SpecVersion(raw.specversion));

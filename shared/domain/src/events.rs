@@ -108,9 +108,7 @@ pub struct PaymentRequested {
     pub payment_id: String,
     pub amount: Money,
 }
-domain_event!(PaymentRequested, "com.shop.payment.requested.v1", topics::PAYMENT_REQUESTED, |s| s
-    .order_id
-    .to_string());
+domain_event!(PaymentRequested, "com.shop.payment.requested.v1", topics::PAYMENT_REQUESTED, |s| s.order_id.to_string());
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentSucceeded {
@@ -119,9 +117,7 @@ pub struct PaymentSucceeded {
     pub amount: Money,
     pub gateway_reference: String,
 }
-domain_event!(PaymentSucceeded, "com.shop.payment.succeeded.v1", topics::PAYMENT_SUCCEEDED, |s| s
-    .order_id
-    .to_string());
+domain_event!(PaymentSucceeded, "com.shop.payment.succeeded.v1", topics::PAYMENT_SUCCEEDED, |s| s.order_id.to_string());
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentFailed {

@@ -127,7 +127,10 @@ impl MerchChange {
         match raw.ty.as_str() {
             PriceChanged::TYPE => raw.into_event().map(MerchChange::Price),
             InventoryChanged::TYPE => raw.into_event().map(MerchChange::Inventory),
-            _ => Err(DecodeError::UnexpectedType { found: raw.ty, expected: vec![PriceChanged::TYPE, InventoryChanged::TYPE] }),
+            _ => Err(DecodeError::UnexpectedType {
+                found: raw.ty,
+                expected: vec![PriceChanged::TYPE, InventoryChanged::TYPE],
+            }),
         }
     }
 }
@@ -176,7 +179,11 @@ pub fn normalize(bytes: &[u8], format: ErpFormat) -> Result<MerchChange, Rejecti
 
 fn normalize_json(bytes: &[u8]) -> Result<MerchChange, Rejection> {
     let r: JsonRecord = serde_json::from_slice(bytes).map_err(|e| {
-        if e.is_syntax() || e.is_eof() { Rejection::MalformedJson(e.to_string()) } else { Rejection::WrongSchema(e.to_string()) }
+        if e.is_syntax() || e.is_eof() {
+            Rejection::MalformedJson(e.to_string())
+        } else {
+            Rejection::WrongSchema(e.to_string())
+        }
     })?;
     let kind = required(r.record_type, "recordType")?;
     match kind.as_ref() {
@@ -271,9 +278,7 @@ fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, Rejection> {
 }
 
 fn parse_compact(s: &str) -> Result<DateTime<Utc>, Rejection> {
-    NaiveDateTime::parse_from_str(s, "%Y%m%d%H%M%S")
-        .map(|t| t.and_utc())
-        .map_err(|_| Rejection::BadTimestamp(s.into()))
+    NaiveDateTime::parse_from_str(s, "%Y%m%d%H%M%S").map(|t| t.and_utc()).map_err(|_| Rejection::BadTimestamp(s.into()))
 }
 
 #[cfg(test)]
@@ -304,8 +309,8 @@ mod tests {
         let p = normalize(b"PRC,as400-us,77,abc-1,US,5.00,USD,20261120091502\r\n", ErpFormat::Csv).unwrap();
         assert_eq!(p.topic(), "merch.price-changed");
         assert_eq!(p.version(), 77);
-        let MerchChange::Inventory(s) = normalize(b"STK,as400-us,78,abc-1,wh-nyc-2,12,,20261120091503", ErpFormat::Csv)
-            .unwrap()
+        let MerchChange::Inventory(s) =
+            normalize(b"STK,as400-us,78,abc-1,wh-nyc-2,12,,20261120091503", ErpFormat::Csv).unwrap()
         else {
             panic!("expected stock")
         };

@@ -44,6 +44,19 @@ impl OutboundMessage {
     }
 }
 
+/// One record as a consumer reads it from the bus (Kafka or its in-memory twin).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: String,
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+    /// Milliseconds since the epoch, as Kafka's CreateTime.
+    pub timestamp_ms: i64,
+}
+
 /// Where the broker put a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivery {

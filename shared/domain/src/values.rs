@@ -111,8 +111,7 @@ impl Money {
             None => (false, s.strip_prefix('+').unwrap_or(s)),
         };
         let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit())
-        {
+        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
         if digits.contains('.') && frac.is_empty() {

@@ -4,18 +4,7 @@ use domain::ports::{Delivery, OutboundMessage, PortError, Publisher};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// One record as a consumer sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    pub key: String,
-    pub payload: Vec<u8>,
-    pub headers: Vec<(String, String)>,
-    /// Milliseconds since the epoch, as Kafka's CreateTime.
-    pub timestamp_ms: i64,
-}
+pub use domain::ports::BusRecord as Record;
 
 #[derive(Default)]
 struct State {
@@ -113,7 +102,8 @@ impl Bus {
             .iter()
             .enumerate()
             .map(|(p, log)| {
-                log.len() as i64 - st.committed.get(&(group.to_string(), topic.to_string(), p as i32)).copied().unwrap_or(0)
+                log.len() as i64
+                    - st.committed.get(&(group.to_string(), topic.to_string(), p as i32)).copied().unwrap_or(0)
             })
             .sum()
     }

@@ -39,7 +39,10 @@ impl InMemoryDocuments {
 }
 
 fn doc_id(body: &Value) -> Result<String, PortError> {
-    body.get("id").and_then(Value::as_str).map(str::to_string).ok_or_else(|| PortError::Rejected("document has no string id".into()))
+    body.get("id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| PortError::Rejected("document has no string id".into()))
 }
 
 #[async_trait]

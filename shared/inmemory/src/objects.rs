@@ -6,9 +6,12 @@ use std::sync::{Arc, Mutex};
 
 /// Buckets of immutable objects. `put_if_absent` is GCS's `ifGenerationMatch=0`: the first write
 /// wins, a second one to the same name changes nothing.
+/// (bucket, key) → (bytes, content type)
+type Objects = BTreeMap<(String, String), (Vec<u8>, String)>;
+
 #[derive(Clone, Default)]
 pub struct InMemoryObjects {
-    objects: Arc<Mutex<BTreeMap<(String, String), (Vec<u8>, String)>>>,
+    objects: Arc<Mutex<Objects>>,
     pub outage: Arc<Outage>,
 }
 

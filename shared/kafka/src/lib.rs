@@ -1,7 +1,7 @@
 //! The Kafka publisher port over rdkafka (bundled librdkafka): MSK / Confluent in the cloud,
 //! any Kafka-protocol broker locally.
 use async_trait::async_trait;
-use domain::ports::{Delivery, OutboundMessage, PortError, Publisher};
+use domain::ports::{BusRecord, Delivery, OutboundMessage, PortError, Publisher};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -83,17 +83,6 @@ pub async fn ensure_topics(bootstrap: &str, topics: &[&str], partitions: i32) ->
     Ok(())
 }
 
-/// A record read back from the broker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsumedRecord {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    pub key: String,
-    pub payload: Vec<u8>,
-    pub headers: Vec<(String, String)>,
-}
-
 /// Reads every partition of `topic` from the beginning until `expected` records arrived or the
 /// timeout passed. Uses partition assignment, not a group, so it needs no coordinator.
 pub fn read_topic(
@@ -102,7 +91,7 @@ pub fn read_topic(
     partitions: i32,
     expected: usize,
     timeout: Duration,
-) -> Result<Vec<ConsumedRecord>, PortError> {
+) -> Result<Vec<BusRecord>, PortError> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "estate-reader")
@@ -127,7 +116,8 @@ pub fn read_topic(
                     .collect()
             })
             .unwrap_or_default();
-        out.push(ConsumedRecord {
+        out.push(BusRecord {
+            timestamp_ms: msg.timestamp().to_millis().unwrap_or(0),
             topic: msg.topic().to_string(),
             partition: msg.partition(),
             offset: msg.offset(),

@@ -56,7 +56,15 @@ pub fn records(bytes: &[u8]) -> Result<Vec<Result<MskRecord, Undecodable>>, Enve
                 .flat_map(|h| h.iter())
                 .map(|(k, v)| (k.clone(), v.iter().map(|b| *b as u8).collect()))
                 .collect();
-            Ok(MskRecord { topic, partition: r.partition, offset: r.offset, timestamp: *r.timestamp, key, value, headers })
+            Ok(MskRecord {
+                topic,
+                partition: r.partition,
+                offset: r.offset,
+                timestamp: *r.timestamp,
+                key,
+                value,
+                headers,
+            })
         })
         .collect())
 }

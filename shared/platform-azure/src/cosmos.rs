@@ -82,7 +82,10 @@ impl CosmosDocuments {
 }
 
 fn id_of(body: &Value) -> Result<String, PortError> {
-    body.get("id").and_then(Value::as_str).map(str::to_string).ok_or_else(|| PortError::Rejected("document has no string id".into()))
+    body.get("id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| PortError::Rejected("document has no string id".into()))
 }
 
 fn etag_of(headers: &azure_data_cosmos::models::ResponseHeaders) -> Result<Etag, PortError> {

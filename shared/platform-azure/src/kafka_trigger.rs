@@ -47,9 +47,12 @@ pub enum TriggerError {
     BadEntry { index: usize, detail: String },
 }
 
+/// One entry of the trigger's array: a Kafka event, or why it is not one with its raw text.
+pub type Entry = Result<KafkaEventData, (TriggerError, String)>;
+
 /// Every record of the invocation, in the order the host sent them; an entry that is not a
 /// Kafka event fails alone, keeping its raw text so that it can be dead-lettered.
-pub fn events(req: &InvocationRequest, binding: &str) -> Result<Vec<Result<KafkaEventData, (TriggerError, String)>>, TriggerError> {
+pub fn events(req: &InvocationRequest, binding: &str) -> Result<Vec<Entry>, TriggerError> {
     let Some(Value::Array(items)) = req.data.get(binding) else {
         return Err(TriggerError::MissingBinding(binding.to_string()));
     };

@@ -71,7 +71,12 @@ impl GcsObjects {
 
     pub fn emulator(endpoint: &str) -> Self {
         let http = Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default();
-        GcsObjects { http, endpoint: endpoint.trim_end_matches('/').into(), use_metadata_token: false, token: Mutex::new(None) }
+        GcsObjects {
+            http,
+            endpoint: endpoint.trim_end_matches('/').into(),
+            use_metadata_token: false,
+            token: Mutex::new(None),
+        }
     }
 
     fn url(&self, path: &[&str]) -> Result<Url, PortError> {
@@ -90,7 +95,8 @@ impl GcsObjects {
         {
             return Ok(req.bearer_auth(t));
         }
-        let resp = self.http.get(METADATA_TOKEN_URL).header("Metadata-Flavor", "Google").send().await.map_err(transport)?;
+        let resp =
+            self.http.get(METADATA_TOKEN_URL).header("Metadata-Flavor", "Google").send().await.map_err(transport)?;
         if !resp.status().is_success() {
             return Err(status_error(resp).await);
         }
@@ -103,7 +109,8 @@ impl GcsObjects {
     /// Creates a bucket if it does not exist (local runs and tests; Terraform does it in the cloud).
     pub async fn ensure_bucket(&self, project: &str, bucket: &str) -> Result<(), PortError> {
         let req = self.http.post(self.url(&["storage", "v1", "b"])?).query(&[("project", project)]);
-        let resp = self.authed(req).await?.json(&serde_json::json!({"name": bucket})).send().await.map_err(transport)?;
+        let resp =
+            self.authed(req).await?.json(&serde_json::json!({"name": bucket})).send().await.map_err(transport)?;
         match resp.status() {
             s if s.is_success() || s == StatusCode::CONFLICT => Ok(()),
             _ => Err(status_error(resp).await),
@@ -124,7 +131,9 @@ fn multipart(name: &str, content_type: &str, content: &[u8]) -> (String, Vec<u8>
     };
     let meta = serde_json::json!({"name": name, "contentType": content_type});
     let mut body = Vec::with_capacity(content.len() + 256);
-    body.extend_from_slice(format!("--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{meta}\r\n").as_bytes());
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{meta}\r\n").as_bytes(),
+    );
     body.extend_from_slice(format!("--{boundary}\r\nContent-Type: {content_type}\r\n\r\n").as_bytes());
     body.extend_from_slice(content);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
@@ -133,7 +142,13 @@ fn multipart(name: &str, content_type: &str, content: &[u8]) -> (String, Vec<u8>
 
 #[async_trait]
 impl ObjectStore for GcsObjects {
-    async fn put_if_absent(&self, bucket: &str, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<PutOutcome, PortError> {
+    async fn put_if_absent(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<PutOutcome, PortError> {
         // A multipart upload: metadata (name, content type) and content in one request. The
         // emulator honours ifGenerationMatch on this upload type only; GCS on all of them.
         let url = self.url(&["upload", "storage", "v1", "b", bucket, "o"])?;

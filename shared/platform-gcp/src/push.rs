@@ -136,8 +136,18 @@ fn is_transport_header(name: &str) -> bool {
         || name.starts_with("ce-")
         || matches!(
             name,
-            "host" | "content-length" | "content-type" | "user-agent" | "authorization" | "accept"
-                | "accept-encoding" | "connection" | "from" | "traceparent" | "forwarded" | "via"
+            "host"
+                | "content-length"
+                | "content-type"
+                | "user-agent"
+                | "authorization"
+                | "accept"
+                | "accept-encoding"
+                | "connection"
+                | "from"
+                | "traceparent"
+                | "forwarded"
+                | "via"
         )
 }
 

@@ -141,13 +141,13 @@ impl DeadLetters<'_> {
 
 /// The custom handler: one route per function folder, all served by the same updater.
 pub fn app(updater: Arc<Updater>) -> Router {
-    FUNCTIONS
-        .iter()
-        .fold(Router::new(), |r, (name, _)| r.route(&format!("/{name}"), post(invoke)))
-        .with_state(updater)
+    FUNCTIONS.iter().fold(Router::new(), |r, (name, _)| r.route(&format!("/{name}"), post(invoke))).with_state(updater)
 }
 
-async fn invoke(State(u): State<Arc<Updater>>, Json(req): Json<InvocationRequest>) -> (StatusCode, Json<InvocationResponse>) {
+async fn invoke(
+    State(u): State<Arc<Updater>>,
+    Json(req): Json<InvocationRequest>,
+) -> (StatusCode, Json<InvocationResponse>) {
     let span = tracing::info_span!("invocation", function = NAME, event_id = %req.invocation_id());
     let (status, resp, _) = u.handle(&req).instrument(span).await;
     (status, Json(resp))

@@ -22,7 +22,8 @@ pub async fn apply_changes(docs: &dyn Documents, sku: &str, changes: &[&MerchCha
         let stored = docs.read(sku, sku).await?;
         let (mut projection, etag) = match stored {
             Some(d) => (
-                Projection::from_document(d.body).map_err(|e| PortError::Rejected(format!("stored projection {sku}: {e}")))?,
+                Projection::from_document(d.body)
+                    .map_err(|e| PortError::Rejected(format!("stored projection {sku}: {e}")))?,
                 Some(d.etag),
             ),
             None => (Projection::empty(sku), None),

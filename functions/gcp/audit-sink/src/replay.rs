@@ -39,7 +39,7 @@ pub async fn replay(
             }
         }
     }
-    records.sort_by(|a, b| (a.event_time, a.partition, a.offset).cmp(&(b.event_time, b.partition, b.offset)));
+    records.sort_by_key(|r| (r.event_time, r.partition, r.offset));
     for r in records {
         let payload = match &r.event {
             serde_json::Value::String(s) => s.clone().into_bytes(),

@@ -25,7 +25,9 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Self {
-        Config { dlq_topic: std::env::var("MERCH_DLQ_TOPIC").unwrap_or_else(|_| domain::events::topics::MERCH_DLQ.into()) }
+        Config {
+            dlq_topic: std::env::var("MERCH_DLQ_TOPIC").unwrap_or_else(|_| domain::events::topics::MERCH_DLQ.into()),
+        }
     }
 }
 
@@ -88,7 +90,13 @@ impl Normalizer {
     }
 
     /// Dead letters carry the message's publish time, so a redelivered bad record yields the same one.
-    async fn dead_letter(&self, code: &str, reason: String, msg: &PushedMessage, payload: &[u8]) -> Result<Outcome, PortError> {
+    async fn dead_letter(
+        &self,
+        code: &str,
+        reason: String,
+        msg: &PushedMessage,
+        payload: &[u8],
+    ) -> Result<Outcome, PortError> {
         let origin = format!("pubsub:{}", msg.message_id);
         self.publish_dead_letter(code, reason, origin, payload, msg.publish_time).await
     }
@@ -102,7 +110,8 @@ impl Normalizer {
         time: chrono::DateTime<chrono::Utc>,
     ) -> Result<Outcome, PortError> {
         let event = DeadLetter::new(code, reason.clone(), NAME, origin, payload, None).into_event(time);
-        let msg = OutboundMessage::new(&self.config.dlq_topic, event.key(), event.to_json()).with_header("ce_id", &event.id);
+        let msg =
+            OutboundMessage::new(&self.config.dlq_topic, event.key(), event.to_json()).with_header("ce_id", &event.id);
         self.publisher.publish(msg).await?;
         Ok(Outcome::DeadLettered { reason_code: code.into(), reason })
     }
