@@ -211,29 +211,31 @@ pub fn summary(estate: &Estate, scenario: &Scenario, verdict: &Verdict) -> Strin
     let n = st(merch_normalizer::NAME);
     let p = st(projection_updater::NAME);
     let a = st(audit_sink::NAME);
-    out += "\nfunction            in                       out                                   dead-lettered\n";
-    out += &format!(
-        "merch-normalizer    {:>5} pushes ({:>2} redelivered after 503)  {:>5} price + {:>5} inventory events   {:>4}\n",
-        n.pushes,
-        n.redeliveries,
-        count(topics::PRICE_CHANGED),
-        count(topics::INVENTORY_CHANGED),
-        dead_by(merch_normalizer::NAME)
-    );
-    out += &format!(
-        "projection-updater  {:>5} records in {} invocations ({} host retries)  {:>5} documents          {:>4}\n",
-        p.records_in,
-        p.invocations,
-        p.retries,
-        estate.docs.all().len(),
-        dead_by(projection_updater::NAME)
-    );
-    out += &format!(
-        "audit-sink          {:>5} pushes                    {:>5} audit objects                     {:>4}\n",
-        a.pushes,
-        estate.objects.all().len(),
-        0
-    );
+    let rows = [
+        ("function", "in".to_string(), "out".to_string(), "dead-lettered".to_string()),
+        (
+            merch_normalizer::NAME,
+            format!("{} pushes ({} redelivered after a 503)", n.pushes, n.redeliveries),
+            format!("{} price + {} inventory events", count(topics::PRICE_CHANGED), count(topics::INVENTORY_CHANGED)),
+            dead_by(merch_normalizer::NAME).to_string(),
+        ),
+        (
+            projection_updater::NAME,
+            format!("{} records, {} invocations ({} host retries)", p.records_in, p.invocations, p.retries),
+            format!("{} documents", estate.docs.all().len()),
+            dead_by(projection_updater::NAME).to_string(),
+        ),
+        (
+            audit_sink::NAME,
+            format!("{} pushes", a.pushes),
+            format!("{} audit objects", estate.objects.all().len()),
+            "none: it records every payload".to_string(),
+        ),
+    ];
+    out += "\n";
+    for (f, i, o, d) in rows {
+        out += &format!("{f:<20}{i:<48}{o:<36}{d}\n");
+    }
     let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
     for code in scenario.expected.rejected.values() {
         *reasons.entry(code).or_default() += 1;
