@@ -2,8 +2,6 @@
 //! an array with one entry per record, each the JSON text of a `KafkaEventData`
 //! (`Offset`, `Partition`, `Topic`, `Timestamp`, `Key`, `Value`, `Headers[{Key, Value(base64)}]`).
 use crate::custom_handler::InvocationRequest;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -33,9 +31,6 @@ pub struct KafkaEventData {
 impl KafkaEventData {
     pub fn position(&self) -> String {
         format!("{}/{}@{}", self.topic, self.partition, self.offset)
-    }
-    pub fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.headers.iter().find(|h| h.key == name).and_then(|h| STANDARD.decode(&h.value).ok())
     }
 }
 

@@ -152,3 +152,33 @@ async fn invoke(
     let (status, resp, _) = u.handle(&req).instrument(span).await;
     (status, Json(resp))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// The function folders deploy as they are: their bindings must match the names this handler
+    /// reads and writes, and host.json must start this binary.
+    #[test]
+    fn function_json_and_host_json_agree_with_the_handler() {
+        for (folder, text) in FUNCTIONS {
+            let f: Value = serde_json::from_str(text).expect("function.json is JSON");
+            let bindings = f["bindings"].as_array().expect("bindings");
+            let trigger = bindings.iter().find(|b| b["direction"] == "in").expect("a trigger");
+            assert_eq!(trigger["type"], "kafkaTrigger", "{folder}");
+            assert_eq!(trigger["name"], TRIGGER_BINDING, "{folder}");
+            assert_eq!(trigger["cardinality"], "many", "{folder}");
+            assert_eq!(trigger["dataType"], "string", "{folder}");
+            assert_eq!(trigger["topic"], format!("merch.{folder}"), "{folder}");
+            let out = bindings.iter().find(|b| b["direction"] == "out").expect("an output");
+            assert_eq!((out["type"].as_str(), out["name"].as_str()), (Some("kafka"), Some(DLQ_BINDING)), "{folder}");
+            assert!(
+                f["retry"]["maxRetryCount"].as_u64().is_some_and(|n| n > 0),
+                "{folder}: the host must retry failed batches"
+            );
+        }
+        let host: Value = serde_json::from_str(include_str!("../host.json")).expect("host.json is JSON");
+        assert_eq!(host["customHandler"]["description"]["defaultExecutablePath"], env!("CARGO_PKG_NAME"));
+    }
+}
