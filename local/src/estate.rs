@@ -111,9 +111,9 @@ impl Estate {
         self.push_raw(merch_normalizer::NAME, body).await
     }
 
-    /// Pushes a ready-made body (an envelope that may be broken) to merch-normalizer.
+    /// Pushes a ready-made body (an envelope that may be broken) to a Cloud Run function.
     pub async fn push_raw(&mut self, function: &'static str, body: Vec<u8>) -> StatusCode {
-        let app = if function == audit_sink::NAME { self.audit.clone() } else { self.normalizer.clone() };
+        let Some(app) = self.app(function).cloned() else { return StatusCode::NOT_FOUND };
         self.stat(function).pushes += 1;
         for _ in 0..5 {
             let (status, _) =
