@@ -98,7 +98,7 @@ async fn normalizer_dead_letters_each_kind_and_publishes_the_rest() {
         "every good record around them was published"
     );
     let text = logs.text();
-    for (code, _) in bad_pushes().into_iter().filter(|(c, _)| *c != "bad_base64") {
+    for (code, _) in bad_pushes() {
         let line = text.lines().find(|l| l.contains(&format!("bad-{code}")) && l.contains("rejected"));
         assert!(line.is_some_and(|l| l.contains("\"event_id\"")), "no log line with the event id for {code}:\n{text}");
     }

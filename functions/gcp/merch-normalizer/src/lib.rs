@@ -58,7 +58,10 @@ impl Normalizer {
     pub async fn handle(&self, msg: &PushedMessage) -> Result<Outcome, PortError> {
         let data = match &msg.data {
             Ok(d) => d,
-            Err(e) => return self.dead_letter(e.code(), e.to_string(), msg, &msg.raw_data).await,
+            Err(e) => {
+                tracing::warn!(message_id = %msg.message_id, reason = %e, "ERP record rejected");
+                return self.dead_letter(e.code(), e.to_string(), msg, &msg.raw_data).await;
+            }
         };
         let format = ErpFormat::detect(msg.attributes.get("format").map(String::as_str), data);
         match normalize(data, format) {
