@@ -83,7 +83,6 @@ impl Updater {
                 Ok(ev) => match MerchChange::decode(ev.value.as_bytes()) {
                     Ok(change) => by_sku.entry(change.sku().to_string()).or_default().push((change, ev)),
                     Err(e) => {
-                        tracing::warn!(position = %ev.position(), error = %e, "undecodable record");
                         dl.push(e.code(), e.to_string(), &ev.position(), ev.value.as_bytes(), ev.key.clone());
                     }
                 },
@@ -132,6 +131,8 @@ struct DeadLetters<'a> {
 
 impl DeadLetters<'_> {
     fn push(&mut self, code: &str, reason: String, origin: &str, payload: &[u8], key: Option<String>) {
+        // Inside the invocation span, so the line carries the invocation id as well as the record.
+        tracing::warn!(origin, reason_code = code, %reason, "record dead-lettered");
         let event = DeadLetter::new(code, reason, NAME, format!("kafka:{origin}"), payload, key).into_event(self.now);
         let value = String::from_utf8(event.to_json()).unwrap_or_default();
         self.resp.push_output(DLQ_BINDING, json!({ "Key": event.key(), "Value": value }));
