@@ -260,3 +260,54 @@ async fn unwrapped_push_from_the_emulator_is_read_with_its_metadata() {
     assert_eq!(msg.subscription.as_deref(), Some(format!("projects/{}/subscriptions/{sub}", pubsub.project).as_str()));
     assert_eq!(msg.data.as_deref().ok(), Some(&b"STK,as400-us,42,SKU-1,WH-NYC-2,5,,20261120090000"[..]));
 }
+
+/// The `local` binary, built beside this test (its package has CLI tests, so every test run builds it).
+fn local_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+    let bin = dir.join("local");
+    assert!(bin.exists(), "{} missing: build the workspace's tests first", bin.display());
+    bin
+}
+
+#[tokio::test]
+async fn local_replay_republishes_the_range_from_gcs_to_kafka() {
+    let (gcs_endpoint, bootstrap) = (emulator("GCS_ENDPOINT"), emulator("KAFKA_BOOTSTRAP_SERVERS"));
+    let gcs = Arc::new(GcsObjects::emulator(&gcs_endpoint));
+    let bucket = fresh("it-replay-cli");
+    gcs.ensure_bucket("local", &bucket).await.expect("bucket");
+    let sink = audit_sink::AuditSink::new(gcs, bucket.clone());
+    for (id, time) in [("erp-sap-eu-1", "2026-11-20T10:00:00Z"), ("erp-sap-eu-2", "2026-11-22T10:00:00Z")] {
+        let event = json!({"specversion": "1.0", "id": id, "source": "/gcp/merch-normalizer", "type": "com.shop.merch.price-changed.v1",
+                           "time": time, "datacontenttype": "application/json", "data": {}});
+        let push = json!({"message": {"data": STANDARD.encode(event.to_string()), "messageId": id, "publishTime": time,
+                          "attributes": {"kafka_topic": "merch.price-changed", "kafka_key": "SKU-1"}}, "subscription": "s"});
+        let msg = from_http(&Default::default(), push.to_string().as_bytes()).expect("push");
+        sink.handle(&msg).await.expect("audited");
+    }
+    let target = fresh("it-replay-cli-target");
+    ensure_topics(&bootstrap, &[&target], 1).await.expect("topic");
+    let out = tokio::process::Command::new(local_binary())
+        .args([
+            "replay",
+            "--topic",
+            "merch.price-changed",
+            "--from",
+            "2026-11-20T00:00:00Z",
+            "--to",
+            "2026-11-21T00:00:00Z",
+        ])
+        .args(["--target-topic", &target])
+        .env("AUDIT_BUCKET", &bucket)
+        .env("GCS_ENDPOINT", &gcs_endpoint)
+        .env("KAFKA_BOOTSTRAP_SERVERS", &bootstrap)
+        .output()
+        .await
+        .expect("local runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("republished 1 events"), "{stdout}");
+    let records = read(&bootstrap, &target, 1, 1).await;
+    let event: Value = serde_json::from_slice(&records[0].payload).expect("event");
+    assert_eq!((records[0].key.as_str(), event["id"].as_str()), ("SKU-1", Some("erp-sap-eu-1")));
+}
