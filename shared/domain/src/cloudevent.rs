@@ -53,19 +53,6 @@ impl<T: DomainEvent> CloudEvent<T> {
     }
 }
 
-/// Only the attributes of an event, for code that routes or audits without knowing the data type.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Attributes {
-    pub specversion: String,
-    pub id: String,
-    pub source: String,
-    #[serde(rename = "type")]
-    pub ty: String,
-    pub time: DateTime<Utc>,
-    #[serde(default)]
-    pub subject: Option<String>,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("malformed JSON: {0}")]
@@ -89,18 +76,15 @@ impl DecodeError {
     }
 }
 
-/// Reads the attributes first, so a wrong `type` is reported as such rather than as a schema error.
-pub fn peek_attributes(bytes: &[u8]) -> Result<Attributes, DecodeError> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| DecodeError::MalformedJson(e.to_string()))?;
-    let a: Attributes = serde_json::from_value(v).map_err(|e| DecodeError::WrongSchema(e.to_string()))?;
-    if a.specversion != SPEC_VERSION {
-        return Err(DecodeError::SpecVersion(a.specversion));
-    }
-    Ok(a)
+/// The attributes of any event, its data left unparsed: for code that routes or audits events
+/// without knowing their data type.
+pub fn peek_attributes(bytes: &[u8]) -> Result<RawEvent, DecodeError> {
+    RawEvent::parse(bytes)
 }
 
 /// A structured CloudEvent whose `data` is kept as raw JSON until its type is known: decoding
-/// reads the bytes once, and the data is parsed straight into its type.
+/// reads the bytes once, and the data is parsed straight into its type. CloudEvents allows an
+/// event without data; a domain event always has some.
 #[derive(Debug, Deserialize)]
 pub struct RawEvent {
     pub specversion: String,
@@ -113,7 +97,8 @@ pub struct RawEvent {
     pub subject: Option<String>,
     #[serde(default)]
     pub datacontenttype: Option<String>,
-    pub data: Box<serde_json::value::RawValue>,
+    #[serde(default)]
+    pub data: Option<Box<serde_json::value::RawValue>>,
 }
 
 impl RawEvent {
@@ -135,7 +120,8 @@ impl RawEvent {
         if self.ty != T::TYPE {
             return Err(DecodeError::UnexpectedType { found: self.ty, expected: vec![T::TYPE] });
         }
-        let data = serde_json::from_str(self.data.get()).map_err(|e| DecodeError::WrongSchema(format!("data: {e}")))?;
+        let raw = self.data.ok_or_else(|| DecodeError::WrongSchema("missing field `data`".into()))?;
+        let data = serde_json::from_str(raw.get()).map_err(|e| DecodeError::WrongSchema(format!("data: {e}")))?;
         Ok(CloudEvent {
             specversion: self.specversion,
             id: self.id,

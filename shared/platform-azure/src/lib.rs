@@ -12,26 +12,8 @@ pub fn port_from_env() -> u16 {
     std::env::var("FUNCTIONS_CUSTOMHANDLER_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(7071)
 }
 
-/// Serves `app` on 127.0.0.1 (the host and the handler share the sandbox) until Ctrl-C.
+/// Serves `app` on 127.0.0.1 (the host and the handler share the sandbox) until SIGTERM or Ctrl-C.
 pub async fn serve(app: axum::Router, port: u16) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    tracing::info!(port, "custom handler listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
-}
-
-/// The Functions host stops an instance with SIGTERM (Ctrl-C locally): finish the requests in flight, then exit.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
-    }
-    tracing::info!("shutting down");
+    use std::net::{IpAddr, Ipv4Addr};
+    serve::serve(app, IpAddr::V4(Ipv4Addr::LOCALHOST), port).await
 }
