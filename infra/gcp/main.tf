@@ -30,6 +30,15 @@ locals {
   mirrored_topics     = ["merch.price-changed", "merch.inventory-changed", "merch.dlq"]
 }
 
+data "google_project" "current" {}
+
+locals {
+  # Pub/Sub itself moves a message to the dead-letter topic, as this per-project service agent: it
+  # needs to publish to the dead-letter topic and to subscribe to (acknowledge on) the source
+  # subscription, or nothing is ever dead-lettered and the message is redelivered indefinitely.
+  pubsub_service_agent = "serviceAccount:service-${data.google_project.current.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
 resource "google_service_account" "pusher" {
   account_id   = "pubsub-pusher"
   display_name = "Pub/Sub push identity for the estate's Cloud Run functions"
@@ -102,6 +111,31 @@ resource "google_pubsub_subscription" "erp_changes_push" {
   }
 }
 
+# A message published to a topic without subscriptions is lost, so each dead-letter topic has a
+# pull subscription that keeps its messages for inspection and replay: the longest retention
+# Pub/Sub allows, and no expiry, since nothing pulls from it in normal operation.
+resource "google_pubsub_subscription" "erp_changes_undeliverable" {
+  name                       = "erp-changes-undeliverable-inspect"
+  topic                      = google_pubsub_topic.erp_changes_undeliverable.id
+  ack_deadline_seconds       = 60
+  message_retention_duration = "2678400s"
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_pubsub_topic_iam_member" "erp_changes_undeliverable_publisher" {
+  topic  = google_pubsub_topic.erp_changes_undeliverable.name
+  role   = "roles/pubsub.publisher"
+  member = local.pubsub_service_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "erp_changes_push_dead_letter_subscriber" {
+  subscription = google_pubsub_subscription.erp_changes_push.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}
+
 resource "google_storage_bucket" "audit" {
   name                        = "${var.project}-estate-audit"
   location                    = "EU"
@@ -163,6 +197,12 @@ resource "google_pubsub_topic" "mirror" {
   name     = "mirror-${replace(each.value, ".", "-")}"
 }
 
+# Where audit-sink's undeliverable pushes go, one per mirrored topic like the subscriptions.
+resource "google_pubsub_topic" "mirror_audit_undeliverable" {
+  for_each = google_pubsub_topic.mirror
+  name     = "${each.value.name}-audit-undeliverable"
+}
+
 resource "google_pubsub_subscription" "mirror_audit" {
   for_each             = google_pubsub_topic.mirror
   name                 = "${each.value.name}-audit-sink"
@@ -179,6 +219,37 @@ resource "google_pubsub_subscription" "mirror_audit" {
     minimum_backoff = "5s"
     maximum_backoff = "300s"
   }
+  # As for erp-changes: a push audit-sink never acknowledges (GCS unavailable for long: 503, or a
+  # body that is not a Pub/Sub push: 400) is set aside after the last attempt, not retried forever.
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.mirror_audit_undeliverable[each.key].id
+    max_delivery_attempts = 20
+  }
+}
+
+resource "google_pubsub_subscription" "mirror_audit_undeliverable" {
+  for_each                   = google_pubsub_topic.mirror_audit_undeliverable
+  name                       = "${each.value.name}-inspect"
+  topic                      = each.value.id
+  ack_deadline_seconds       = 60
+  message_retention_duration = "2678400s"
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_pubsub_topic_iam_member" "mirror_audit_undeliverable_publisher" {
+  for_each = google_pubsub_topic.mirror_audit_undeliverable
+  topic    = each.value.name
+  role     = "roles/pubsub.publisher"
+  member   = local.pubsub_service_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "mirror_audit_dead_letter_subscriber" {
+  for_each     = google_pubsub_subscription.mirror_audit
+  subscription = each.value.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
 }
 
 resource "google_bigquery_dataset" "audit" {

@@ -40,7 +40,7 @@ fn push_bodies() -> Vec<Vec<u8>> {
             let record = serde_json::json!({"recordType": "PRICE", "erpSystem": "sap-eu", "sequence": 200_000 + i,
                 "sku": format!("tsh-{:04}-blk-m", i % 700), "region": "EU", "price": format!("{}.{:02}", 5 + i % 90, i % 100),
                 "currency": "EUR", "validFrom": "2026-11-20T09:15:02Z"});
-            local::host::push_body(record.to_string().as_bytes(), BTreeMap::from([("format".into(), "erp-json".into())]), &format!("{}", 1_000_000 + i), at, "projects/p/subscriptions/s")
+            local::pubsub_push::push_body(record.to_string().as_bytes(), BTreeMap::from([("format".into(), "erp-json".into())]), &format!("{}", 1_000_000 + i), at, "projects/p/subscriptions/s")
         })
         .collect()
 }
@@ -60,7 +60,8 @@ fn invocation_body() -> Vec<u8> {
                      payload: ce.to_string().into_bytes(), headers: vec![], timestamp_ms: 1_795_165_200_000 }
         })
         .collect();
-    serde_json::to_vec(&local::host::kafka_trigger_request("price-changed", &records, None, 1)).expect("request")
+    serde_json::to_vec(&local::functions_host::kafka_trigger_request("price-changed", &records, None, 1))
+        .expect("request")
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {

@@ -2,7 +2,9 @@
 //! app; the estate plays the platforms around them: Pub/Sub pushing ERP records, the Functions
 //! host polling Kafka for projection-updater (commit only after success, retry with
 //! RetryContext, publish the output bindings), and the Kafka→Pub/Sub bridge feeding audit-sink.
-use crate::host::{self, FunctionJson, parse_function_json};
+use crate::functions_host::{self, FunctionJson, parse_function_json};
+use crate::oneshot::post;
+use crate::pubsub_push;
 use audit_sink::AuditSink;
 use axum::Router;
 use axum::http::StatusCode;
@@ -12,6 +14,7 @@ use domain::ports::{OutboundMessage, Publisher};
 use inmemory::{Bus, InMemoryDocuments, InMemoryObjects};
 use merch_normalizer::Normalizer;
 use platform_azure::InvocationResponse;
+use platform_gcp::PushGuard;
 use projection_updater::Updater;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,6 +24,14 @@ pub const AUDIT_BUCKET: &str = "estate-audit";
 const ERP_SUBSCRIPTION: &str = "projects/local/subscriptions/erp-changes-merch-normalizer";
 /// Topics the bridge mirrors to Pub/Sub for audit-sink.
 pub const MIRRORED: [&str; 3] = [topics::PRICE_CHANGED, topics::INVENTORY_CHANGED, topics::MERCH_DLQ];
+
+/// Every function the estate runs, by name: `local invoke` takes these.
+pub const FUNCTIONS: [&str; 3] = [merch_normalizer::NAME, projection_updater::NAME, audit_sink::NAME];
+
+/// The custom handler's body limit as deployed (host.json's batch size, the environment's sizes).
+fn max_invocation_bytes() -> usize {
+    projection_updater::max_body_bytes(&serve::Env::Process).unwrap_or(usize::MAX)
+}
 
 /// Counters per function: what went in, what came out, what was dead-lettered.
 #[derive(Debug, Default, Clone)]
@@ -60,9 +71,9 @@ impl Estate {
         let updater = Arc::new(Updater::new(Arc::new(docs.clone())));
         let audit = Arc::new(AuditSink::new(Arc::new(objects.clone()), AUDIT_BUCKET));
         Estate {
-            normalizer: merch_normalizer::app(normalizer, None),
-            updater: projection_updater::app(updater),
-            audit: audit_sink::app(audit, None),
+            normalizer: merch_normalizer::app(normalizer, &PushGuard::local()),
+            updater: projection_updater::app(updater, max_invocation_bytes()),
+            audit: audit_sink::app(audit, &PushGuard::local()),
             azure_functions: projection_updater::FUNCTIONS
                 .iter()
                 .map(|(name, json)| (name.to_string(), parse_function_json(json)))
@@ -83,6 +94,11 @@ impl Estate {
             audit_sink::NAME => Some(&self.audit),
             _ => None,
         }
+    }
+
+    /// The function folders of projection-updater's app (the routes the host POSTs to).
+    pub fn azure_function_folders(&self) -> Vec<String> {
+        self.azure_functions.iter().map(|(n, _)| n.clone()).collect()
     }
 
     /// Output bindings (name → topic) of one projection-updater function folder.
@@ -107,7 +123,7 @@ impl Estate {
         message_id: &str,
         at: DateTime<Utc>,
     ) -> StatusCode {
-        let body = host::push_body(data, attrs, message_id, at, ERP_SUBSCRIPTION);
+        let body = pubsub_push::push_body(data, attrs, message_id, at, ERP_SUBSCRIPTION);
         self.push_raw(merch_normalizer::NAME, body).await
     }
 
@@ -117,7 +133,7 @@ impl Estate {
         self.stat(function).pushes += 1;
         for _ in 0..5 {
             let (status, _) =
-                host::post(&app, "/", &[("content-type".into(), "application/json".into())], body.clone()).await;
+                post(&app, "/", &[("content-type".into(), "application/json".into())], body.clone()).await;
             if status.is_success() {
                 return status;
             }
@@ -140,10 +156,10 @@ impl Estate {
                 let resp = loop {
                     let n = self.invocation.fetch_add(1, Ordering::SeqCst);
                     let retry = (attempt > 0).then_some((attempt, max_retry));
-                    let req = host::kafka_trigger_request(&name, &batch, retry, n);
+                    let req = functions_host::kafka_trigger_request(&name, &batch, retry, n);
                     let body = serde_json::to_vec(&req).unwrap_or_default();
                     let headers = [("content-type".to_string(), "application/json".to_string())];
-                    let (status, bytes) = host::post(&self.updater, &format!("/{name}"), &headers, body).await;
+                    let (status, bytes) = post(&self.updater, &format!("/{name}"), &headers, body).await;
                     self.stat(projection_updater::NAME).invocations += 1;
                     if status.is_success() {
                         break serde_json::from_slice::<InvocationResponse>(&bytes).unwrap_or_default();
@@ -192,7 +208,7 @@ impl Estate {
                 return Ok(());
             }
             for r in &batch {
-                let status = self.push_raw(audit_sink::NAME, host::mirror_push_body(r)).await;
+                let status = self.push_raw(audit_sink::NAME, pubsub_push::mirror_push_body(r)).await;
                 if !status.is_success() {
                     return Err(RunError(format!("audit-sink refused {}/{}@{}", r.topic, r.partition, r.offset)));
                 }

@@ -1,15 +1,17 @@
 //! `local invoke <function> <fixture>`: runs one function on one recorded trigger payload on the
 //! embedded default and reports the native response and every effect, as one JSON document.
-use crate::estate::Estate;
-use crate::host;
+use crate::estate::{self, Estate};
+use crate::oneshot::post;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use platform_azure::{InvocationRequest, InvocationResponse};
 use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
-    #[error("unknown function {0:?}; known: merch-normalizer, audit-sink, projection-updater")]
+    #[error("unknown function {0:?}; known: {known}", known = estate::FUNCTIONS.join(", "))]
     UnknownFunction(String),
+    #[error("{function} has no function folder {folder:?} (Metadata.sys.MethodName); its folders: {known}", known = folders.join(", "))]
+    UnknownMethod { function: String, folder: String, folders: Vec<String> },
     #[error("fixture is not JSON: {0}")]
     NotJson(String),
     #[error("not a valid {function} envelope: {detail}")]
@@ -42,12 +44,19 @@ pub async fn invoke(function: &str, raw: &[u8]) -> Result<Value, InvokeError> {
     let response = match function {
         projection_updater::NAME => {
             let req: InvocationRequest = serde_json::from_value(fixture).map_err(|e| not_envelope(e.to_string()))?;
-            platform_azure::kafka_trigger::events(&req, projection_updater::TRIGGER_BINDING)
-                .map_err(|e| not_envelope(e.to_string()))?;
-            let folder = req.sys().map(|s| s.method_name).unwrap_or_else(|| "price-changed".into());
+            // The host always says which function it invokes; its Data is the function's to judge
+            // (a binding it cannot read is dead-lettered, not refused here).
+            let folder = req
+                .sys()
+                .map(|s| s.method_name)
+                .ok_or_else(|| not_envelope("no Metadata.sys: not a custom-handler invocation".into()))?;
+            let folders = estate.azure_function_folders();
+            if !folders.contains(&folder) {
+                return Err(InvokeError::UnknownMethod { function: function.into(), folder, folders });
+            }
             let body = serde_json::to_vec(&req).unwrap_or_default();
             let headers = [("content-type".to_string(), "application/json".to_string())];
-            let (status, bytes) = host::post(&app, &format!("/{folder}"), &headers, body).await;
+            let (status, bytes) = post(&app, &format!("/{folder}"), &headers, body).await;
             let resp: InvocationResponse = serde_json::from_slice(&bytes).unwrap_or_default();
             if status.is_success() {
                 // The host publishes output bindings only for a successful invocation.
@@ -60,7 +69,7 @@ pub async fn invoke(function: &str, raw: &[u8]) -> Result<Value, InvokeError> {
             let (headers, body) = as_http(&fixture, raw);
             let msg =
                 platform_gcp::push::from_http(&header_map(&headers), &body).map_err(|e| not_envelope(e.to_string()))?;
-            let (status, bytes) = host::post(&app, "/", &headers, body).await;
+            let (status, bytes) = post(&app, "/", &headers, body).await;
             json!({"status": status.as_u16(), "form": msg.form, "message_id": msg.message_id,
                    "body": String::from_utf8_lossy(&bytes)})
         }

@@ -3,6 +3,8 @@
 //! `schemas` regenerates the event JSON Schemas.
 pub mod demo;
 pub mod estate;
-pub mod host;
+pub mod functions_host;
 pub mod invoke;
+pub mod oneshot;
+pub mod pubsub_push;
 pub mod scenario;

@@ -87,9 +87,10 @@ async fn main() -> ExitCode {
             }
         }
         Command::Replay { topic, from, to, target_topic } => {
+            let env = serve::Env::Process;
             let sink = audit_sink::AuditSink::new(
-                std::sync::Arc::new(platform_gcp::gcs::GcsObjects::from_env()),
-                audit_sink::bucket_from_env(),
+                std::sync::Arc::new(platform_gcp::gcs::GcsObjects::from_env(&env)),
+                audit_sink::bucket_from_env(&env),
             );
             let publisher = match kafka::KafkaPublisher::new(&kafka::bootstrap_from_env()) {
                 Ok(p) => p,

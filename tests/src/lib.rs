@@ -76,3 +76,30 @@ pub fn function_for(path: &str) -> Option<&'static str> {
         _ => None,
     }
 }
+
+/// Captures the JSON log lines written while its guard is the default subscriber.
+#[derive(Clone, Default)]
+pub struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::ErrorKind::Other)?.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    /// JSON lines with the current span, as the functions log in production, into this buffer.
+    pub fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        let subscriber =
+            tracing_subscriber::fmt().json().with_current_span(true).with_writer(move || writer.clone()).finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().map(|b| b.clone()).unwrap_or_default()).into_owned()
+    }
+}

@@ -1,15 +1,15 @@
 //! Each kind of bad input — malformed JSON, wrong schema, bad base64, oversize record, unknown
-//! currency, negative quantity — gets a typed reason, a dead letter, and a log line with the
-//! event id, while the rest of the batch is processed.
+//! currency, negative quantity, a slot the sending ERP system does not own — gets a typed reason,
+//! a dead letter, and a log line with the event id, while the rest of the batch is processed.
 use chrono::{TimeZone, Utc};
 use domain::events::topics;
+use estate_tests::Logs;
 use inmemory::Record;
 use local::estate::Estate;
-use local::host::{kafka_trigger_request, post};
+use local::functions_host::kafka_trigger_request;
+use local::oneshot::post;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 fn good_price(seq: u64) -> Vec<u8> {
     json!({"recordType": "PRICE", "erpSystem": "sap-eu", "sequence": seq, "sku": format!("sku-{seq}"), "region": "EU",
@@ -27,6 +27,8 @@ fn bad_pushes() -> Vec<(&'static str, Option<Vec<u8>>)> {
         ("oversize", Some(vec![b' '; domain::merch::MAX_RECORD_BYTES + 1])),
         ("unknown_currency", Some(b"PRC,as400-us,7,SKU-7,US,1.00,USQ,20261120090000".to_vec())),
         ("negative_quantity", Some(b"STK,as400-us,8,SKU-8,WH-NYC-2,-2,,20261120090000".to_vec())),
+        // Valid, but as400-us does not own EU prices: its sequence is not comparable with sap-eu's.
+        ("foreign_slot", Some(b"PRC,as400-us,9,SKU-9,EU,1.00,EUR,20261120090000".to_vec())),
     ]
 }
 
@@ -39,31 +41,10 @@ fn dead_letters(estate: &Estate) -> Vec<Value> {
         .collect()
 }
 
-/// Captures the JSON log lines written while it is the default subscriber.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-impl Write for Logs {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::ErrorKind::Other)?.extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().map(|b| b.clone()).unwrap_or_default()).into_owned()
-    }
-}
-
 #[tokio::test]
 async fn normalizer_dead_letters_each_kind_and_publishes_the_rest() {
     let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber =
-        tracing_subscriber::fmt().json().with_current_span(true).with_writer(move || writer.clone()).finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = logs.capture();
     let mut estate = Estate::new();
     let at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).single().expect("time");
     let mut seq = 100;
@@ -174,7 +155,8 @@ async fn projection_updater_dead_letters_bad_records_and_applies_the_rest_of_the
             ("kafka:merch.price-changed/0@3", "oversize"),
             ("kafka:merch.price-changed/0@4", "wrong_schema"),
             ("kafka:merch.price-changed/0@5", "wrong_schema"),
-            ("kafka:host", "wrong_envelope"),
+            // Not a Kafka event and beyond the trigger metadata: placed by its index in the invocation.
+            ("invocation:local-000000000001/entry-7", "wrong_envelope"),
         ]
     );
     assert!(dls[3]["data"]["reason"].as_str().is_some_and(|r| r.contains("unknown currency")), "{}", dls[3]);

@@ -70,7 +70,7 @@ async fn cosmos_port_keeps_etag_semantics_and_serves_projection_updater() {
         endpoint: emulator("COSMOS_ENDPOINT"),
         database: fresh("it-db"),
         container: "projections".into(),
-        ..CosmosConfig::from_env()
+        ..CosmosConfig::from_env(&serve::Env::Process).expect("emulator settings")
     };
     let docs = CosmosDocuments::connect(&config, "/sku", true).await.expect("Cosmos emulator");
     let e1 = docs.create("SKU-1", json!({"id": "SKU-1", "sku": "SKU-1", "n": 1})).await.expect("create");
@@ -173,11 +173,16 @@ async fn pubsub_push_through_the_emulator_reaches_kafka_via_merch_normalizer() {
     let dlq = fresh("it-merch-dlq");
     ensure_topics(&bootstrap, &["merch.price-changed", "merch.inventory-changed", &dlq], 3).await.expect("topics");
     let publisher = Arc::new(KafkaPublisher::new(&bootstrap).expect("producer"));
-    let normalizer =
-        Arc::new(merch_normalizer::Normalizer::new(publisher, merch_normalizer::Config { dlq_topic: dlq.clone() }));
+    let config = merch_normalizer::Config {
+        dead_letters: domain::dead_letter::DeadLetterPolicy::new(merch_normalizer::NAME, dlq.clone()),
+        ..Default::default()
+    };
+    let normalizer = Arc::new(merch_normalizer::Normalizer::new(publisher, config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move { axum::serve(listener, merch_normalizer::app(normalizer, None)).await });
+    tokio::spawn(async move {
+        axum::serve(listener, merch_normalizer::app(normalizer, &platform_gcp::PushGuard::local())).await
+    });
 
     let topic = fresh("erp-changes");
     pubsub.put(&format!("topics/{topic}"), json!({})).await;

@@ -1,6 +1,7 @@
 //! Push-token verification in front of merch-normalizer, with a key pair generated here: a valid
-//! token passes; a wrong signature, audience, issuer, expiry, email or kid gets 401 and publishes
-//! nothing (Pub/Sub redelivers, so nothing is lost).
+//! token passes; a wrong signature, audience, issuer, expiry or kid gets 401, a valid token of
+//! another service account 403, and neither publishes anything (Pub/Sub redelivers, so nothing
+//! is lost).
 use axum::Router;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,8 +9,9 @@ use domain::ports::Publisher;
 use inmemory::Bus;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use local::host::post;
+use local::oneshot::post;
 use merch_normalizer::{Config, Normalizer, app};
+use platform_gcp::PushGuard;
 use platform_gcp::oidc::OidcVerifier;
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::traits::PublicKeyParts;
@@ -57,7 +59,7 @@ fn token(signer: &Key, kid: &str, claims: &Value) -> String {
 fn service(verifier: OidcVerifier) -> (Router, Bus) {
     let bus = Bus::default();
     let normalizer = Arc::new(Normalizer::new(Arc::new(bus.clone()) as Arc<dyn Publisher>, Config::default()));
-    (app(normalizer, Some(Arc::new(verifier))), bus)
+    (app(normalizer, &PushGuard::with_verifier(verifier)), bus)
 }
 
 async fn push_with(app: &Router, bearer: Option<String>) -> u16 {
@@ -79,26 +81,43 @@ async fn only_a_valid_push_token_reaches_the_handler() {
         f(&mut c);
         c
     };
-    let cases: Vec<(&str, Option<String>)> = vec![
-        ("missing", None),
-        ("forged signature", Some(token(&other, &good.kid, &claims()))),
-        ("unknown kid", Some(token(&good, "k-unknown", &claims()))),
-        ("wrong audience", Some(token(&good, &good.kid, &with(&|c| c["aud"] = json!("https://elsewhere.example/"))))),
-        ("wrong issuer", Some(token(&good, &good.kid, &with(&|c| c["iss"] = json!("https://evil.example"))))),
-        ("expired", Some(token(&good, &good.kid, &with(&|c| c["exp"] = json!(chrono::Utc::now().timestamp() - 600))))),
+    let cases: Vec<(&str, Option<String>, u16)> = vec![
+        ("missing", None, 401),
+        ("forged signature", Some(token(&other, &good.kid, &claims())), 401),
+        ("unknown kid", Some(token(&good, "k-unknown", &claims())), 401),
+        (
+            "wrong audience",
+            Some(token(&good, &good.kid, &with(&|c| c["aud"] = json!("https://elsewhere.example/")))),
+            401,
+        ),
+        ("wrong issuer", Some(token(&good, &good.kid, &with(&|c| c["iss"] = json!("https://evil.example")))), 401),
+        (
+            "expired",
+            Some(token(&good, &good.kid, &with(&|c| c["exp"] = json!(chrono::Utc::now().timestamp() - 600)))),
+            401,
+        ),
         (
             "other service account",
             Some(token(&good, &good.kid, &with(&|c| c["email"] = json!("intruder@acme.iam.gserviceaccount.com")))),
+            403,
         ),
-        ("unverified email", Some(token(&good, &good.kid, &with(&|c| c["email_verified"] = json!(false))))),
-        ("not a JWT", Some("abc.def".into())),
+        ("unverified email", Some(token(&good, &good.kid, &with(&|c| c["email_verified"] = json!(false)))), 403),
+        ("not a JWT", Some("abc.def".into()), 401),
     ];
-    for (what, bearer) in cases {
-        assert_eq!(push_with(&app, bearer).await, 401, "{what} must be refused");
+    for (what, bearer, status) in cases {
+        assert_eq!(push_with(&app, bearer).await, status, "{what} must be refused");
     }
     assert!(bus.topics().is_empty(), "a refused push publishes nothing");
     assert_eq!(push_with(&app, Some(token(&good, &good.kid, &claims()))).await, 204);
     assert_eq!(bus.records("merch.price-changed").len(), 1);
+}
+
+#[tokio::test]
+async fn a_verifier_without_a_service_account_accepts_no_token() {
+    let good = key("k-1");
+    let (app, bus) = service(OidcVerifier::with_keys(AUDIENCE, "", jwks(&[&good])));
+    assert_eq!(push_with(&app, Some(token(&good, &good.kid, &claims()))).await, 403);
+    assert!(bus.topics().is_empty());
 }
 
 #[tokio::test]

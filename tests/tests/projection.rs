@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use domain::ports::{Documents, Etag, PortError, StoredDocument};
 use inmemory::{InMemoryDocuments, Record};
-use local::host::kafka_trigger_request;
+use local::functions_host::kafka_trigger_request;
 use projection_updater::Updater;
 use serde_json::{Value, json};
 use std::sync::Arc;

@@ -2,8 +2,8 @@
 //! state as each delivered once in order.
 use estate_tests::{all_fixtures, fixture, function_for};
 use local::estate::Estate;
-use local::host::post;
 use local::invoke::as_http;
+use local::oneshot::post;
 use local::scenario::Rng;
 use platform_azure::{InvocationRequest, InvocationResponse};
 use serde_json::{Value, json};

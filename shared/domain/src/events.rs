@@ -10,6 +10,8 @@ pub mod topics {
     pub const PRICE_CHANGED: &str = "merch.price-changed";
     pub const INVENTORY_CHANGED: &str = "merch.inventory-changed";
     pub const MERCH_DLQ: &str = "merch.dlq";
+    pub const IMAGES_DLQ: &str = "images.dlq";
+    pub const CHECKOUT_DLQ: &str = "checkout.dlq";
     pub const ORDER_CONFIRMED: &str = "order.confirmed";
     pub const FRAUD_SCORED: &str = "fraud.scored";
     pub const PAYMENT_REQUESTED: &str = "payment.requested";
@@ -181,7 +183,8 @@ domain_event!(WarehouseDispatch, "com.shop.warehouse.dispatch.v1", topics::WAREH
     .order_id
     .to_string());
 
-/// A record that can never succeed, with the reason, kept so that nothing is lost.
+/// A record that can never succeed, with the reason, kept so that nothing is lost. Built by
+/// [`crate::dead_letter::DeadLetterPolicy`], which bounds the payload it keeps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DeadLetter {
     /// Machine-readable reason, e.g. `bad_base64`, `unknown_currency`.
@@ -190,51 +193,27 @@ pub struct DeadLetter {
     pub reason: String,
     /// Which function rejected it.
     pub rejected_by: String,
-    /// Where the record came from: topic/partition/offset or subscription/message id.
+    /// Where the record came from: `kafka:<topic>/<partition>@<offset>`, `pubsub:<message id>`,
+    /// or `invocation:<host invocation id>/…` when the record carried no position of its own.
     pub origin: String,
-    /// The original payload, as text when it was UTF-8, else base64.
+    /// The original payload (at most a bounded prefix of it, see `truncated`), as text when it
+    /// was UTF-8, else base64.
     pub payload: String,
     pub payload_encoding: String,
     /// The partition key, when one could be read from the record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// Size in bytes of the original payload (v1 addition, optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_bytes: Option<u64>,
+    /// Hex SHA-256 of the whole original payload, to find it again at its origin (v1 addition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_sha256: Option<String>,
+    /// True when `payload` holds only a prefix of the original (v1 addition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
 }
 domain_event!(DeadLetter, "com.shop.dead-letter.v1", topics::MERCH_DLQ, |s| s
     .key
     .clone()
     .unwrap_or_else(|| s.origin.clone()));
-
-impl DeadLetter {
-    /// Keeps the payload readable when it is text and lossless when it is not.
-    pub fn new(
-        reason_code: &str,
-        reason: impl Into<String>,
-        rejected_by: &str,
-        origin: impl Into<String>,
-        payload: &[u8],
-        key: Option<String>,
-    ) -> Self {
-        use base64::Engine;
-        let (payload, payload_encoding) = match std::str::from_utf8(payload) {
-            Ok(text) => (text.to_string(), "utf-8".to_string()),
-            Err(_) => (base64::engine::general_purpose::STANDARD.encode(payload), "base64".to_string()),
-        };
-        DeadLetter {
-            reason_code: reason_code.into(),
-            reason: reason.into(),
-            rejected_by: rejected_by.into(),
-            origin: origin.into(),
-            payload,
-            payload_encoding,
-            key,
-        }
-    }
-
-    /// As a CloudEvent whose id is derived from where the record came from, so a redelivered bad
-    /// record yields the same dead letter id (and one audit object).
-    pub fn into_event(self, time: DateTime<Utc>) -> crate::CloudEvent<DeadLetter> {
-        let id = format!("dlq-{}-{}", self.rejected_by, self.origin);
-        let source = format!("/{}", self.rejected_by);
-        crate::CloudEvent::new(id, source, time, self)
-    }
-}

@@ -2,8 +2,10 @@
 //! function, and the ports its effects go through. No cloud SDK, no runtime, no I/O.
 pub mod audit;
 pub mod cloudevent;
+pub mod dead_letter;
 pub mod events;
 pub mod merch;
+pub mod ownership;
 pub mod ports;
 pub mod projection;
 pub mod schemas;

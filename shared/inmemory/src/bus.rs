@@ -113,9 +113,21 @@ impl Bus {
 impl Publisher for Bus {
     async fn publish(&self, msg: OutboundMessage) -> Result<Delivery, PortError> {
         self.outage.check("bus publish")?;
+        // As the broker: a record over `message.max.bytes` is refused (librdkafka:
+        // MSG_SIZE_TOO_LARGE), never truncated. A retry cannot make it fit.
+        let size =
+            msg.payload.len() + msg.key.len() + msg.headers.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        if size > MAX_MESSAGE_BYTES {
+            return Err(PortError::Rejected(format!(
+                "message of {size} bytes is over the broker's {MAX_MESSAGE_BYTES}"
+            )));
+        }
         Ok(self.append(msg, chrono::Utc::now().timestamp_millis()))
     }
 }
+
+/// Kafka's default `message.max.bytes`.
+pub const MAX_MESSAGE_BYTES: usize = 1_048_588;
 
 /// Kafka's default partitioner for keyed records: `toPositive(murmur2(key)) % partitions`.
 pub fn kafka_partition(key: &[u8], partitions: i32) -> i32 {

@@ -1,6 +1,11 @@
 //! The `Documents` port over Cosmos DB (azure_data_cosmos, key auth). Etags and status codes map
-//! onto the port's errors: 404 → none, 409 → AlreadyExists, 412 → PreconditionFailed,
-//! 429/5xx/transport → Unavailable.
+//! onto the port's errors: 404 on a read → none, 409 → AlreadyExists, 412 → PreconditionFailed,
+//! 400/413 (this document or request can never be written) → Rejected, and everything else →
+//! Unavailable: throttling and 5xx, but also 401/403, since a rotated key or a missing role is
+//! the account's state, not the record's, and a retry after it is fixed succeeds.
+//!
+//! Throttling honours `x-ms-retry-after-ms` inside the SDK: a 429 is retried after the wait the
+//! service asks for (up to 18 times, 15 s a wait, 270 s in all) before it reaches this port.
 use async_trait::async_trait;
 use azure_data_cosmos::clients::ContainerClient;
 use azure_data_cosmos::models::ContainerProperties;
@@ -8,10 +13,11 @@ use azure_data_cosmos::options::{ItemWriteOptions, Precondition, Region};
 use azure_data_cosmos::{AccountReference, CosmosClientBuilder, CosmosError, RoutingStrategy};
 use domain::ports::{Documents, Etag, PortError, StoredDocument};
 use serde_json::Value;
+use serve::{ConfigError, Env};
 
 /// Connection settings, from the environment: `COSMOS_ENDPOINT`, `COSMOS_KEY`, `COSMOS_DATABASE`,
-/// `COSMOS_CONTAINER`. The default key is the emulator's published well-known key, not a secret.
-#[derive(Debug, Clone)]
+/// `COSMOS_CONTAINER`.
+#[derive(Clone)]
 pub struct CosmosConfig {
     pub endpoint: String,
     pub key: String,
@@ -19,18 +25,61 @@ pub struct CosmosConfig {
     pub container: String,
 }
 
+impl std::fmt::Debug for CosmosConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CosmosConfig")
+            .field("endpoint", &self.endpoint)
+            .field("key", &"<redacted>")
+            .field("database", &self.database)
+            .field("container", &self.container)
+            .finish()
+    }
+}
+
+/// The Cosmos DB emulator's published well-known key: not a secret, and used for nothing but an
+/// emulator on this machine.
 const EMULATOR_KEY: &str = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
+const EMULATOR_ENDPOINT: &str = "https://127.0.0.1:8081";
 
 impl CosmosConfig {
-    pub fn from_env() -> Self {
-        let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-        CosmosConfig {
-            endpoint: var("COSMOS_ENDPOINT", "http://127.0.0.1:8081"),
-            key: var("COSMOS_KEY", EMULATOR_KEY),
-            database: var("COSMOS_DATABASE", "merch"),
-            container: var("COSMOS_CONTAINER", "projections"),
-        }
+    /// Fails closed: the endpoint defaults to the local emulator only outside Azure, and the key
+    /// falls back to the emulator's well-known key only when the endpoint is on loopback;
+    /// anywhere else a missing `COSMOS_KEY` stops start-up before any connection is tried.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let endpoint = match env.get("COSMOS_ENDPOINT") {
+            Some(e) => e,
+            None if env.on_azure_functions() => {
+                return Err(ConfigError("COSMOS_ENDPOINT not set (required in Azure Functions)".into()));
+            }
+            None => EMULATOR_ENDPOINT.into(),
+        };
+        let key = match env.get("COSMOS_KEY") {
+            Some(k) => k,
+            None if is_loopback(&endpoint) => EMULATOR_KEY.into(),
+            None => {
+                return Err(ConfigError(format!(
+                    "COSMOS_KEY not set for {endpoint} (the emulator's well-known key is used only for a loopback endpoint)"
+                )));
+            }
+        };
+        Ok(CosmosConfig {
+            endpoint,
+            key,
+            database: env.get_or("COSMOS_DATABASE", "merch"),
+            container: env.get_or("COSMOS_CONTAINER", "projections"),
+        })
     }
+}
+
+/// True when the endpoint's host is `localhost` or a loopback address (`127.0.0.0/8`, `::1`).
+fn is_loopback(endpoint: &str) -> bool {
+    let authority = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest).split('/').next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 pub struct CosmosDocuments {
@@ -45,8 +94,12 @@ fn classify(e: CosmosError) -> PortError {
     match status(&e) {
         409 => PortError::AlreadyExists,
         412 => PortError::PreconditionFailed,
-        429 | 408 | 500..=599 | 0 => PortError::Unavailable(e.to_string()),
-        _ => PortError::Rejected(e.to_string()),
+        400 | 413 => PortError::Rejected(e.to_string()),
+        code => {
+            let retry_after = e.response().and_then(|r| r.headers().retry_after_ms);
+            let wait = retry_after.map(|ms| format!(", retry after {ms} ms")).unwrap_or_default();
+            PortError::Unavailable(format!("Cosmos DB {code}{wait}: {e}"))
+        }
     }
 }
 
@@ -116,5 +169,35 @@ impl Documents for CosmosDocuments {
         let options = ItemWriteOptions::default().with_precondition(Precondition::if_match(if_match.0.clone()));
         let resp = self.container.replace_item(pk.to_string(), id, body, Some(options)).await.map_err(classify)?;
         etag_of(resp.headers())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_emulator_key_is_used_only_for_a_loopback_endpoint() {
+        for local in ["https://127.0.0.1:8081", "http://localhost:8081/", "https://[::1]:8081", "https://127.8.0.2"] {
+            let c = CosmosConfig::from_env(&Env::fixed([("COSMOS_ENDPOINT", local)])).expect(local);
+            assert_eq!(c.key, EMULATOR_KEY, "{local}");
+        }
+        let remote = Env::fixed([("COSMOS_ENDPOINT", "https://merch-prod.documents.azure.com:443/")]);
+        let err = CosmosConfig::from_env(&remote).unwrap_err().to_string();
+        assert!(err.contains("COSMOS_KEY not set for https://merch-prod.documents.azure.com:443/"), "{err}");
+        let tricky = Env::fixed([("COSMOS_ENDPOINT", "https://127.0.0.1.evil.example/")]);
+        assert!(CosmosConfig::from_env(&tricky).is_err(), "a name that starts like a loopback address is not one");
+        let with_key =
+            Env::fixed([("COSMOS_ENDPOINT", "https://merch-prod.documents.azure.com/"), ("COSMOS_KEY", "k")]);
+        assert_eq!(CosmosConfig::from_env(&with_key).map(|c| c.key), Ok("k".to_string()));
+    }
+
+    #[test]
+    fn in_azure_the_endpoint_is_required_and_the_key_is_never_defaulted() {
+        let azure = Env::fixed([("WEBSITE_SITE_NAME", "estate-merch")]);
+        assert!(CosmosConfig::from_env(&azure).unwrap_err().to_string().contains("COSMOS_ENDPOINT not set"));
+        let local = CosmosConfig::from_env(&Env::fixed([])).expect("local defaults");
+        assert_eq!((local.endpoint.as_str(), local.database.as_str()), (EMULATOR_ENDPOINT, "merch"));
+        assert!(!format!("{local:?}").contains(EMULATOR_KEY), "Debug never prints the key");
     }
 }

@@ -62,19 +62,29 @@ async fn status_error(resp: Response) -> PortError {
 
 impl GcsObjects {
     /// `GCS_ENDPOINT` (an emulator, no credentials) or the public endpoint with metadata tokens.
-    pub fn from_env() -> Self {
-        match std::env::var("GCS_ENDPOINT") {
-            Ok(e) if !e.is_empty() => Self::emulator(&e),
-            _ => GcsObjects { use_metadata_token: true, ..Self::emulator(PUBLIC_ENDPOINT) },
+    pub fn from_env(env: &serve::Env) -> Self {
+        match env.get("GCS_ENDPOINT") {
+            Some(e) => Self::emulator(&e),
+            None => Self::production(),
         }
     }
 
+    /// The public endpoint, authenticated with the Cloud Run service account's metadata tokens.
+    pub fn production() -> Self {
+        Self::new(PUBLIC_ENDPOINT, true)
+    }
+
+    /// An emulator at `endpoint`, without credentials.
     pub fn emulator(endpoint: &str) -> Self {
+        Self::new(endpoint, false)
+    }
+
+    fn new(endpoint: &str, use_metadata_token: bool) -> Self {
         let http = Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default();
         GcsObjects {
             http,
             endpoint: endpoint.trim_end_matches('/').into(),
-            use_metadata_token: false,
+            use_metadata_token,
             token: Mutex::new(None),
         }
     }

@@ -2,8 +2,11 @@
 //! CloudEvents in binary mode), OIDC verification of push tokens, the GCS port, and the server
 //! helper every Cloud Run function's `main` uses.
 pub mod gcs;
+pub mod guard;
 pub mod oidc;
 pub mod push;
+
+pub use guard::PushGuard;
 
 /// Cloud Run tells the container where to listen through `PORT`.
 pub fn port_from_env() -> u16 {

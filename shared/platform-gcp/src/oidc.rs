@@ -80,15 +80,6 @@ impl OidcVerifier {
         self
     }
 
-    /// From `PUSH_AUDIENCE`, `PUSH_SERVICE_ACCOUNT` and `PUSH_JWKS_URL`; `None` when no audience
-    /// is configured (local runs, where the emulator sends no token).
-    pub fn from_env() -> Option<Self> {
-        let audience = std::env::var("PUSH_AUDIENCE").ok().filter(|a| !a.is_empty())?;
-        let sa = std::env::var("PUSH_SERVICE_ACCOUNT").unwrap_or_default();
-        let url = std::env::var("PUSH_JWKS_URL").unwrap_or_else(|_| GOOGLE_JWKS_URL.into());
-        Some(Self::with_jwks_url(&audience, &sa, &url))
-    }
-
     async fn key_for(&self, kid: &str) -> Result<DecodingKey, TokenError> {
         let from = |set: &JwkSet| set.find(kid).map(DecodingKey::from_jwk);
         match &self.keys {
@@ -133,15 +124,17 @@ impl OidcVerifier {
         validation.leeway = 30;
         let data = decode::<PushClaims>(token, &key, &validation).map_err(|e| TokenError::Invalid(e.to_string()))?;
         let c = data.claims;
-        if !c.email_verified || (!self.service_account.is_empty() && c.email != self.service_account) {
+        // Exactly the push service account: an empty one matches no token (fail closed).
+        if !c.email_verified || self.service_account.is_empty() || c.email != self.service_account {
             return Err(TokenError::WrongEmail(c.email));
         }
         Ok(())
     }
 }
 
-/// axum middleware: 401 without a valid push token, otherwise on to the handler.
-/// A 401 makes Pub/Sub redeliver, so a misconfigured audience loses nothing.
+/// axum middleware: 401 without a valid push token, 403 for a valid token of another service
+/// account, otherwise on to the handler. Either makes Pub/Sub redeliver, so a misconfigured
+/// audience or account loses nothing.
 pub async fn require_push_token(State(verifier): State<Arc<OidcVerifier>>, req: Request, next: Next) -> Response {
     let token = req
         .headers()
@@ -156,7 +149,11 @@ pub async fn require_push_token(State(verifier): State<Arc<OidcVerifier>>, req: 
         Ok(()) => next.run(req).await,
         Err(e) => {
             tracing::warn!(error = %e, "push token rejected");
-            (StatusCode::UNAUTHORIZED, e.to_string()).into_response()
+            let status = match e {
+                TokenError::WrongEmail(_) => StatusCode::FORBIDDEN,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            (status, e.to_string()).into_response()
         }
     }
 }

@@ -1,6 +1,17 @@
-//! Serving an axum app the way the platforms run it: bound where the platform expects, stopped
-//! gracefully on SIGTERM (how Cloud Run and the Functions host stop an instance) or Ctrl-C.
+//! What every function binary does the same way: JSON logs through `tracing`, configuration from
+//! the environment with start-up errors that name the variable, and serving an axum app the way
+//! the platforms run it (bound where the platform expects, stopped gracefully on SIGTERM).
+mod config;
+
+pub use config::{ConfigError, Env};
 use std::net::IpAddr;
+
+/// JSON logs at `RUST_LOG` (default info), each line with its span: one span per invocation
+/// carries the event id. Call once, first thing in `main`.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().json().with_current_span(true).with_env_filter(filter).init();
+}
 
 pub async fn serve(app: axum::Router, ip: IpAddr, port: u16) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind((ip, port)).await?;
@@ -23,4 +34,20 @@ async fn shutdown_signal() {
         _ = terminate => {}
     }
     tracing::info!("shutting down");
+}
+
+/// What `main` returns on failure: Rust prints an error returned from `main` with `Debug`; this
+/// prints the message itself (`Error: configuration: PUSH_AUDIENCE not set: …`) and exits 1.
+pub struct Fatal(Box<dyn std::error::Error>);
+
+impl<E: std::error::Error + 'static> From<E> for Fatal {
+    fn from(e: E) -> Self {
+        Fatal(Box::new(e))
+    }
+}
+
+impl std::fmt::Debug for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
 }

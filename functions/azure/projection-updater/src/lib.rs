@@ -2,22 +2,26 @@
 //! Cosmos DB document per sku with the newest price per region and stock per location.
 //!
 //! Per batch: records that can never succeed (not a Kafka event, not a canonical change, too
-//! large) go to the `deadLetters` output binding with a reason; the rest are grouped by sku and
-//! applied under etags (`store.rs`). If the store is unavailable the invocation fails (500) so
-//! the host retries it under the function's retry policy (the batch is idempotent); on the last
-//! retry the records still failing are dead-lettered instead, so nothing is lost.
+//! large, a slot its ERP system does not own) go to the `deadLetters` output binding with a
+//! reason, each under its own id; a trigger binding the handler cannot read at all is kept
+//! whole in one dead letter. The rest are grouped by sku and applied under etags (`store.rs`).
+//! If the store is unavailable, throttled or refuses our credentials, the invocation fails (500)
+//! so the host retries it under the function's retry policy (the batch is idempotent); on the
+//! last retry the records still failing are dead-lettered instead, so nothing is lost.
 pub mod store;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use domain::events::DeadLetter;
+use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy, Rejected};
 use domain::merch::MerchChange;
+use domain::ownership::{ForeignSlot, SlotOwners};
 use domain::ports::Documents;
-use platform_azure::kafka_trigger::{KafkaEventData, events};
+use platform_azure::kafka_trigger::{KafkaEventData, events, metadata_position};
 use platform_azure::{InvocationRequest, InvocationResponse};
 use serde_json::json;
+use serve::{ConfigError, Env};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tracing::Instrument;
@@ -28,6 +32,7 @@ pub const FUNCTIONS: [(&str, &str); 2] = [
     ("price-changed", include_str!("../price-changed/function.json")),
     ("inventory-changed", include_str!("../inventory-changed/function.json")),
 ];
+pub const HOST_JSON: &str = include_str!("../host.json");
 pub const TRIGGER_BINDING: &str = "events";
 pub const DLQ_BINDING: &str = "deadLetters";
 /// A canonical change is a few hundred bytes; a record over this is not one.
@@ -44,48 +49,102 @@ pub struct BatchReport {
     pub retry: Vec<String>,
 }
 
+/// `DEAD_LETTER_MAX_PAYLOAD_BYTES` (default 64 KiB) and `SLOT_OWNERS` (the slot owner table as
+/// JSON; default the checked-in one). The dead-letter topic is the output binding's.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub dead_letters: DeadLetterPolicy,
+    pub owners: SlotOwners,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let max = env.number("DEAD_LETTER_MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD_BYTES)?;
+        let owners = SlotOwners::configured(env.get("SLOT_OWNERS").as_deref()).map_err(ConfigError)?;
+        let dead_letters = DeadLetterPolicy::new(NAME, domain::events::topics::MERCH_DLQ).with_max_payload_bytes(max);
+        Ok(Config { dead_letters, owners })
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            dead_letters: DeadLetterPolicy::new(NAME, domain::events::topics::MERCH_DLQ),
+            owners: SlotOwners::checked_in(),
+        }
+    }
+}
+
 pub struct Updater {
     pub docs: Arc<dyn Documents>,
+    pub config: Config,
 }
 
 impl Updater {
     pub fn new(docs: Arc<dyn Documents>) -> Self {
-        Updater { docs }
+        Self::with_config(docs, Config::default())
+    }
+
+    pub fn with_config(docs: Arc<dyn Documents>, config: Config) -> Self {
+        Updater { docs, config }
     }
 
     /// Handles one invocation; the status is what the custom handler answers the host.
     pub async fn handle(&self, req: &InvocationRequest) -> (StatusCode, InvocationResponse, BatchReport) {
         let mut resp = InvocationResponse::default();
         let mut report = BatchReport::default();
-        let entries = match events(req, TRIGGER_BINDING) {
-            Ok(e) => e,
-            Err(e) => {
-                resp.log(format!("invalid invocation: {e}"));
-                return (StatusCode::BAD_REQUEST, resp, report);
-            }
-        };
-        report.records = entries.len();
         // The host's clock for this invocation: dead letters of a retried batch come out the same.
         let now = req
             .sys()
             .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s.utc_now).ok())
             .map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
-        let mut dl = DeadLetters { resp: &mut resp, report: &mut report, now };
+        let invocation = req.invocation_id();
+        let policy = &self.config.dead_letters;
+        let entries = match events(req, TRIGGER_BINDING) {
+            Ok(e) => e,
+            Err(bad) => {
+                // No retry can fix what the host sent: keep it whole and report the invocation
+                // handled, so the host moves on instead of retrying it until its policy gives up.
+                tracing::error!(invocation_id = %invocation, error = %bad.error, "trigger binding unreadable; dead-lettering the invocation's Data");
+                let mut dl = DeadLetters { resp: &mut resp, report: &mut report, now, policy };
+                let origin = format!("invocation:{invocation}/data");
+                dl.push(bad.error.code(), bad.error.to_string(), origin, bad.raw_data.as_bytes(), None);
+                resp.log(format!("invalid invocation: {}; its Data was dead-lettered", bad.error));
+                return (StatusCode::OK, resp, report);
+            }
+        };
+        report.records = entries.len();
+        let mut dl = DeadLetters { resp: &mut resp, report: &mut report, now, policy };
         let mut by_sku: BTreeMap<String, Vec<(MerchChange, KafkaEventData)>> = BTreeMap::new();
         for entry in entries {
-            match entry {
-                Err((e, raw)) => dl.push("wrong_envelope", e.to_string(), "host", raw.as_bytes(), None),
-                Ok(ev) if ev.value.len() > MAX_RECORD_BYTES => {
-                    let reason = format!("record is {} bytes, over the {MAX_RECORD_BYTES}-byte limit", ev.value.len());
-                    let head = &ev.value.as_bytes()[..MAX_RECORD_BYTES.min(4096)];
-                    dl.push("oversize", reason, &ev.position(), head, ev.key.clone());
+            let ev = match entry {
+                Ok(ev) => ev,
+                Err(bad) => {
+                    // Unreadable, so placed by the trigger metadata, or else by its index in this
+                    // invocation: each bad entry gets its own dead letter id.
+                    let origin = metadata_position(req, bad.index)
+                        .map(|p| format!("kafka:{p}"))
+                        .unwrap_or_else(|| format!("invocation:{invocation}/entry-{}", bad.index));
+                    dl.push(bad.error.code(), bad.error.to_string(), origin, bad.raw.as_bytes(), None);
+                    continue;
                 }
-                Ok(ev) => match MerchChange::decode(ev.value.as_bytes()) {
-                    Ok(change) => by_sku.entry(change.sku().to_string()).or_default().push((change, ev)),
-                    Err(e) => {
-                        dl.push(e.code(), e.to_string(), &ev.position(), ev.value.as_bytes(), ev.key.clone());
+            };
+            let origin = format!("kafka:{}", ev.position());
+            if ev.value.len() > MAX_RECORD_BYTES {
+                let reason = format!("record is {} bytes, over the {MAX_RECORD_BYTES}-byte limit", ev.value.len());
+                dl.push("oversize", reason, origin, ev.value.as_bytes(), ev.key.clone());
+                continue;
+            }
+            let checked =
+                MerchChange::decode(ev.value.as_bytes()).map_err(|e| (e.code(), e.to_string())).and_then(|change| {
+                    match self.config.owners.check(&change) {
+                        Ok(()) => Ok(change),
+                        Err(foreign) => Err((ForeignSlot::CODE, foreign.to_string())),
                     }
-                },
+                });
+            match checked {
+                Ok(change) => by_sku.entry(change.sku().to_string()).or_default().push((change, ev)),
+                Err((code, reason)) => dl.push(code, reason, origin, ev.value.as_bytes(), ev.key.clone()),
             }
         }
         let last_attempt = req.is_last_attempt();
@@ -105,7 +164,8 @@ impl Updater {
                     // Retries spent, or the store refused for good: keep the records with the reason.
                     for (_, ev) in items {
                         let code = if e.is_transient() { "retries_exhausted" } else { "store_rejected" };
-                        dl.push(code, e.to_string(), &ev.position(), ev.value.as_bytes(), ev.key.clone());
+                        let origin = format!("kafka:{}", ev.position());
+                        dl.push(code, e.to_string(), origin, ev.value.as_bytes(), ev.key.clone());
                     }
                 }
             }
@@ -127,22 +187,30 @@ struct DeadLetters<'a> {
     resp: &'a mut InvocationResponse,
     report: &'a mut BatchReport,
     now: chrono::DateTime<chrono::Utc>,
+    policy: &'a DeadLetterPolicy,
 }
 
 impl DeadLetters<'_> {
-    fn push(&mut self, code: &str, reason: String, origin: &str, payload: &[u8], key: Option<String>) {
+    fn push(&mut self, code: &str, reason: String, origin: String, payload: &[u8], key: Option<String>) {
         // Inside the invocation span, so the line carries the invocation id as well as the record.
-        tracing::warn!(origin, reason_code = code, %reason, "record dead-lettered");
-        let event = DeadLetter::new(code, reason, NAME, format!("kafka:{origin}"), payload, key).into_event(self.now);
+        tracing::warn!(%origin, reason_code = code, %reason, "record dead-lettered");
+        let event = self.policy.event(Rejected { code, reason, origin, payload, key }, self.now);
         let value = String::from_utf8(event.to_json()).unwrap_or_default();
         self.resp.push_output(DLQ_BINDING, json!({ "Key": event.key(), "Value": value }));
         self.report.dead_lettered += 1;
     }
 }
 
-/// The custom handler: one route per function folder, all served by the same updater.
-pub fn app(updater: Arc<Updater>) -> Router {
-    FUNCTIONS.iter().fold(Router::new(), |r, (name, _)| r.route(&format!("/{name}"), post(invoke))).with_state(updater)
+/// The custom handler: one route per function folder, all served by the same updater, behind a
+/// body limit as large as the host's biggest batch (see `platform_azure::max_invocation_bytes`).
+pub fn app(updater: Arc<Updater>, max_body_bytes: usize) -> Router {
+    let routes = FUNCTIONS.iter().fold(Router::new(), |r, (name, _)| r.route(&format!("/{name}"), post(invoke)));
+    platform_azure::with_body_limit(routes.with_state(updater), max_body_bytes)
+}
+
+/// The body limit for this app's host.json batch size, from the environment.
+pub fn max_body_bytes(env: &Env) -> Result<usize, ConfigError> {
+    platform_azure::max_invocation_bytes(env, platform_azure::host_max_batch_size(HOST_JSON))
 }
 
 async fn invoke(
@@ -179,7 +247,7 @@ mod tests {
                 "{folder}: the host must retry failed batches"
             );
         }
-        let host: Value = serde_json::from_str(include_str!("../host.json")).expect("host.json is JSON");
+        let host: Value = serde_json::from_str(HOST_JSON).expect("host.json is JSON");
         assert_eq!(host["customHandler"]["description"]["defaultExecutablePath"], env!("CARGO_PKG_NAME"));
     }
 }

@@ -11,7 +11,7 @@ use axum::routing::post;
 use domain::audit::AuditRecord;
 use domain::cloudevent::peek_attributes;
 use domain::ports::{ObjectStore, PortError, PutOutcome};
-use platform_gcp::oidc::{OidcVerifier, protect};
+use platform_gcp::PushGuard;
 use platform_gcp::push::{PushedMessage, from_http};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -29,8 +29,8 @@ pub mod attrs {
 }
 
 /// `AUDIT_BUCKET` (default `estate-audit`).
-pub fn bucket_from_env() -> String {
-    std::env::var("AUDIT_BUCKET").unwrap_or_else(|_| "estate-audit".into())
+pub fn bucket_from_env(env: &serve::Env) -> String {
+    env.get_or("AUDIT_BUCKET", "estate-audit")
 }
 
 pub struct AuditSink {
@@ -84,8 +84,9 @@ impl AuditSink {
     }
 }
 
-pub fn app(sink: Arc<AuditSink>, verifier: Option<Arc<OidcVerifier>>) -> Router {
-    protect(Router::new().route("/", post(push)).with_state(sink), verifier)
+/// The Cloud Run service: `POST /` takes a push, behind the guard's body limit and token check.
+pub fn app(sink: Arc<AuditSink>, guard: &PushGuard) -> Router {
+    guard.apply(Router::new().route("/", post(push)).with_state(sink))
 }
 
 async fn push(State(sink): State<Arc<AuditSink>>, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {

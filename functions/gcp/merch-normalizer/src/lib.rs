@@ -1,39 +1,49 @@
 //! merch-normalizer (GCP Cloud Run, Pub/Sub push of `erp-changes`): validates and normalises ERP
 //! price/inventory records into canonical events on Kafka, keyed by sku. A record that can never
-//! succeed goes to `merch.dlq` with its reason. The push is acknowledged (2xx) only after the
-//! publish succeeded; otherwise 503 makes Pub/Sub redeliver.
+//! succeed (bad content, or a slot its ERP system does not own) goes to `merch.dlq` with its
+//! reason. The push is acknowledged (2xx) only after the publish succeeded; otherwise 503 makes
+//! Pub/Sub redeliver.
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use domain::events::DeadLetter;
+use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy, Rejected};
 use domain::merch::{ErpFormat, MerchChange, normalize};
+use domain::ownership::{ForeignSlot, SlotOwners};
 use domain::ports::{OutboundMessage, PortError, Publisher};
-use platform_gcp::oidc::{OidcVerifier, protect};
+use platform_gcp::PushGuard;
 use platform_gcp::push::{PushError, PushedMessage, from_http};
+use serve::{ConfigError, Env};
 use std::sync::Arc;
 use tracing::Instrument;
 
 pub const NAME: &str = "merch-normalizer";
 
-/// Topic names from `MERCH_DLQ_TOPIC` (default `merch.dlq`); canonical topics are the events' own.
+/// `MERCH_DLQ_TOPIC` (default `merch.dlq`), `DEAD_LETTER_MAX_PAYLOAD_BYTES` (default 64 KiB),
+/// `SLOT_OWNERS` (the slot owner table as JSON; default the checked-in one). Canonical topics
+/// are the events' own.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub dlq_topic: String,
+    pub dead_letters: DeadLetterPolicy,
+    pub owners: SlotOwners,
 }
 
 impl Config {
-    pub fn from_env() -> Self {
-        Config {
-            dlq_topic: std::env::var("MERCH_DLQ_TOPIC").unwrap_or_else(|_| domain::events::topics::MERCH_DLQ.into()),
-        }
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let topic = env.get_or("MERCH_DLQ_TOPIC", domain::events::topics::MERCH_DLQ);
+        let max = env.number("DEAD_LETTER_MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD_BYTES)?;
+        let owners = SlotOwners::configured(env.get("SLOT_OWNERS").as_deref()).map_err(ConfigError)?;
+        Ok(Config { dead_letters: DeadLetterPolicy::new(NAME, topic).with_max_payload_bytes(max), owners })
     }
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { dlq_topic: domain::events::topics::MERCH_DLQ.into() }
+        Config {
+            dead_letters: DeadLetterPolicy::new(NAME, domain::events::topics::MERCH_DLQ),
+            owners: SlotOwners::checked_in(),
+        }
     }
 }
 
@@ -64,11 +74,17 @@ impl Normalizer {
             }
         };
         let format = ErpFormat::detect(msg.attributes.get("format").map(String::as_str), data);
-        match normalize(data, format) {
+        let checked = normalize(data, format).map_err(|r| (r.code(), r.to_string())).and_then(|change| {
+            match self.config.owners.check(&change) {
+                Ok(()) => Ok(change),
+                Err(foreign) => Err((ForeignSlot::CODE, foreign.to_string())),
+            }
+        });
+        match checked {
             Ok(change) => self.publish(change).await,
-            Err(rejection) => {
-                tracing::warn!(message_id = %msg.message_id, reason = %rejection, "ERP record rejected");
-                self.dead_letter(rejection.code(), rejection.to_string(), msg, data).await
+            Err((code, reason)) => {
+                tracing::warn!(message_id = %msg.message_id, reason_code = code, %reason, "ERP record rejected");
+                self.dead_letter(code, reason, msg, data).await
             }
         }
     }
@@ -78,8 +94,7 @@ impl Normalizer {
     pub async fn handle_unreadable(&self, body: &[u8], err: &PushError) -> Result<Outcome, PortError> {
         tracing::warn!(error = %err, "unreadable push request");
         let origin = format!("http:unreadable-{:016x}", fnv1a(body));
-        let kept = &body[..body.len().min(domain::merch::MAX_RECORD_BYTES)];
-        self.publish_dead_letter(err.code(), err.to_string(), origin, kept, chrono::Utc::now()).await
+        self.publish_dead_letter(err.code(), err.to_string(), origin, body, chrono::Utc::now()).await
     }
 
     async fn publish(&self, change: MerchChange) -> Result<Outcome, PortError> {
@@ -112,10 +127,8 @@ impl Normalizer {
         payload: &[u8],
         time: chrono::DateTime<chrono::Utc>,
     ) -> Result<Outcome, PortError> {
-        let event = DeadLetter::new(code, reason.clone(), NAME, origin, payload, None).into_event(time);
-        let msg =
-            OutboundMessage::new(&self.config.dlq_topic, event.key(), event.to_json()).with_header("ce_id", &event.id);
-        self.publisher.publish(msg).await?;
+        let rejected = Rejected { code, reason: reason.clone(), origin, payload, key: None };
+        self.publisher.publish(self.config.dead_letters.message(rejected, time)).await?;
         Ok(Outcome::DeadLettered { reason_code: code.into(), reason })
     }
 }
@@ -125,9 +138,10 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
-/// The Cloud Run service: `POST /` takes a push in any of its three forms.
-pub fn app(normalizer: Arc<Normalizer>, verifier: Option<Arc<OidcVerifier>>) -> Router {
-    protect(Router::new().route("/", post(push)).with_state(normalizer), verifier)
+/// The Cloud Run service: `POST /` takes a push in any of its three forms, behind the guard's
+/// body limit and token check.
+pub fn app(normalizer: Arc<Normalizer>, guard: &PushGuard) -> Router {
+    guard.apply(Router::new().route("/", post(push)).with_state(normalizer))
 }
 
 async fn push(State(n): State<Arc<Normalizer>>, headers: HeaderMap, body: Bytes) -> StatusCode {

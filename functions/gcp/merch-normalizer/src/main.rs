@@ -1,21 +1,18 @@
-//! Cloud Run entry point: Kafka publisher from the environment, optional push-token check, serve.
+//! Cloud Run entry point: configuration and the Kafka publisher from the environment, the push
+//! guard (which refuses to start on Cloud Run without its token settings), serve.
 use merch_normalizer::{Config, Normalizer, app};
-use platform_gcp::oidc::OidcVerifier;
+use platform_gcp::PushGuard;
+use serve::Env;
 use std::sync::Arc;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt().json().with_current_span(true).with_env_filter(env_filter()).init();
+async fn main() -> Result<(), serve::Fatal> {
+    serve::init_tracing();
+    let env = Env::Process;
+    let guard = PushGuard::from_env(&env)?;
+    let config = Config::from_env(&env)?;
     let publisher = kafka::KafkaPublisher::new(&kafka::bootstrap_from_env())?;
-    let normalizer = Arc::new(Normalizer::new(Arc::new(publisher), Config::from_env()));
-    let verifier = OidcVerifier::from_env().map(Arc::new);
-    if verifier.is_none() {
-        tracing::warn!("PUSH_AUDIENCE unset: push tokens are not verified (local use only)");
-    }
-    platform_gcp::serve(app(normalizer, verifier), platform_gcp::port_from_env()).await?;
+    let normalizer = Arc::new(Normalizer::new(Arc::new(publisher), config));
+    platform_gcp::serve(app(normalizer, &guard), platform_gcp::port_from_env()).await?;
     Ok(())
-}
-
-fn env_filter() -> tracing_subscriber::EnvFilter {
-    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())
 }

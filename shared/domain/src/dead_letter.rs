@@ -1,0 +1,148 @@
+//! Building dead letters: one per record that can never succeed, with a reason, a bounded prefix
+//! of the payload, and enough (size, SHA-256, origin) to find the original where it came from.
+//!
+//! Two rules keep them safe under at-least-once delivery:
+//! - **Bounded.** A dead letter of a 9 MB message must itself be publishable, or the push that
+//!   carried it is nacked forever; so at most `max_payload_bytes` of the payload are kept.
+//! - **Unique and stable.** The id is derived from the origin, which must name one record: a
+//!   redelivered record yields the same dead letter (one audit object), two records never share one.
+use crate::cloudevent::CloudEvent;
+use crate::events::DeadLetter;
+use crate::ports::OutboundMessage;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+/// What a dead letter keeps of a payload unless configured otherwise.
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+
+/// Who dead-letters, to which topic, keeping how much of each payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterPolicy {
+    pub rejected_by: String,
+    pub topic: String,
+    pub max_payload_bytes: usize,
+}
+
+/// Why and where one record was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected<'a> {
+    pub code: &'a str,
+    pub reason: String,
+    /// Names exactly one record: `kafka:<topic>/<partition>@<offset>`, `pubsub:<message id>`, …
+    pub origin: String,
+    pub payload: &'a [u8],
+    pub key: Option<String>,
+}
+
+impl DeadLetterPolicy {
+    pub fn new(rejected_by: impl Into<String>, topic: impl Into<String>) -> Self {
+        DeadLetterPolicy {
+            rejected_by: rejected_by.into(),
+            topic: topic.into(),
+            max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+        }
+    }
+
+    pub fn with_max_payload_bytes(mut self, max: usize) -> Self {
+        self.max_payload_bytes = max;
+        self
+    }
+
+    /// The dead letter for one rejected record, its payload cut to the bound.
+    pub fn letter(&self, r: Rejected<'_>) -> DeadLetter {
+        let payload = r.payload;
+        let (kept, encoding, truncated) = match std::str::from_utf8(payload) {
+            Ok(text) => {
+                let cut = char_boundary_at_most(text, self.max_payload_bytes);
+                (text[..cut].to_string(), "utf-8", cut < text.len())
+            }
+            Err(_) => {
+                let cut = payload.len().min(self.max_payload_bytes);
+                (base64::engine::general_purpose::STANDARD.encode(&payload[..cut]), "base64", cut < payload.len())
+            }
+        };
+        DeadLetter {
+            reason_code: r.code.into(),
+            reason: r.reason,
+            rejected_by: self.rejected_by.clone(),
+            origin: r.origin,
+            payload: kept,
+            payload_encoding: encoding.into(),
+            key: r.key,
+            original_bytes: Some(payload.len() as u64),
+            original_sha256: Some(hex(&Sha256::digest(payload))),
+            truncated: Some(truncated),
+        }
+    }
+
+    /// As a CloudEvent whose id is derived from the origin, so a redelivered bad record yields
+    /// the same dead letter id. `time` is the input's own time (publish time, the host's clock
+    /// for the invocation), never the wall clock, for the same reason.
+    pub fn event(&self, r: Rejected<'_>, time: DateTime<Utc>) -> CloudEvent<DeadLetter> {
+        let letter = self.letter(r);
+        let id = format!("dlq-{}-{}", letter.rejected_by, letter.origin);
+        CloudEvent::new(id, format!("/{}", self.rejected_by), time, letter)
+    }
+
+    /// The bus message for one rejected record, on this policy's topic.
+    pub fn message(&self, r: Rejected<'_>, time: DateTime<Utc>) -> OutboundMessage {
+        let event = self.event(r, time);
+        OutboundMessage::new(&self.topic, event.key(), event.to_json())
+            .with_header("ce_id", &event.id)
+            .with_header("content-type", "application/cloudevents+json")
+    }
+}
+
+fn char_boundary_at_most(text: &str, max: usize) -> usize {
+    let mut cut = text.len().min(max);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    cut
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn rejected(payload: &[u8]) -> Rejected<'_> {
+        Rejected { code: "oversize", reason: "too big".into(), origin: "pubsub:42".into(), payload, key: None }
+    }
+
+    #[test]
+    fn a_large_payload_keeps_a_bounded_prefix_with_its_size_and_hash() {
+        let policy = DeadLetterPolicy::new("merch-normalizer", "merch.dlq");
+        let big = "é".repeat(5 * 1024 * 1024); // 10 MiB of two-byte characters
+        let d = policy.letter(rejected(big.as_bytes()));
+        assert!(d.payload.len() <= DEFAULT_MAX_PAYLOAD_BYTES && d.payload.len() > DEFAULT_MAX_PAYLOAD_BYTES - 2);
+        assert!(big.starts_with(&d.payload));
+        assert_eq!((d.original_bytes, d.truncated), (Some(10 * 1024 * 1024), Some(true)));
+        let expected = hex(&Sha256::digest(big.as_bytes()));
+        assert_eq!(d.original_sha256.as_deref(), Some(expected.as_str()));
+    }
+
+    #[test]
+    fn binary_payloads_are_base64_of_the_prefix_and_small_ones_are_whole() {
+        let policy = DeadLetterPolicy::new("f", "t").with_max_payload_bytes(4);
+        let d = policy.letter(rejected(&[0xff, 0xfe, 1, 2, 3, 4]));
+        assert_eq!((d.payload.as_str(), d.payload_encoding.as_str(), d.truncated), ("//4BAg==", "base64", Some(true)));
+        let d = policy.letter(rejected(b"ok"));
+        assert_eq!((d.payload.as_str(), d.truncated, d.original_bytes), ("ok", Some(false), Some(2)));
+    }
+
+    #[test]
+    fn the_message_goes_to_the_policy_topic_with_an_id_from_the_origin() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).single().expect("time");
+        let m = DeadLetterPolicy::new("image-resizer", "images.dlq").message(rejected(b"x"), at);
+        assert_eq!(m.topic, "images.dlq");
+        assert_eq!(m.headers[0], ("ce_id".to_string(), "dlq-image-resizer-pubsub:42".to_string()));
+        let again = DeadLetterPolicy::new("image-resizer", "images.dlq").message(rejected(b"x"), at);
+        assert_eq!(m, again, "a redelivered record yields the same dead letter");
+    }
+}
