@@ -93,6 +93,8 @@ export AZURE_COSMOS_CONNECTION_POOL_IS_HTTP2_ALLOWED=false
 # numeric range id, which the SDK cannot prime its topology from: resolve topology lazily.
 export AZURE_COSMOS_BINARY_ENCODING_ENABLED=false
 export AZURE_COSMOS_PARTITION_TOPOLOGY_CACHE_MODE=lazy
+# The SDK otherwise probes the Azure instance metadata service (a link-local address) at start.
+export COSMOS_DISABLE_IMDS=1
 export GCS_ENDPOINT=http://127.0.0.1:$GCS_PORT
 export PUBSUB_EMULATOR_HOST=127.0.0.1:$PUBSUB_PORT
 EOV

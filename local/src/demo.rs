@@ -145,6 +145,13 @@ async fn check(estate: &Estate, s: &Scenario) -> Result<Verdict, RunError> {
         ),
         missing.is_empty() && (e.unreadable == 0 || unreadable),
     );
+    let foreign = e.rejected.values().filter(|c| **c == "foreign_slot").count();
+    let foreign_dead: BTreeSet<&str> =
+        dead.iter().filter(|d| d.reason_code == "foreign_slot").map(|d| d.origin.as_str()).collect();
+    v.check(
+        format!("{foreign} changes for slots their ERP system does not own are dead-lettered, none applied"),
+        foreign > 0 && foreign_dead.len() == foreign,
+    );
     v.check(
         "projection-updater dead-lettered nothing (every canonical event was applicable)".into(),
         dead.iter().all(|d| d.rejected_by != projection_updater::NAME),

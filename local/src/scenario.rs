@@ -175,12 +175,13 @@ pub fn generate(records: usize, seed: u64) -> Scenario {
         }
     }
 
-    // Every kind of bad record, about 3% of the feed.
-    let bad_count = (records / 33).max(10);
+    // Every kind of bad record, about 3% of the feed. A foreign-slot change is well formed and
+    // carries a version far above the owner's: applied, it would overwrite the slot for good.
+    let bad_count = (records / 33).max(11);
     for i in 0..bad_count {
         let at = start + Duration::seconds(i as i64 * 7 + 1);
         let id = mid();
-        let (data, format, broken, reason): (Vec<u8>, &'static str, Option<Broken>, &'static str) = match i % 10 {
+        let (data, format, broken, reason): (Vec<u8>, &'static str, Option<Broken>, &'static str) = match i % 11 {
             0 => (b"{\"recordType\":\"PRICE\",\"sku\":".to_vec(), "erp-json", None, "malformed_json"),
             1 => (br#"{"recordType":"PRICE","erpSystem":"sap-eu","sequence":1,"sku":"X-1","region":"EU","price":19.99,"currency":"EUR","validFrom":"2026-11-20T08:00:00Z"}"#.to_vec(), "erp-json", None, "wrong_schema"),
             2 => (b"irrelevant".to_vec(), "erp-json", Some(Broken::Base64), "bad_base64"),
@@ -190,6 +191,7 @@ pub fn generate(records: usize, seed: u64) -> Scenario {
             6 => (format!("PRC,as400-us,{},TSH-001-BLK-S,US,-1.00,USD,20261120080000", 90_000 + i).into_bytes(), "erp-csv", None, "negative_price"),
             7 => (b"PRC,as400-us,1,TSH-001-BLK-S".to_vec(), "erp-csv", None, "malformed_csv"),
             8 => (format!("STK,as400-us,{},TSH-001-BLK-S,WH-NYC-2,3,,2026-11-20", 90_000 + i).into_bytes(), "erp-csv", None, "bad_timestamp"),
+            9 => (format!("PRC,as400-us,{},{},EU,1.00,EUR,20261120080000", 900_000 + i, sku(i as u64 % skus)).into_bytes(), "erp-csv", None, "foreign_slot"),
             _ => (b"<html>502 Bad Gateway</html>".to_vec(), "erp-json", Some(Broken::Envelope), "wrong_envelope"),
         };
         if broken == Some(Broken::Envelope) {

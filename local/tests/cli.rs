@@ -14,7 +14,8 @@ fn demo_holds_its_invariants_and_prints_a_summary() {
     let out = local(&["demo", "--records", "800", "--batch", "150", "--seed", "11"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(stdout.matches("[ok]").count(), 6, "{stdout}");
+    assert_eq!(stdout.matches("[ok]").count(), 7, "{stdout}");
+    assert!(stdout.contains("changes for slots their ERP system does not own are dead-lettered"), "{stdout}");
     assert!(!stdout.contains("FAILED"));
     for function in ["merch-normalizer", "projection-updater", "audit-sink", "sample projections:"] {
         assert!(stdout.contains(function), "summary lacks {function}:\n{stdout}");
@@ -41,4 +42,45 @@ fn invoke_refuses_a_file_that_is_not_that_functions_envelope() {
     let missing = local(&["invoke", "merch-normalizer", "events/nope.json"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read"));
+}
+
+#[test]
+fn invoke_applies_a_batch_whose_binding_is_one_json_string_as_the_array_form() {
+    let run = |fixture: &str| {
+        let out = local(&["invoke", "projection-updater", fixture]);
+        assert!(out.status.success(), "{fixture}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("one JSON document")
+    };
+    let string_form = run("events/azure/kafka-trigger/price-changed-string.json");
+    let array_form = run("events/azure/kafka-trigger/price-changed-batch.json");
+    assert_eq!(string_form["response"]["status"], 200);
+    assert_eq!(string_form["effects"]["documents"][0]["prices"]["EU"]["version"], 184480);
+    assert_eq!(string_form["effects"], array_form["effects"], "the same records, the same effects");
+}
+
+#[test]
+fn invoke_refuses_what_it_cannot_run_and_lists_what_it_can() {
+    let out = local(&["invoke", "no-such-function", "events/gcp/pubsub-push/erp-price-json.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("known: merch-normalizer, projection-updater, audit-sink"), "{stderr}");
+
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../events/azure/kafka-trigger/price-changed-batch.json"
+    ))
+    .expect("fixture");
+    let renamed = fixture.replace("\"MethodName\": \"price-changed\"", "\"MethodName\": \"price-changd\"");
+    assert_ne!(renamed, fixture);
+    let path = std::env::temp_dir().join(format!("unknown-method-{}.json", std::process::id()));
+    std::fs::write(&path, renamed).expect("write");
+    let out = local(&["invoke", "projection-updater", path.to_str().expect("path")]);
+    std::fs::remove_file(&path).ok();
+    assert_eq!(out.status.code(), Some(2), "an unknown MethodName is not a silent success");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no function folder \"price-changd\"") && stderr.contains("price-changed, inventory-changed"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
 }

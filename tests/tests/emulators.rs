@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[path = "emulators/cosmos_stub.rs"]
+mod cosmos_stub;
+
 /// Reads until `expected` records arrived, or for `wait` when reading everything there is.
 async fn read_for(
     bootstrap: &str,
