@@ -1,23 +1,39 @@
-//! Throughput of merch-normalizer and projection-updater on a 10,000-record native batch, each
-//! next to plain serde_json decoding of the very same bytes, in the same run (a ratio, because
-//! these machines are shared and noisy). Run: `cargo bench -p local --bench throughput`.
+//! Throughput of merch-normalizer and projection-updater along their real path: each request goes
+//! through the function's axum router (tower `oneshot`, no socket) with production's logging on
+//! (JSON at info, current span, written to a sink). Units are what the platforms deliver:
+//! 500 Pub/Sub pushes (one message per request), and one custom-handler invocation of 500 records
+//! (host.json `maxBatchSize`) against a fresh store, so every run applies all its changes.
+//! Each is set next to typed serde decoding of the very same bytes, in alternating rounds of the
+//! same run, and reported as a ratio: these machines are shared and noisy, absolute rates are not
+//! comparable from one run to the next, a ratio to a baseline measured alongside is.
+//! Run: `cargo bench -p local --bench throughput`.
 use async_trait::async_trait;
-use axum::http::HeaderMap;
+use axum::Router;
+use base64::Engine;
 use chrono::{TimeZone, Utc};
+use domain::CloudEvent;
+use domain::events::PriceChanged;
 use domain::ports::{Delivery, OutboundMessage, PortError, Publisher};
 use inmemory::{InMemoryDocuments, Record};
+use local::oneshot::post;
 use merch_normalizer::{Config, Normalizer};
-use platform_azure::InvocationRequest;
+use platform_azure::InvocationResponse;
+use platform_azure::kafka_trigger::KafkaEventData;
+use platform_gcp::PushGuard;
 use projection_updater::Updater;
-use serde_json::Value;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tracing_subscriber::EnvFilter;
 
-const RECORDS: usize = 10_000;
+/// One measured unit for each function: 500 pushes, or one invocation of 500 records.
+const RECORDS: usize = 500;
 const ROUNDS: usize = 7;
+const GOAL: f64 = 0.70;
 
 /// Counts what it is given: the bench measures the function, not a broker.
 #[derive(Default)]
@@ -26,13 +42,60 @@ struct CountingPublisher(AtomicU64);
 #[async_trait]
 impl Publisher for CountingPublisher {
     async fn publish(&self, msg: OutboundMessage) -> Result<Delivery, PortError> {
+        // A dead letter would still answer 204: make sure the happy path is what is measured.
+        assert_ne!(msg.topic, domain::events::topics::MERCH_DLQ, "a bench record was dead-lettered");
         black_box(&msg);
         let n = self.0.fetch_add(1, Ordering::Relaxed);
         Ok(Delivery { partition: 0, offset: n as i64 })
     }
 }
 
-/// 10,000 Pub/Sub push bodies of JSON ERP records (the decimal-string price feed).
+// The wire formats, typed, for the baseline: what a hand-written decoder of the same bytes reads.
+// Fields are only looked at through black_box.
+#[allow(dead_code)]
+#[derive(Deserialize)]
+struct Envelope {
+    message: Message,
+    subscription: String,
+}
+#[allow(dead_code)]
+#[derive(Deserialize)]
+struct Message {
+    data: String,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+    #[serde(rename = "messageId")]
+    message_id: String,
+    #[serde(rename = "publishTime")]
+    publish_time: String,
+}
+#[allow(dead_code)]
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ErpRecord {
+    record_type: String,
+    erp_system: String,
+    sequence: u64,
+    sku: String,
+    region: String,
+    price: String,
+    currency: String,
+    valid_from: String,
+}
+#[allow(dead_code)]
+#[derive(Deserialize)]
+struct Invocation {
+    #[serde(rename = "Data")]
+    data: InvData,
+    #[serde(rename = "Metadata")]
+    metadata: IgnoredAny,
+}
+#[derive(Deserialize)]
+struct InvData {
+    events: Vec<String>,
+}
+
+/// Pub/Sub push bodies of JSON ERP records (the decimal-string price feed), one per message.
 fn push_bodies() -> Vec<Vec<u8>> {
     let at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).single().expect("time");
     (0..RECORDS)
@@ -40,28 +103,53 @@ fn push_bodies() -> Vec<Vec<u8>> {
             let record = serde_json::json!({"recordType": "PRICE", "erpSystem": "sap-eu", "sequence": 200_000 + i,
                 "sku": format!("tsh-{:04}-blk-m", i % 700), "region": "EU", "price": format!("{}.{:02}", 5 + i % 90, i % 100),
                 "currency": "EUR", "validFrom": "2026-11-20T09:15:02Z"});
-            local::pubsub_push::push_body(record.to_string().as_bytes(), BTreeMap::from([("format".into(), "erp-json".into())]), &format!("{}", 1_000_000 + i), at, "projects/p/subscriptions/s")
+            let attrs = BTreeMap::from([("format".to_string(), "erp-json".to_string())]);
+            let id = (1_000_000 + i).to_string();
+            local::pubsub_push::push_body(record.to_string().as_bytes(), attrs, &id, at, "projects/p/subscriptions/s")
         })
         .collect()
 }
 
-/// One custom-handler request carrying 10,000 canonical changes, as the Functions host sends it.
+/// One custom-handler request carrying canonical changes over ~170 skus (several per sku, in
+/// version order), as the Functions host sends it. Each region's changes come from the ERP
+/// system that owns it in the checked-in slot table, so none is dead-lettered.
 fn invocation_body() -> Vec<u8> {
     let records: Vec<Record> = (0..RECORDS)
         .map(|i| {
-            let (region, currency) = [("EU", "EUR"), ("UK", "GBP"), ("US", "USD")][i % 3];
-            let ce = serde_json::json!({"specversion": "1.0", "id": format!("erp-sap-eu-{}", 200_000 + i), "source": "/gcp/merch-normalizer",
-                "type": "com.shop.merch.price-changed.v1", "time": "2026-11-20T09:15:02Z", "subject": format!("TSH-{:04}-BLK-M", i % 700),
-                "datacontenttype": "application/json",
-                "data": {"sku": format!("TSH-{:04}-BLK-M", i % 700), "region": region,
-                         "price": {"amount_minor": 500 + i as i64, "currency": currency},
-                         "version": 200_000 + i, "erp_system": "sap-eu", "effective_at": "2026-11-20T09:15:02Z"}});
-            Record { topic: "merch.price-changed".into(), partition: (i % 3) as i32, offset: i as i64, key: format!("TSH-{:04}-BLK-M", i % 700),
-                     payload: ce.to_string().into_bytes(), headers: vec![], timestamp_ms: 1_795_165_200_000 }
+            let slots = [("EU", "EUR", "sap-eu"), ("UK", "GBP", "sap-eu"), ("US", "USD", "as400-us")];
+            let (region, currency, erp) = slots[i % 3];
+            let sku = format!("TSH-{:04}-BLK-M", i % 170);
+            let ce = serde_json::json!({"specversion": "1.0", "id": format!("erp-{erp}-{}", 200_000 + i),
+                "source": "/gcp/merch-normalizer", "type": "com.shop.merch.price-changed.v1",
+                "time": "2026-11-20T09:15:02Z", "subject": sku, "datacontenttype": "application/json",
+                "data": {"sku": sku, "region": region, "price": {"amount_minor": 500 + i as i64, "currency": currency},
+                         "version": 200_000 + i, "erp_system": erp, "effective_at": "2026-11-20T09:15:02Z"}});
+            let (topic, partition, offset) = ("merch.price-changed".to_string(), (i % 3) as i32, i as i64);
+            let (payload, timestamp_ms) = (ce.to_string().into_bytes(), 1_795_165_200_000);
+            Record { topic, partition, offset, key: sku, payload, headers: vec![], timestamp_ms }
         })
         .collect();
     serde_json::to_vec(&local::functions_host::kafka_trigger_request("price-changed", &records, None, 1))
         .expect("request")
+}
+
+/// Every push through the router, as Pub/Sub sends them: one request each, acknowledged with 204.
+/// (`post` takes the body by value; copying a few hundred bytes is noise next to a request.)
+async fn push_all(router: &Router, bodies: &[Vec<u8>], headers: &[(String, String)]) {
+    for body in bodies {
+        let (status, resp) = post(router, "/", headers, body.clone()).await;
+        assert_eq!(status.as_u16(), 204, "{}", String::from_utf8_lossy(&resp));
+        black_box(resp);
+    }
+}
+
+/// One invocation against a fresh store, so every run applies all its changes. Building the
+/// two-route router is part of the run: microseconds next to 500 records.
+async fn invoke(body: &[u8], headers: &[(String, String)]) -> Vec<u8> {
+    let router = projection_updater::app(Arc::new(Updater::new(Arc::new(InMemoryDocuments::default()))), usize::MAX);
+    let (status, resp) = post(&router, "/price-changed", headers, body.to_vec()).await;
+    assert_eq!(status.as_u16(), 200, "{}", String::from_utf8_lossy(&resp));
+    resp
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -69,8 +157,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Runs `function` and `baseline` alternately, ROUNDS times each, and reports medians.
-fn compare(name: &str, what: &str, mut function: impl FnMut(), mut baseline: impl FnMut()) -> f64 {
+/// Runs `function` and `baseline` alternately (after one warm-up each), ROUNDS times each, and
+/// reports the median rates of `records` records per run, and their ratio against GOAL.
+fn compare(name: &str, what: &str, records: usize, mut function: impl FnMut(), mut baseline: impl FnMut()) {
     function();
     baseline();
     let (mut f, mut b) = (Vec::new(), Vec::new());
@@ -82,65 +171,68 @@ fn compare(name: &str, what: &str, mut function: impl FnMut(), mut baseline: imp
         baseline();
         b.push(t.elapsed());
     }
-    let rate = |d: Duration| RECORDS as f64 / d.as_secs_f64();
+    let rate = |d: Duration| records as f64 / d.as_secs_f64();
     let (fr, br) = (rate(median(f)), rate(median(b)));
     let ratio = fr / br;
+    let verdict = if ratio >= GOAL { "met" } else { "NOT met" };
     println!(
-        "{name:<19} {RECORDS} records ({what}): {fr:>10.0} rec/s | serde_json decode of the same bytes: {br:>10.0} rec/s | ratio {ratio:.2} (target >= 0.50: {})",
-        if ratio >= 0.5 { "met" } else { "NOT met" }
+        "{name:<20} {records} {what}, JSON logs at info: {fr:.0} rec/s | typed serde decode of the same bytes: \
+         {br:.0} rec/s | ratio {ratio:.2} (goal >= {GOAL:.2}: {verdict})"
     );
-    ratio
 }
 
 fn main() {
+    // Production's subscriber (JSON, current span, info), minus the terminal: formatting is paid.
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_env_filter(EnvFilter::new("info"))
+        .with_writer(std::io::sink)
+        .init();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let json = vec![("content-type".to_string(), "application/json".to_string())];
+    println!(
+        "Throughput along the real path (axum router via tower oneshot, JSON logs at info into a sink) \
+         next to typed serde decoding of the same bytes; medians of {ROUNDS} alternating rounds"
+    );
 
     let bodies = push_bodies();
-    let publisher = Arc::new(CountingPublisher::default());
-    let normalizer = Normalizer::new(publisher.clone(), Config::default());
-    let headers = HeaderMap::new();
+    let normalizer = Normalizer::new(Arc::new(CountingPublisher::default()), Config::default());
+    let router = merch_normalizer::app(Arc::new(normalizer), &PushGuard::local());
     compare(
         "merch-normalizer",
-        "Pub/Sub push envelopes",
+        "pushes through the router",
+        RECORDS,
+        || rt.block_on(push_all(&router, &bodies, &json)),
         || {
-            rt.block_on(async {
-                for body in &bodies {
-                    let msg = platform_gcp::push::from_http(&headers, body).expect("envelope");
-                    black_box(normalizer.handle(&msg).await.expect("published"));
-                }
-            })
-        },
-        || {
-            use base64::Engine;
             for body in &bodies {
-                let env: Value = serde_json::from_slice(body).expect("json");
-                let data = base64::engine::general_purpose::STANDARD
-                    .decode(env["message"]["data"].as_str().unwrap_or_default())
-                    .expect("b64");
-                black_box(serde_json::from_slice::<Value>(&data).expect("record"));
+                let env: Envelope = serde_json::from_slice(body).expect("envelope");
+                let data = base64::engine::general_purpose::STANDARD.decode(&env.message.data).expect("base64");
+                black_box(serde_json::from_slice::<ErpRecord>(&data).expect("record"));
+                black_box(env);
             }
         },
     );
 
     let body = invocation_body();
+    // Once, outside the timing: the run measured is the one where every change is applied.
+    let resp: InvocationResponse = serde_json::from_slice(&rt.block_on(invoke(&body, &json))).expect("response");
+    let all_applied = format!("{RECORDS} records: {RECORDS} applied, 0 stale, 0 dead-lettered");
+    assert!(resp.outputs.is_empty() && resp.logs.iter().any(|l| l.starts_with(&all_applied)), "{:?}", resp.logs);
     compare(
         "projection-updater",
-        "one custom-handler invocation",
+        "records in one invocation through the router",
+        RECORDS,
         || {
-            rt.block_on(async {
-                let updater = Updater::new(Arc::new(InMemoryDocuments::default()));
-                let req: InvocationRequest = serde_json::from_slice(&body).expect("request");
-                let (status, resp, report) = updater.handle(&req).await;
-                assert!(status.is_success() && report.applied > 0);
-                black_box(serde_json::to_vec(&resp).expect("response"));
-            })
+            black_box(rt.block_on(invoke(&body, &json)));
         },
         || {
-            let req: Value = serde_json::from_slice(&body).expect("json");
-            for entry in req["Data"]["events"].as_array().expect("events") {
-                let event: Value = serde_json::from_str(entry.as_str().unwrap_or_default()).expect("entry");
-                black_box(serde_json::from_str::<Value>(event["Value"].as_str().unwrap_or_default()).expect("value"));
+            let inv: Invocation = serde_json::from_slice(&body).expect("invocation");
+            for entry in &inv.data.events {
+                let ev: KafkaEventData = serde_json::from_str(entry).expect("entry");
+                black_box(serde_json::from_str::<CloudEvent<PriceChanged>>(&ev.value).expect("event"));
             }
+            black_box(inv);
         },
     );
 }
