@@ -23,12 +23,12 @@ use platform_gcp::PushGuard;
 use projection_updater::Updater;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
+use serve::EnvFilter;
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tracing_subscriber::EnvFilter;
 
 /// One measured unit for each function: 500 pushes, or one invocation of 500 records.
 const RECORDS: usize = 500;
@@ -157,6 +157,43 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// The median of ROUNDS runs of `f` (after a warm-up), as records per second.
+fn rate(records: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let runs: Vec<Duration> = (0..ROUNDS)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    records as f64 / median(runs).as_secs_f64()
+}
+
+/// What a push costs before any function code, measured in the same run to read the
+/// merch-normalizer ratio against: the router alone (the same layers, a handler that only takes
+/// the bytes), and one invocation span with one JSON log line.
+fn floors(rt: &tokio::runtime::Runtime, bodies: &[Vec<u8>], headers: &[(String, String)]) {
+    let handler = |b: axum::body::Bytes| async move {
+        black_box(b);
+        axum::http::StatusCode::NO_CONTENT
+    };
+    let bare = PushGuard::local().apply(Router::new().route("/", axum::routing::post(handler)));
+    let router = rate(bodies.len(), || rt.block_on(push_all(&bare, bodies, headers)));
+    let logging = rate(bodies.len(), || {
+        for i in 0..bodies.len() {
+            let span = tracing::info_span!("invocation", function = "bench", event_id = %i, form = "wrapped");
+            span.in_scope(
+                || tracing::info!(event_id = %i, topic = "merch.price-changed", sku = "TSH-0001-BLK-M", "published"),
+            );
+        }
+    });
+    println!(
+        "{:<20} reference floors: the router alone {router:.0} rec/s; one span + one JSON log line {logging:.0} rec/s",
+        ""
+    );
+}
+
 /// Runs `function` and `baseline` alternately (after one warm-up each), ROUNDS times each, and
 /// reports the median rates of `records` records per run, and their ratio against GOAL.
 fn compare(name: &str, what: &str, records: usize, mut function: impl FnMut(), mut baseline: impl FnMut()) {
@@ -183,12 +220,8 @@ fn compare(name: &str, what: &str, records: usize, mut function: impl FnMut(), m
 
 fn main() {
     // Production's subscriber (JSON, current span, info), minus the terminal: formatting is paid.
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_env_filter(EnvFilter::new("info"))
-        .with_writer(std::io::sink)
-        .init();
+    tracing::subscriber::set_global_default(serve::json_subscriber(EnvFilter::new("info"), std::io::sink))
+        .expect("the only subscriber");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let json = vec![("content-type".to_string(), "application/json".to_string())];
     println!(
@@ -213,6 +246,7 @@ fn main() {
             }
         },
     );
+    floors(&rt, &bodies, &json);
 
     let body = invocation_body();
     // Once, outside the timing: the run measured is the one where every change is applied.

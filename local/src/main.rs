@@ -46,13 +46,9 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into());
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    // The functions' log lines, off unless RUST_LOG asks, on stderr: stdout is the command's output.
+    let filter = serve::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into());
+    let _ = tracing::subscriber::set_global_default(serve::json_subscriber(filter, std::io::stderr));
     match Cli::parse().command {
         Command::Demo { records, seed, batch } => {
             let opts = DemoOptions { records, seed, batch: batch.max(1) };

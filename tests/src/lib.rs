@@ -92,12 +92,10 @@ impl std::io::Write for Logs {
 }
 
 impl Logs {
-    /// JSON lines with the current span, as the functions log in production, into this buffer.
+    /// The functions' own log format (`serve::json_subscriber`), at trace, into this buffer.
     pub fn capture(&self) -> tracing::subscriber::DefaultGuard {
         let writer = self.clone();
-        let subscriber =
-            tracing_subscriber::fmt().json().with_current_span(true).with_writer(move || writer.clone()).finish();
-        tracing::subscriber::set_default(subscriber)
+        tracing::subscriber::set_default(serve::json_subscriber(serve::EnvFilter::new("trace"), move || writer.clone()))
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().map(|b| b.clone()).unwrap_or_default()).into_owned()
