@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 /// One measured unit for each function: 500 pushes, or one invocation of 500 records.
 const RECORDS: usize = 500;
-const ROUNDS: usize = 7;
+const ROUNDS: usize = 31;
 const GOAL: f64 = 0.70;
 
 /// Counts what it is given: the bench measures the function, not a broker.

@@ -103,3 +103,19 @@ async fn a_binding_of_no_known_shape_is_dead_lettered_whole_and_the_invocation_h
     let line = line.expect("an error log line");
     assert!(line.contains("\"level\":\"ERROR\"") && line.contains("guid-9"), "names the invocation: {line}");
 }
+
+#[tokio::test]
+async fn a_body_that_is_no_invocation_at_all_is_dead_lettered_and_answered_handled() {
+    let mut estate = Estate::new();
+    let app = estate.app(projection_updater::NAME).cloned().expect("app");
+    let headers = [("content-type".to_string(), "application/json".to_string())];
+    let (status, body) = post(&app, "/price-changed", &headers, b"<html>502 Bad Gateway</html>".to_vec()).await;
+    assert_eq!(status, 200, "no retry can fix it");
+    let resp: InvocationResponse = serde_json::from_slice(&body).expect("custom handler response");
+    estate.publish_outputs(&resp, &estate.azure_outputs("price-changed")).await.expect("published");
+    let dlq = dead_letters(&estate);
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq[0]["data"]["reason_code"], "unreadable_invocation");
+    assert_eq!(dlq[0]["data"]["payload"], "<html>502 Bad Gateway</html>");
+    assert!(dlq[0]["data"]["origin"].as_str().is_some_and(|o| o.starts_with("request:")));
+}

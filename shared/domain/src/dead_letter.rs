@@ -71,7 +71,7 @@ impl DeadLetterPolicy {
             payload_encoding: encoding.into(),
             key: r.key,
             original_bytes: Some(payload.len() as u64),
-            original_sha256: Some(hex(&Sha256::digest(payload))),
+            original_sha256: Some(sha256_hex(payload)),
             truncated: Some(truncated),
         }
     }
@@ -104,6 +104,11 @@ fn char_boundary_at_most(text: &str, max: usize) -> usize {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hex SHA-256 of `bytes`: names a payload that has no position of its own.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 #[cfg(test)]
