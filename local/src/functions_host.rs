@@ -47,7 +47,11 @@ pub fn kafka_trigger_request(
     }
     let mut data = Map::new();
     data.insert(projection_updater::TRIGGER_BINDING.into(), to_binding_value(&events));
-    InvocationRequest { data, metadata }
+    let mut req = InvocationRequest { data, ..Default::default() };
+    for (key, value) in &metadata {
+        req.set_metadata(key, value);
+    }
+    req
 }
 
 fn base64_encode(b: &[u8]) -> String {

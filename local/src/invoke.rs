@@ -43,7 +43,7 @@ pub async fn invoke(function: &str, raw: &[u8]) -> Result<Value, InvokeError> {
     let app = estate.app(function).ok_or_else(|| InvokeError::UnknownFunction(function.into()))?.clone();
     let response = match function {
         projection_updater::NAME => {
-            let req: InvocationRequest = serde_json::from_value(fixture).map_err(|e| not_envelope(e.to_string()))?;
+            let req: InvocationRequest = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
             // The host always says which function it invokes; its Data is the function's to judge
             // (a binding it cannot read is dead-lettered, not refused here).
             let folder = req

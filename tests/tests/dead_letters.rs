@@ -26,9 +26,9 @@ fn sha256_hex(bytes: &[u8]) -> String {
 fn invocation(binding: Value, guid: &str) -> InvocationRequest {
     let mut req = InvocationRequest::default();
     req.data.insert("events".into(), binding);
-    req.metadata.insert(
-        "sys".into(),
-        json!({"MethodName": "price-changed", "UtcNow": "2026-11-20T09:17:01Z", "RandGuid": guid}),
+    req.set_metadata(
+        "sys",
+        &json!({"MethodName": "price-changed", "UtcNow": "2026-11-20T09:17:01Z", "RandGuid": guid}),
     );
     req
 }

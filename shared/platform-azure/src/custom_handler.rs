@@ -1,17 +1,20 @@
 //! The custom handler request and response, as the Functions host sends and reads them.
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct InvocationRequest {
     /// One entry per input binding, by binding name.
     #[serde(default)]
     pub data: Map<String, Value>,
-    /// Trigger metadata (for Kafka: `PartitionArray`, `OffsetArray`, …), `sys`, and on a retry
-    /// `RetryContext`.
+    /// Trigger metadata (for Kafka: `PartitionArray`, `OffsetArray`, … one entry per record),
+    /// `sys`, and on a retry `RetryContext`. Kept as raw JSON and read on demand: the handler
+    /// needs `sys` and `RetryContext`, and the arrays only to place an unreadable entry.
     #[serde(default)]
-    pub metadata: Map<String, Value>,
+    pub metadata: BTreeMap<String, Box<RawValue>>,
 }
 
 /// `Metadata.sys`: which function, when, and a random id the host made for this invocation.
@@ -35,10 +38,16 @@ pub struct RetryContext {
 
 impl InvocationRequest {
     pub fn sys(&self) -> Option<Sys> {
-        self.metadata.get("sys").and_then(|v| serde_json::from_value(v.clone()).ok())
+        self.metadata.get("sys").and_then(|v| serde_json::from_str(v.get()).ok())
     }
     pub fn retry_context(&self) -> Option<RetryContext> {
-        self.metadata.get("RetryContext").and_then(|v| serde_json::from_value(v.clone()).ok())
+        self.metadata.get("RetryContext").and_then(|v| serde_json::from_str(v.get()).ok())
+    }
+    /// Sets one metadata entry (the local runner and tests play the host with it).
+    pub fn set_metadata(&mut self, key: &str, value: &Value) {
+        if let Ok(raw) = serde_json::value::to_raw_value(value) {
+            self.metadata.insert(key.to_string(), raw);
+        }
     }
     /// The invocation id for logs: the host's `sys.RandGuid`.
     pub fn invocation_id(&self) -> String {

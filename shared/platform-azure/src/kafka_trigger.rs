@@ -139,7 +139,10 @@ fn from_raw(index: usize, item: &RawValue) -> Entry {
 /// and `OffsetArray` (which the host sends beside the entries), when the entry itself is
 /// unreadable: `<topic>/<partition>@<offset>`.
 pub fn metadata_position(req: &InvocationRequest, index: usize) -> Option<String> {
-    let at = |name: &str| req.metadata.get(name).and_then(|a| a.get(index)).cloned();
+    let at = |name: &str| {
+        let array = serde_json::from_str::<Vec<Value>>(req.metadata.get(name)?.get()).ok()?;
+        array.into_iter().nth(index)
+    };
     let topic = at("TopicArray")?;
     let (partition, offset) = (at("PartitionArray")?.as_i64()?, at("OffsetArray")?.as_i64()?);
     Some(format!("{}/{partition}@{offset}", topic.as_str()?))
@@ -219,9 +222,9 @@ mod tests {
     #[test]
     fn unreadable_entries_are_placed_by_the_trigger_metadata() {
         let mut req = request(json!(["?"]));
-        req.metadata.insert("TopicArray".into(), json!(["merch.price-changed"]));
-        req.metadata.insert("PartitionArray".into(), json!([2]));
-        req.metadata.insert("OffsetArray".into(), json!([981]));
+        req.set_metadata("TopicArray", &json!(["merch.price-changed"]));
+        req.set_metadata("PartitionArray", &json!([2]));
+        req.set_metadata("OffsetArray", &json!([981]));
         assert_eq!(metadata_position(&req, 0).as_deref(), Some("merch.price-changed/2@981"));
         assert_eq!(metadata_position(&req, 1), None);
     }

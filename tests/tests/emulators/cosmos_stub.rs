@@ -113,7 +113,7 @@ fn invocation(retry: Option<(u32, u32)>) -> InvocationRequest {
         serde_json::from_slice(&fixture("azure/kafka-trigger/price-changed-batch.json")).expect("request");
     req.metadata.remove("RetryContext");
     if let Some((count, max)) = retry {
-        req.metadata.insert("RetryContext".into(), json!({"RetryCount": count, "MaxRetryCount": max}));
+        req.set_metadata("RetryContext", &json!({"RetryCount": count, "MaxRetryCount": max}));
     }
     req
 }
