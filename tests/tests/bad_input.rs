@@ -155,8 +155,8 @@ async fn projection_updater_dead_letters_bad_records_and_applies_the_rest_of_the
             ("kafka:merch.price-changed/0@3", "oversize"),
             ("kafka:merch.price-changed/0@4", "wrong_schema"),
             ("kafka:merch.price-changed/0@5", "wrong_schema"),
-            // Not a Kafka event and beyond the trigger metadata: placed by its index in the invocation.
-            ("invocation:local-000000000001/entry-7", "wrong_envelope"),
+            // Not a Kafka event and beyond the trigger metadata: placed by its index and content.
+            ("entry-7:c34acedfad6ed0fd", "wrong_envelope"),
         ]
     );
     assert!(dls[3]["data"]["reason"].as_str().is_some_and(|r| r.contains("unknown currency")), "{}", dls[3]);

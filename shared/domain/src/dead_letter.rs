@@ -15,6 +15,9 @@ use sha2::{Digest, Sha256};
 
 /// What a dead letter keeps of a payload unless configured otherwise.
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// The most it keeps whatever the configuration: base64 of this, in its envelope, stays under
+/// Kafka's default 1 MB `message.max.bytes`, so a dead letter is always publishable.
+pub const MAX_PAYLOAD_BYTES: usize = 512 * 1024;
 
 /// Who dead-letters, to which topic, keeping how much of each payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +47,9 @@ impl DeadLetterPolicy {
         }
     }
 
+    /// At most [`MAX_PAYLOAD_BYTES`], however large `max` is.
     pub fn with_max_payload_bytes(mut self, max: usize) -> Self {
-        self.max_payload_bytes = max;
+        self.max_payload_bytes = max.min(MAX_PAYLOAD_BYTES);
         self
     }
 
@@ -139,6 +143,15 @@ mod tests {
         assert_eq!((d.payload.as_str(), d.payload_encoding.as_str(), d.truncated), ("//4BAg==", "base64", Some(true)));
         let d = policy.letter(rejected(b"ok"));
         assert_eq!((d.payload.as_str(), d.truncated, d.original_bytes), ("ok", Some(false), Some(2)));
+    }
+
+    #[test]
+    fn no_configuration_makes_a_dead_letter_unpublishable() {
+        let policy = DeadLetterPolicy::new("f", "t").with_max_payload_bytes(usize::MAX);
+        let binary = vec![0xffu8; 4 * 1024 * 1024];
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).single().expect("time");
+        let m = policy.message(rejected(&binary), at);
+        assert!(m.payload.len() < 1_000_000, "{} bytes", m.payload.len());
     }
 
     #[test]

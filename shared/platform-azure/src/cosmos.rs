@@ -54,6 +54,14 @@ impl CosmosConfig {
             None => EMULATOR_ENDPOINT.into(),
         };
         let key = match env.get("COSMOS_KEY") {
+            // The platform passes a Key Vault reference it could not resolve (the app's identity
+            // cannot read the secret yet) through as text: every call would be refused as 401.
+            Some(k) if k.starts_with("@Microsoft.KeyVault(") => {
+                return Err(ConfigError(
+                    "COSMOS_KEY is an unresolved Key Vault reference: the app's managed identity cannot read the secret (yet)"
+                        .into(),
+                ));
+            }
             Some(k) => k,
             None if is_loopback(&endpoint) => EMULATOR_KEY.into(),
             None => {

@@ -148,6 +148,12 @@ pub fn metadata_position(req: &InvocationRequest, index: usize) -> Option<String
     Some(format!("{}/{partition}@{offset}", topic.as_str()?))
 }
 
+/// The Kafka timestamp of entry `index`, from the trigger metadata's `TimestampArray`.
+pub fn metadata_timestamp(req: &InvocationRequest, index: usize) -> Option<String> {
+    let array = serde_json::from_str::<Vec<Value>>(req.metadata.get("TimestampArray")?.get()).ok()?;
+    array.into_iter().nth(index)?.as_str().map(str::to_string)
+}
+
 /// Builds the `Data` entry the host would send for these records (the local runner is the host).
 pub fn to_binding_value(events: &[KafkaEventData]) -> Value {
     Value::Array(events.iter().map(|e| Value::String(serde_json::to_string(e).unwrap_or_default())).collect())

@@ -3,6 +3,7 @@
 //! payload, the Cosmos DB port, and the server helper every Azure function's `main` uses.
 pub mod cosmos;
 pub mod custom_handler;
+pub mod dead_letter_output;
 pub mod kafka_trigger;
 
 pub use custom_handler::{InvocationRequest, InvocationResponse, RetryContext};

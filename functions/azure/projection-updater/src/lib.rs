@@ -15,13 +15,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy, Rejected};
+use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy};
 use domain::merch::MerchChange;
 use domain::ownership::{ForeignSlot, SlotOwners};
 use domain::ports::Documents;
-use platform_azure::kafka_trigger::{KafkaEventData, events, metadata_position};
+use platform_azure::dead_letter_output::{DeadLetterOutput, read_invocation};
+use platform_azure::kafka_trigger::{KafkaEventData, events};
 use platform_azure::{InvocationRequest, InvocationResponse};
-use serde_json::json;
 use serve::{ConfigError, Env};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -90,68 +90,36 @@ impl Updater {
         Updater { docs, config }
     }
 
-    /// A request body that is not a custom-handler invocation at all: kept whole (bounded) in one
-    /// dead letter named by its hash, and answered as handled, since no retry can fix it.
-    pub fn unreadable_request(&self, body: &[u8], error: &str) -> InvocationResponse {
-        let mut resp = InvocationResponse::default();
-        let mut report = BatchReport::default();
-        let origin = format!("request:{}", &domain::dead_letter::sha256_hex(body)[..16]);
-        tracing::error!(%origin, %error, "request is not a custom-handler invocation; dead-lettering its body");
-        let mut dl = DeadLetters {
-            resp: &mut resp,
-            report: &mut report,
-            now: chrono::Utc::now(),
-            policy: &self.config.dead_letters,
-        };
-        dl.push("unreadable_invocation", format!("not a custom-handler invocation: {error}"), origin, body, None);
-        resp.log(format!("invalid invocation: {error}; its body was dead-lettered"));
-        resp
-    }
-
     /// Handles one invocation; the status is what the custom handler answers the host.
     pub async fn handle(&self, req: &InvocationRequest) -> (StatusCode, InvocationResponse, BatchReport) {
         let mut resp = InvocationResponse::default();
         let mut report = BatchReport::default();
-        // The host's clock for this invocation: dead letters of a retried batch come out the same.
-        let now = req
-            .sys()
-            .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s.utc_now).ok())
-            .map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
-        let invocation = req.invocation_id();
-        let policy = &self.config.dead_letters;
+        let mut dead = DeadLetterOutput::new(DLQ_BINDING, &self.config.dead_letters);
         let entries = match events(req, TRIGGER_BINDING) {
             Ok(e) => e,
             Err(bad) => {
                 // No retry can fix what the host sent: keep it whole and report the invocation
                 // handled, so the host moves on instead of retrying it until its policy gives up.
-                tracing::error!(invocation_id = %invocation, error = %bad.error, "trigger binding unreadable; dead-lettering the invocation's Data");
-                let mut dl = DeadLetters { resp: &mut resp, report: &mut report, now, policy };
-                let origin = format!("invocation:{invocation}/data");
-                dl.push(bad.error.code(), bad.error.to_string(), origin, bad.raw_data.as_bytes(), None);
+                dead.binding(req, &bad);
+                report.dead_lettered = dead.len();
+                dead.write_to(&mut resp);
                 resp.log(format!("invalid invocation: {}; its Data was dead-lettered", bad.error));
                 return (StatusCode::OK, resp, report);
             }
         };
         report.records = entries.len();
-        let mut dl = DeadLetters { resp: &mut resp, report: &mut report, now, policy };
         let mut by_sku: BTreeMap<String, Vec<(MerchChange, KafkaEventData)>> = BTreeMap::new();
         for entry in entries {
             let ev = match entry {
                 Ok(ev) => ev,
                 Err(bad) => {
-                    // Unreadable, so placed by the trigger metadata, or else by its index in this
-                    // invocation: each bad entry gets its own dead letter id.
-                    let origin = metadata_position(req, bad.index)
-                        .map(|p| format!("kafka:{p}"))
-                        .unwrap_or_else(|| format!("invocation:{invocation}/entry-{}", bad.index));
-                    dl.push(bad.error.code(), bad.error.to_string(), origin, bad.raw.as_bytes(), None);
+                    dead.entry(req, &bad);
                     continue;
                 }
             };
-            let origin = format!("kafka:{}", ev.position());
             if ev.value.len() > MAX_RECORD_BYTES {
                 let reason = format!("record is {} bytes, over the {MAX_RECORD_BYTES}-byte limit", ev.value.len());
-                dl.push("oversize", reason, origin, ev.value.as_bytes(), ev.key.clone());
+                dead.record(&ev, "oversize", reason);
                 continue;
             }
             let checked =
@@ -163,7 +131,7 @@ impl Updater {
                 });
             match checked {
                 Ok(change) => by_sku.entry(change.sku().to_string()).or_default().push((change, ev)),
-                Err((code, reason)) => dl.push(code, reason, origin, ev.value.as_bytes(), ev.key.clone()),
+                Err((code, reason)) => dead.record(&ev, code, reason),
             }
         }
         let last_attempt = req.is_last_attempt();
@@ -171,24 +139,25 @@ impl Updater {
             let changes: Vec<&MerchChange> = items.iter().map(|(c, _)| c).collect();
             match store::apply_changes(self.docs.as_ref(), sku, &changes).await {
                 Ok(r) => {
-                    dl.report.applied += r.applied;
-                    dl.report.stale += r.stale;
-                    dl.report.conflicts += r.conflicts;
+                    report.applied += r.applied;
+                    report.stale += r.stale;
+                    report.conflicts += r.conflicts;
                 }
                 Err(e) if e.is_transient() && !last_attempt => {
                     tracing::warn!(%sku, error = %e, "store unavailable; the host will retry the batch");
-                    dl.report.retry.push(sku.clone());
+                    report.retry.push(sku.clone());
                 }
                 Err(e) => {
                     // Retries spent, or the store refused for good: keep the records with the reason.
+                    let code = if e.is_transient() { "retries_exhausted" } else { "store_rejected" };
                     for (_, ev) in items {
-                        let code = if e.is_transient() { "retries_exhausted" } else { "store_rejected" };
-                        let origin = format!("kafka:{}", ev.position());
-                        dl.push(code, e.to_string(), origin, ev.value.as_bytes(), ev.key.clone());
+                        dead.record(ev, code, e.to_string());
                     }
                 }
             }
         }
+        report.dead_lettered = dead.len();
+        dead.write_to(&mut resp);
         resp.log(format!(
             "{} records: {} applied, {} stale, {} dead-lettered, {} etag conflicts",
             report.records, report.applied, report.stale, report.dead_lettered, report.conflicts
@@ -198,25 +167,6 @@ impl Updater {
             return (StatusCode::INTERNAL_SERVER_ERROR, resp, report);
         }
         (StatusCode::OK, resp, report)
-    }
-}
-
-/// Collects dead letters into the `deadLetters` output binding (the host publishes them).
-struct DeadLetters<'a> {
-    resp: &'a mut InvocationResponse,
-    report: &'a mut BatchReport,
-    now: chrono::DateTime<chrono::Utc>,
-    policy: &'a DeadLetterPolicy,
-}
-
-impl DeadLetters<'_> {
-    fn push(&mut self, code: &str, reason: String, origin: String, payload: &[u8], key: Option<String>) {
-        // Inside the invocation span, so the line carries the invocation id as well as the record.
-        tracing::warn!(%origin, reason_code = code, %reason, "record dead-lettered");
-        let event = self.policy.event(Rejected { code, reason, origin, payload, key }, self.now);
-        let value = String::from_utf8(event.to_json()).unwrap_or_default();
-        self.resp.push_output(DLQ_BINDING, json!({ "Key": event.key(), "Value": value }));
-        self.report.dead_lettered += 1;
     }
 }
 
@@ -234,11 +184,12 @@ pub fn max_body_bytes(env: &Env) -> Result<usize, ConfigError> {
 
 /// Reads the body itself rather than through axum's `Json` extractor, which tracks the path of
 /// every value for its error messages (a fifth of the decoding time of a 500-record batch) and
-/// answers 415/422 to a body it cannot read, which the host would retry forever.
+/// answers 415/422 to a body it cannot read, which the host would retry forever (see
+/// `read_invocation`).
 async fn invoke(State(u): State<Arc<Updater>>, body: Bytes) -> (StatusCode, Json<InvocationResponse>) {
-    let req = match serde_json::from_slice::<InvocationRequest>(&body) {
+    let req = match read_invocation(&body, DLQ_BINDING, &u.config.dead_letters) {
         Ok(req) => req,
-        Err(e) => return (StatusCode::OK, Json(u.unreadable_request(&body, &e.to_string()))),
+        Err(dead_lettered) => return (StatusCode::OK, Json(dead_lettered)),
     };
     let span = tracing::info_span!("invocation", function = NAME, event_id = %req.invocation_id());
     let (status, resp, _) = u.handle(&req).instrument(span).await;

@@ -1,30 +1,26 @@
 //! The custom handler as the Functions host starts it: a Cosmos endpoint that is not this
-//! machine's emulator without `COSMOS_KEY` stops start-up, naming it, before any connection.
-use std::process::Command;
-use std::time::{Duration, Instant};
+//! machine's emulator without `COSMOS_KEY`, or with a Key Vault reference the platform could not
+//! resolve, stops start-up, naming it, before any connection is tried.
+#[path = "../../../../tests/support/exits.rs"]
+mod exits;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_projection-updater");
+const REMOTE: (&str, &str) = ("COSMOS_ENDPOINT", "https://merch-prod.documents.azure.com:443/");
 
 #[test]
-fn a_remote_cosmos_endpoint_without_a_key_stops_start_up() {
-    let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_projection-updater"))
-        .env_clear()
-        .env("COSMOS_ENDPOINT", "https://merch-prod.documents.azure.com:443/")
-        .env("COSMOS_DISABLE_IMDS", "1")
-        .output()
-        .expect("the binary runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+fn a_remote_cosmos_endpoint_without_a_usable_key_stops_start_up() {
+    let (code, stderr) = exits::exit_of(BINARY, &[REMOTE]);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("COSMOS_KEY not set for https://merch-prod.documents.azure.com:443/"), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(10), "refused before trying to connect");
+    let unresolved = ("COSMOS_KEY", "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/cosmos-key/)");
+    let (code, stderr) = exits::exit_of(BINARY, &[REMOTE, unresolved]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("unresolved Key Vault reference"), "{stderr}");
 }
 
 #[test]
 fn in_azure_the_endpoint_is_required() {
-    let out = Command::new(env!("CARGO_BIN_EXE_projection-updater"))
-        .env_clear()
-        .env("WEBSITE_SITE_NAME", "estate-merch")
-        .output()
-        .expect("the binary runs");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("COSMOS_ENDPOINT not set"));
+    let (code, stderr) = exits::exit_of(BINARY, &[("WEBSITE_SITE_NAME", "estate-merch")]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("COSMOS_ENDPOINT not set"), "{stderr}");
 }

@@ -93,7 +93,7 @@ impl Normalizer {
     /// until Pub/Sub gives up.
     pub async fn handle_unreadable(&self, body: &[u8], err: &PushError) -> Result<Outcome, PortError> {
         tracing::warn!(error = %err, "unreadable push request");
-        let origin = format!("http:unreadable-{:016x}", fnv1a(body));
+        let origin = format!("request:{}", &domain::dead_letter::sha256_hex(body)[..16]);
         self.publish_dead_letter(err.code(), err.to_string(), origin, body, chrono::Utc::now()).await
     }
 
@@ -131,11 +131,6 @@ impl Normalizer {
         self.publisher.publish(self.config.dead_letters.message(rejected, time)).await?;
         Ok(Outcome::DeadLettered { reason_code: code.into(), reason })
     }
-}
-
-/// FNV-1a: a stable name for a body that has no message id.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// The Cloud Run service: `POST /` takes a push in any of its three forms, behind the guard's

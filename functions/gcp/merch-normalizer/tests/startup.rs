@@ -1,15 +1,12 @@
 //! The binary as Cloud Run starts it: without its push-token settings it must refuse to start,
 //! naming what is missing, before it connects to anything.
-use std::process::Command;
+#[path = "../../../../tests/support/exits.rs"]
+mod exits;
 
 fn start(env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_merch-normalizer"))
-        .env_clear()
-        .envs(env.iter().copied())
-        .env("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
-        .output()
-        .expect("the binary runs");
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let mut env = env.to_vec();
+    env.push(("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1"));
+    exits::exit_of(env!("CARGO_BIN_EXE_merch-normalizer"), &env)
 }
 
 #[test]
