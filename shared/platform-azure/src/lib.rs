@@ -24,10 +24,12 @@ pub const KAFKA_DEFAULT_MAX_RECORD_BYTES: usize = 1_048_588;
 
 /// The largest request body the custom handler accepts. axum's 2 MB default would answer 413 to
 /// a full Kafka batch before any dead-letter logic runs, and the host would retry it forever; so
-/// it is sized from what the host can send: `maxBatchSize` records of the topic's largest record,
-/// each escaped twice (an entry is a JSON string holding the event, whose `Value` is a JSON
-/// string), plus the event's other fields. `CUSTOM_HANDLER_MAX_BODY_BYTES` sets it outright;
-/// `KAFKA_MAX_RECORD_BYTES` sets the record size it is computed from.
+/// it is sized from what the host can send: `maxBatchSize` records of the topic's largest record
+/// (`KAFKA_MAX_RECORD_BYTES`, Kafka's 1 MiB default), each counted twice plus 1 KiB for the
+/// event's other fields. An entry is a JSON string holding the event, whose `Value` is itself a
+/// JSON string, so every quote or backslash of a record takes 4 bytes: twice the size covers a
+/// record whose quotes and backslashes are at most a third of its bytes (a canonical change is
+/// about a fifth), not arbitrary text; `CUSTOM_HANDLER_MAX_BODY_BYTES` sets the limit outright.
 pub fn max_invocation_bytes(env: &serve::Env, max_batch_size: usize) -> Result<usize, serve::ConfigError> {
     let record = env.number("KAFKA_MAX_RECORD_BYTES", KAFKA_DEFAULT_MAX_RECORD_BYTES)?;
     let computed = max_batch_size.saturating_mul(record.saturating_mul(2).saturating_add(1024));
