@@ -5,6 +5,7 @@ pub mod cloudevent;
 pub mod dead_letter;
 pub mod events;
 pub mod merch;
+mod merch_decode;
 pub mod ownership;
 pub mod ports;
 pub mod projection;

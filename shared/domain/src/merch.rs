@@ -122,16 +122,7 @@ impl MerchChange {
     }
     /// Decodes a canonical change from the bus in one pass; the type attribute picks the variant.
     pub fn decode(bytes: &[u8]) -> Result<MerchChange, crate::cloudevent::DecodeError> {
-        use crate::cloudevent::{DecodeError, RawEvent};
-        let raw = RawEvent::parse(bytes)?;
-        match raw.ty.as_str() {
-            PriceChanged::TYPE => raw.into_event().map(MerchChange::Price),
-            InventoryChanged::TYPE => raw.into_event().map(MerchChange::Inventory),
-            _ => Err(DecodeError::UnexpectedType {
-                found: raw.ty,
-                expected: vec![PriceChanged::TYPE, InventoryChanged::TYPE],
-            }),
-        }
+        crate::merch_decode::decode(bytes)
     }
 }
 
