@@ -45,4 +45,44 @@ mod tests {
         }
         assert!(stale.is_empty(), "stale or missing schemas {stale:?}: run `cargo run -p local -- schemas`");
     }
+
+    /// A published v1 may gain optional fields only. `events/schemas/v1-required.json` holds the
+    /// required fields of every v1 type and of each structure in it as first published (never
+    /// regenerated; a new type is added to it by hand): no list may grow.
+    #[test]
+    fn no_v1_schema_requires_more_than_it_did_when_published() {
+        use std::collections::{BTreeMap, BTreeSet};
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/schemas/v1-required.json");
+        let frozen: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("v1-required.json")).expect("frozen lists");
+        let required = |v: &serde_json::Value| -> BTreeSet<String> {
+            v["required"].as_array().into_iter().flatten().filter_map(|f| f.as_str().map(str::to_string)).collect()
+        };
+        let mut grew = Vec::new();
+        for (_, text) in super::all() {
+            let schema: serde_json::Value = serde_json::from_str(&text).expect("schema");
+            let ty = schema["title"].as_str().unwrap_or_default().to_string();
+            if !ty.ends_with(".v1") {
+                continue;
+            }
+            let Some(published) = frozen.get(&ty) else {
+                panic!(
+                    "{ty} is not in events/schemas/v1-required.json: add its required lists when it is first published"
+                );
+            };
+            let mut now = vec![(String::new(), required(&schema))];
+            for (name, def) in schema["$defs"].as_object().into_iter().flatten() {
+                now.push((name.clone(), required(def)));
+            }
+            for (name, fields) in now {
+                // A structure that did not exist is reachable only through a new optional field.
+                let Some(before) = published.get(&name) else { continue };
+                let added: Vec<&String> = fields.difference(before).collect();
+                if !added.is_empty() {
+                    grew.push(format!("{ty} {name}: {added:?}"));
+                }
+            }
+        }
+        assert!(grew.is_empty(), "v1 schemas now require more than they did: {grew:?} (that is a v2)");
+    }
 }
