@@ -119,13 +119,16 @@ fn invocation_body() -> Vec<u8> {
             let slots = [("EU", "EUR", "sap-eu"), ("UK", "GBP", "sap-eu"), ("US", "USD", "as400-us")];
             let (region, currency, erp) = slots[i % 3];
             let sku = format!("TSH-{:04}-BLK-M", i % 170);
-            let ce = serde_json::json!({"specversion": "1.0", "id": format!("erp-{erp}-{}", 200_000 + i),
-                "source": "/gcp/merch-normalizer", "type": "com.shop.merch.price-changed.v1",
-                "time": "2026-11-20T09:15:02Z", "subject": sku, "datacontenttype": "application/json",
-                "data": {"sku": sku, "region": region, "price": {"amount_minor": 500 + i as i64, "currency": currency},
-                         "version": 200_000 + i, "erp_system": erp, "effective_at": "2026-11-20T09:15:02Z"}});
+            // Serialised as the producer does (merch-normalizer's CloudEvent, `type` before `data`),
+            // not through `json!`, whose map would sort the keys.
+            let data: PriceChanged = serde_json::from_value(serde_json::json!({"sku": sku, "region": region,
+                "price": {"amount_minor": 500 + i as i64, "currency": currency}, "version": 200_000 + i,
+                "erp_system": erp, "effective_at": "2026-11-20T09:15:02Z"}))
+            .expect("price change");
+            let at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 15, 2).single().expect("time");
+            let ce = CloudEvent::new(format!("erp-{erp}-{}", 200_000 + i), "/gcp/merch-normalizer", at, data);
             let (topic, partition, offset) = ("merch.price-changed".to_string(), (i % 3) as i32, i as i64);
-            let (payload, timestamp_ms) = (ce.to_string().into_bytes(), 1_795_165_200_000);
+            let (payload, timestamp_ms) = (ce.to_json(), 1_795_165_200_000);
             Record { topic, partition, offset, key: sku, payload, headers: vec![], timestamp_ms }
         })
         .collect();
