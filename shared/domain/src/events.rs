@@ -13,6 +13,7 @@ pub mod topics {
     pub const IMAGES_DLQ: &str = "images.dlq";
     pub const CHECKOUT_DLQ: &str = "checkout.dlq";
     pub const ORDER_CONFIRMED: &str = "order.confirmed";
+    pub const ORDER_PAID: &str = "order.paid";
     pub const FRAUD_SCORED: &str = "fraud.scored";
     pub const PAYMENT_REQUESTED: &str = "payment.requested";
     pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
@@ -68,6 +69,23 @@ pub struct OrderLine {
     pub sku: Sku,
     pub quantity: Quantity,
     pub unit_price: Money,
+    /// The product's category, for risk rules on high-risk categories (v1 addition, optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+}
+
+/// How the order is paid, as the storefront's payment provider reported it. Never a card
+/// number: a gateway token, the card's fingerprint and the country of its BIN only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PaymentDetails {
+    /// The gateway's token for the payment method; what a charge is made with.
+    pub token: String,
+    /// A stable hash of the card, the same for every token of one card (velocity rules).
+    pub card_fingerprint: String,
+    /// ISO 3166-1 alpha-2 country of the card's issuer (from its BIN).
+    pub card_bin_country: String,
+    /// ISO 3166-1 alpha-2 country of the billing address.
+    pub billing_country: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -79,8 +97,27 @@ pub struct OrderConfirmed {
     /// ISO 3166-1 alpha-2 country of the shipping address.
     pub ship_to_country: String,
     pub confirmed_at: DateTime<Utc>,
+    /// v1 addition, optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentDetails>,
+    /// When the customer's account was opened (v1 addition, optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_since: Option<DateTime<Utc>>,
 }
 domain_event!(OrderConfirmed, "com.shop.order.confirmed.v1", topics::ORDER_CONFIRMED, |s| s.order_id.to_string());
+
+/// An order whose payment succeeded: what fulfilment books and dispatches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderPaid {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+    /// ISO 3166-1 alpha-2 country of the shipping address.
+    pub ship_to_country: String,
+    pub payment_id: String,
+}
+domain_event!(OrderPaid, "com.shop.order.paid.v1", topics::ORDER_PAID, |s| s.order_id.to_string());
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -109,6 +146,9 @@ pub struct PaymentRequested {
     /// Deterministic per order: the gateway's idempotency key.
     pub payment_id: String,
     pub amount: Money,
+    /// The gateway token to charge, from the order's payment details (v1 addition, optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_token: Option<String>,
 }
 domain_event!(PaymentRequested, "com.shop.payment.requested.v1", topics::PAYMENT_REQUESTED, |s| s.order_id.to_string());
 

@@ -19,6 +19,7 @@ pub fn all() -> Vec<(String, String)> {
         one::<PriceChanged>(),
         one::<InventoryChanged>(),
         one::<OrderConfirmed>(),
+        one::<OrderPaid>(),
         one::<FraudScored>(),
         one::<PaymentRequested>(),
         one::<PaymentSucceeded>(),
@@ -29,6 +30,32 @@ pub fn all() -> Vec<(String, String)> {
         one::<WarehouseDispatch>(),
         one::<DeadLetter>(),
     ]
+}
+
+/// Decodes a structured CloudEvent of any v1 type of the estate with that type's Rust struct,
+/// and returns the type: an event a consumer of this version could not read is an error.
+pub fn decode_any(bytes: &[u8]) -> Result<&'static str, crate::cloudevent::DecodeError> {
+    use crate::cloudevent::{DecodeError, RawEvent};
+    fn as_type<T: DomainEvent>(raw: RawEvent) -> Result<&'static str, DecodeError> {
+        raw.into_event::<T>().map(|_| T::TYPE)
+    }
+    let raw = RawEvent::parse(bytes)?;
+    match raw.ty.as_str() {
+        PriceChanged::TYPE => as_type::<PriceChanged>(raw),
+        InventoryChanged::TYPE => as_type::<InventoryChanged>(raw),
+        OrderConfirmed::TYPE => as_type::<OrderConfirmed>(raw),
+        OrderPaid::TYPE => as_type::<OrderPaid>(raw),
+        FraudScored::TYPE => as_type::<FraudScored>(raw),
+        PaymentRequested::TYPE => as_type::<PaymentRequested>(raw),
+        PaymentSucceeded::TYPE => as_type::<PaymentSucceeded>(raw),
+        PaymentFailed::TYPE => as_type::<PaymentFailed>(raw),
+        ProductDeleted::TYPE => as_type::<ProductDeleted>(raw),
+        ProductImageProcessed::TYPE => as_type::<ProductImageProcessed>(raw),
+        LedgerEntry::TYPE => as_type::<LedgerEntry>(raw),
+        WarehouseDispatch::TYPE => as_type::<WarehouseDispatch>(raw),
+        DeadLetter::TYPE => as_type::<DeadLetter>(raw),
+        _ => Err(DecodeError::UnexpectedType { found: raw.ty, expected: vec![] }),
+    }
 }
 
 #[cfg(test)]
