@@ -69,8 +69,10 @@ pub fn records(bytes: &[u8]) -> Result<Vec<Result<MskRecord, Undecodable>>, Enve
         .collect())
 }
 
-/// Kafka's partial batch response: each failure names its `topic-partition` and offset, and
-/// Lambda retries from the lowest failed offset of each partition.
+/// Kafka's partial batch response (`ReportBatchItemFailures` on the event source mapping): each
+/// failure names its partition by the event's `records` key (`<topic>-<partition>`, e.g.
+/// `orders-0`) under `partition`, and its offset; Lambda retries from the lowest failed offset
+/// of each partition. An identifier with another key name fails the whole batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KafkaBatchResponse {
@@ -85,15 +87,15 @@ pub struct KafkaBatchItemFailure {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KafkaItemIdentifier {
-    #[serde(rename = "topic-partition")]
-    pub topic_partition: String,
+    /// The `records` key of the record's partition: `<topic>-<partition>`.
+    pub partition: String,
     pub offset: i64,
 }
 
 impl KafkaBatchResponse {
     pub fn fail(&mut self, topic: &str, partition: i64, offset: i64) {
         self.batch_item_failures.push(KafkaBatchItemFailure {
-            item_identifier: KafkaItemIdentifier { topic_partition: format!("{topic}-{partition}"), offset },
+            item_identifier: KafkaItemIdentifier { partition: format!("{topic}-{partition}"), offset },
         });
     }
 }
