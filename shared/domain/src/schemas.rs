@@ -1,60 +1,62 @@
 //! JSON Schemas of every domain event, generated from the Rust types. `events/schemas/` holds the
 //! committed copies; a test fails when they are stale (regenerate with `cargo run -p local -- schemas`).
-use crate::cloudevent::{CloudEvent, DomainEvent};
+use crate::cloudevent::{CloudEvent, DecodeError, DomainEvent, RawEvent};
 use crate::events::*;
+
+/// One event type of the estate: its CloudEvents type, its schema, and how to decode it.
+struct EventType {
+    ty: &'static str,
+    schema: fn() -> (String, String),
+    decode: fn(RawEvent) -> Result<(), DecodeError>,
+}
+
+fn event_type<T: DomainEvent>() -> EventType {
+    EventType { ty: T::TYPE, schema: schema::<T>, decode: |raw| raw.into_event::<T>().map(|_| ()) }
+}
+
+/// Every event type, in one list: a new event is added here and gets its schema file, its
+/// decoding check and its compatibility check.
+fn registry() -> [EventType; 13] {
+    [
+        event_type::<PriceChanged>(),
+        event_type::<InventoryChanged>(),
+        event_type::<OrderConfirmed>(),
+        event_type::<OrderPaid>(),
+        event_type::<FraudScored>(),
+        event_type::<PaymentRequested>(),
+        event_type::<PaymentSucceeded>(),
+        event_type::<PaymentFailed>(),
+        event_type::<ProductDeleted>(),
+        event_type::<ProductImageProcessed>(),
+        event_type::<LedgerEntry>(),
+        event_type::<WarehouseDispatch>(),
+        event_type::<DeadLetter>(),
+    ]
+}
+
+fn schema<T: DomainEvent>() -> (String, String) {
+    let mut schema = serde_json::to_value(schemars::schema_for!(CloudEvent<T>)).unwrap_or_default();
+    // The generic envelope says "a string"; each event's schema pins its own attributes.
+    schema["title"] = T::TYPE.into();
+    schema["properties"]["type"] = serde_json::json!({"const": T::TYPE});
+    schema["properties"]["specversion"] = serde_json::json!({"const": crate::cloudevent::SPEC_VERSION});
+    schema["properties"]["datacontenttype"] = serde_json::json!({"const": "application/json"});
+    let text = serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n";
+    (format!("{}.schema.json", T::TYPE), text)
+}
 
 /// (file name, pretty JSON schema) for each event type.
 pub fn all() -> Vec<(String, String)> {
-    fn one<T: DomainEvent>() -> (String, String) {
-        let mut schema = serde_json::to_value(schemars::schema_for!(CloudEvent<T>)).unwrap_or_default();
-        // The generic envelope says "a string"; each event's schema pins its own attributes.
-        schema["title"] = T::TYPE.into();
-        schema["properties"]["type"] = serde_json::json!({"const": T::TYPE});
-        schema["properties"]["specversion"] = serde_json::json!({"const": crate::cloudevent::SPEC_VERSION});
-        schema["properties"]["datacontenttype"] = serde_json::json!({"const": "application/json"});
-        let text = serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n";
-        (format!("{}.schema.json", T::TYPE), text)
-    }
-    vec![
-        one::<PriceChanged>(),
-        one::<InventoryChanged>(),
-        one::<OrderConfirmed>(),
-        one::<OrderPaid>(),
-        one::<FraudScored>(),
-        one::<PaymentRequested>(),
-        one::<PaymentSucceeded>(),
-        one::<PaymentFailed>(),
-        one::<ProductDeleted>(),
-        one::<ProductImageProcessed>(),
-        one::<LedgerEntry>(),
-        one::<WarehouseDispatch>(),
-        one::<DeadLetter>(),
-    ]
+    registry().iter().map(|t| (t.schema)()).collect()
 }
 
 /// Decodes a structured CloudEvent of any v1 type of the estate with that type's Rust struct,
 /// and returns the type: an event a consumer of this version could not read is an error.
-pub fn decode_any(bytes: &[u8]) -> Result<&'static str, crate::cloudevent::DecodeError> {
-    use crate::cloudevent::{DecodeError, RawEvent};
-    fn as_type<T: DomainEvent>(raw: RawEvent) -> Result<&'static str, DecodeError> {
-        raw.into_event::<T>().map(|_| T::TYPE)
-    }
+pub fn decode_any(bytes: &[u8]) -> Result<&'static str, DecodeError> {
     let raw = RawEvent::parse(bytes)?;
-    match raw.ty.as_str() {
-        PriceChanged::TYPE => as_type::<PriceChanged>(raw),
-        InventoryChanged::TYPE => as_type::<InventoryChanged>(raw),
-        OrderConfirmed::TYPE => as_type::<OrderConfirmed>(raw),
-        OrderPaid::TYPE => as_type::<OrderPaid>(raw),
-        FraudScored::TYPE => as_type::<FraudScored>(raw),
-        PaymentRequested::TYPE => as_type::<PaymentRequested>(raw),
-        PaymentSucceeded::TYPE => as_type::<PaymentSucceeded>(raw),
-        PaymentFailed::TYPE => as_type::<PaymentFailed>(raw),
-        ProductDeleted::TYPE => as_type::<ProductDeleted>(raw),
-        ProductImageProcessed::TYPE => as_type::<ProductImageProcessed>(raw),
-        LedgerEntry::TYPE => as_type::<LedgerEntry>(raw),
-        WarehouseDispatch::TYPE => as_type::<WarehouseDispatch>(raw),
-        DeadLetter::TYPE => as_type::<DeadLetter>(raw),
-        _ => Err(DecodeError::UnexpectedType { found: raw.ty, expected: vec![] }),
+    match registry().iter().find(|t| t.ty == raw.ty) {
+        Some(t) => (t.decode)(raw).map(|()| t.ty),
+        None => Err(DecodeError::UnexpectedType { found: raw.ty, expected: registry().map(|t| t.ty).to_vec() }),
     }
 }
 
