@@ -66,6 +66,15 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// A JSON error of a whole event: broken JSON, or JSON that is not the event's shape.
+    pub fn from_json(e: serde_json::Error) -> Self {
+        if e.is_syntax() || e.is_eof() {
+            DecodeError::MalformedJson(e.to_string())
+        } else {
+            DecodeError::WrongSchema(e.to_string())
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             DecodeError::MalformedJson(_) => "malformed_json",
@@ -103,13 +112,7 @@ pub struct RawEvent {
 
 impl RawEvent {
     pub fn parse(bytes: &[u8]) -> Result<RawEvent, DecodeError> {
-        let raw: RawEvent = serde_json::from_slice(bytes).map_err(|e| {
-            if e.is_syntax() || e.is_eof() {
-                DecodeError::MalformedJson(e.to_string())
-            } else {
-                DecodeError::WrongSchema(e.to_string())
-            }
-        })?;
+        let raw: RawEvent = serde_json::from_slice(bytes).map_err(DecodeError::from_json)?;
         if raw.specversion != SPEC_VERSION {
             return Err(DecodeError::SpecVersion(raw.specversion));
         }

@@ -102,13 +102,7 @@ fn raw_data<T: DomainEvent>(raw: &RawValue) -> Result<T, DecodeError> {
 }
 
 pub(crate) fn decode(bytes: &[u8]) -> Result<MerchChange, DecodeError> {
-    let w: Wire = serde_json::from_slice(bytes).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
-            DecodeError::MalformedJson(e.to_string())
-        } else {
-            DecodeError::WrongSchema(e.to_string())
-        }
-    })?;
+    let w: Wire = serde_json::from_slice(bytes).map_err(DecodeError::from_json)?;
     let specversion = required(w.specversion, "specversion")?;
     if specversion != SPEC_VERSION {
         return Err(DecodeError::SpecVersion(specversion));
