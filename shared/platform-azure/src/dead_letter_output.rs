@@ -3,20 +3,23 @@
 //! dead-letters twice), and the two ways an invocation can be unreadable as a whole. Every
 //! Azure function with a Kafka trigger uses these, so ids, times and bounds are the same.
 use crate::custom_handler::{InvocationRequest, InvocationResponse};
-use crate::kafka_trigger::{BadBinding, BadEntry, KafkaEventData, metadata_position, metadata_timestamp};
+use crate::kafka_trigger::{BadBinding, BadEntry, KafkaEventData, TriggerMetadata};
 use chrono::{DateTime, Utc};
 use domain::dead_letter::{DeadLetterPolicy, Rejected, sha256_hex};
 use serde_json::{Value, json};
+use std::cell::OnceCell;
 
 pub struct DeadLetterOutput<'a> {
     binding: &'a str,
     policy: &'a DeadLetterPolicy,
     items: Vec<Value>,
+    /// Read on the first unreadable entry, once for the invocation.
+    metadata: OnceCell<TriggerMetadata>,
 }
 
 impl<'a> DeadLetterOutput<'a> {
     pub fn new(binding: &'a str, policy: &'a DeadLetterPolicy) -> Self {
-        DeadLetterOutput { binding, policy, items: Vec::new() }
+        DeadLetterOutput { binding, policy, items: Vec::new(), metadata: OnceCell::new() }
     }
 
     pub fn len(&self) -> usize {
@@ -47,10 +50,12 @@ impl<'a> DeadLetterOutput<'a> {
     /// An entry that is not a Kafka event: placed by the trigger metadata's arrays, or else by
     /// its index and content, so two bad entries never share an id and a redelivery keeps it.
     pub fn entry(&mut self, req: &InvocationRequest, bad: &BadEntry) {
-        let origin = metadata_position(req, bad.index)
+        let metadata = self.metadata.get_or_init(|| TriggerMetadata::read(req));
+        let origin = metadata
+            .position(bad.index)
             .map(|p| format!("kafka:{p}"))
             .unwrap_or_else(|| format!("entry-{}:{}", bad.index, &sha256_hex(bad.raw.as_bytes())[..16]));
-        let time = metadata_timestamp(req, bad.index).and_then(|t| parse_time(&t)).unwrap_or_else(Utc::now);
+        let time = metadata.timestamp(bad.index).and_then(parse_time).unwrap_or_else(Utc::now);
         let rejected = Rejected {
             code: bad.error.code(),
             reason: bad.error.to_string(),
@@ -66,10 +71,8 @@ impl<'a> DeadLetterOutput<'a> {
     pub fn binding(&mut self, req: &InvocationRequest, bad: &BadBinding) {
         tracing::error!(error = %bad.error, "trigger binding unreadable; dead-lettering the invocation's Data");
         let origin = format!("data:{}", &sha256_hex(bad.raw_data.as_bytes())[..16]);
-        let time = metadata_timestamp(req, 0)
-            .or_else(|| req.sys().map(|s| s.utc_now))
-            .and_then(|t| parse_time(&t))
-            .unwrap_or_else(Utc::now);
+        let first = self.metadata.get_or_init(|| TriggerMetadata::read(req)).timestamp(0).and_then(parse_time);
+        let time = first.or_else(|| req.sys().and_then(|s| parse_time(&s.utc_now))).unwrap_or_else(Utc::now);
         let (code, reason) = (bad.error.code(), bad.error.to_string());
         self.push(Rejected { code, reason, origin, payload: bad.raw_data.as_bytes(), key: None }, time);
     }

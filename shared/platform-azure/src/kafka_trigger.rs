@@ -135,23 +135,41 @@ fn from_raw(index: usize, item: &RawValue) -> Entry {
     parsed.map_err(|e| bad_entry(index, e.to_string(), text.to_string()))
 }
 
-/// Where entry `index` came from, from the trigger metadata's `TopicArray`, `PartitionArray`
-/// and `OffsetArray` (which the host sends beside the entries), when the entry itself is
-/// unreadable: `<topic>/<partition>@<offset>`.
-pub fn metadata_position(req: &InvocationRequest, index: usize) -> Option<String> {
-    let at = |name: &str| {
-        let array = serde_json::from_str::<Vec<Value>>(req.metadata.get(name)?.get()).ok()?;
-        array.into_iter().nth(index)
-    };
-    let topic = at("TopicArray")?;
-    let (partition, offset) = (at("PartitionArray")?.as_i64()?, at("OffsetArray")?.as_i64()?);
-    Some(format!("{}/{partition}@{offset}", topic.as_str()?))
+/// The trigger metadata's per-record arrays (`TopicArray`, `PartitionArray`, `OffsetArray`,
+/// `TimestampArray`, which the host sends beside the entries), read once: they place an entry
+/// that is itself unreadable.
+#[derive(Debug, Default)]
+pub struct TriggerMetadata {
+    topics: Vec<Value>,
+    partitions: Vec<Value>,
+    offsets: Vec<Value>,
+    timestamps: Vec<Value>,
 }
 
-/// The Kafka timestamp of entry `index`, from the trigger metadata's `TimestampArray`.
-pub fn metadata_timestamp(req: &InvocationRequest, index: usize) -> Option<String> {
-    let array = serde_json::from_str::<Vec<Value>>(req.metadata.get("TimestampArray")?.get()).ok()?;
-    array.into_iter().nth(index)?.as_str().map(str::to_string)
+impl TriggerMetadata {
+    pub fn read(req: &InvocationRequest) -> Self {
+        let array = |name: &str| {
+            req.metadata.get(name).and_then(|raw| serde_json::from_str(raw.get()).ok()).unwrap_or_default()
+        };
+        TriggerMetadata {
+            topics: array("TopicArray"),
+            partitions: array("PartitionArray"),
+            offsets: array("OffsetArray"),
+            timestamps: array("TimestampArray"),
+        }
+    }
+
+    /// Where entry `index` came from: `<topic>/<partition>@<offset>`.
+    pub fn position(&self, index: usize) -> Option<String> {
+        let topic = self.topics.get(index)?.as_str()?;
+        let (partition, offset) = (self.partitions.get(index)?.as_i64()?, self.offsets.get(index)?.as_i64()?);
+        Some(format!("{topic}/{partition}@{offset}"))
+    }
+
+    /// The Kafka timestamp of entry `index`.
+    pub fn timestamp(&self, index: usize) -> Option<&str> {
+        self.timestamps.get(index)?.as_str()
+    }
 }
 
 /// Builds the `Data` entry the host would send for these records (the local runner is the host).
@@ -231,7 +249,8 @@ mod tests {
         req.set_metadata("TopicArray", &json!(["merch.price-changed"]));
         req.set_metadata("PartitionArray", &json!([2]));
         req.set_metadata("OffsetArray", &json!([981]));
-        assert_eq!(metadata_position(&req, 0).as_deref(), Some("merch.price-changed/2@981"));
-        assert_eq!(metadata_position(&req, 1), None);
+        let metadata = TriggerMetadata::read(&req);
+        assert_eq!(metadata.position(0).as_deref(), Some("merch.price-changed/2@981"));
+        assert_eq!(metadata.position(1), None);
     }
 }
