@@ -81,8 +81,8 @@ impl DeadLetterPolicy {
     }
 
     /// As a CloudEvent whose id is derived from the origin, so a redelivered bad record yields
-    /// the same dead letter id. `time` is the input's own time (publish time, the host's clock
-    /// for the invocation), never the wall clock, for the same reason.
+    /// the same dead letter id. `time` is the input's own time where it has one (Pub/Sub publish
+    /// time, the Kafka record's timestamp), for the same reason.
     pub fn event(&self, r: Rejected<'_>, time: DateTime<Utc>) -> CloudEvent<DeadLetter> {
         let letter = self.letter(r);
         let id = format!("dlq-{}-{}", letter.rejected_by, letter.origin);

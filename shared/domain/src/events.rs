@@ -234,7 +234,8 @@ pub struct DeadLetter {
     /// Which function rejected it.
     pub rejected_by: String,
     /// Where the record came from: `kafka:<topic>/<partition>@<offset>`, `pubsub:<message id>`,
-    /// or `invocation:<host invocation id>/…` when the record carried no position of its own.
+    /// or, for input with no position of its own, `entry-<index>:`, `data:` or `request:` and a
+    /// hash of its content.
     pub origin: String,
     /// The original payload (at most a bounded prefix of it, see `truncated`), as text when it
     /// was UTF-8, else base64.

@@ -55,6 +55,15 @@ impl SlotOwners {
         Ok(SlotOwners { prices: upper(t.prices), stock: upper(t.stock) })
     }
 
+    /// The change back when its ERP system owns the slot it changes, else why not as
+    /// (reason code, reason) for a dead letter.
+    pub fn admit(&self, change: MerchChange) -> Result<MerchChange, (&'static str, String)> {
+        match self.check(&change) {
+            Ok(()) => Ok(change),
+            Err(foreign) => Err((ForeignSlot::CODE, foreign.to_string())),
+        }
+    }
+
     /// `Ok` when the change's ERP system owns the slot it changes.
     pub fn check(&self, change: &MerchChange) -> Result<(), ForeignSlot> {
         let (kind, slot, erp, table) = match change {

@@ -17,7 +17,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy};
 use domain::merch::MerchChange;
-use domain::ownership::{ForeignSlot, SlotOwners};
+use domain::ownership::SlotOwners;
 use domain::ports::Documents;
 use platform_azure::dead_letter_output::{DeadLetterOutput, read_invocation};
 use platform_azure::kafka_trigger::{KafkaEventData, events};
@@ -122,13 +122,9 @@ impl Updater {
                 dead.record(&ev, "oversize", reason);
                 continue;
             }
-            let checked =
-                MerchChange::decode(ev.value.as_bytes()).map_err(|e| (e.code(), e.to_string())).and_then(|change| {
-                    match self.config.owners.check(&change) {
-                        Ok(()) => Ok(change),
-                        Err(foreign) => Err((ForeignSlot::CODE, foreign.to_string())),
-                    }
-                });
+            let checked = MerchChange::decode(ev.value.as_bytes())
+                .map_err(|e| (e.code(), e.to_string()))
+                .and_then(|c| self.config.owners.admit(c));
             match checked {
                 Ok(change) => by_sku.entry(change.sku().to_string()).or_default().push((change, ev)),
                 Err((code, reason)) => dead.record(&ev, code, reason),

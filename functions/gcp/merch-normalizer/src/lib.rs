@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy, Rejected};
 use domain::merch::{ErpFormat, MerchChange, normalize};
-use domain::ownership::{ForeignSlot, SlotOwners};
+use domain::ownership::SlotOwners;
 use domain::ports::{OutboundMessage, PortError, Publisher};
 use platform_gcp::PushGuard;
 use platform_gcp::push::{PushError, PushedMessage, from_http};
@@ -74,12 +74,8 @@ impl Normalizer {
             }
         };
         let format = ErpFormat::detect(msg.attributes.get("format").map(String::as_str), data);
-        let checked = normalize(data, format).map_err(|r| (r.code(), r.to_string())).and_then(|change| {
-            match self.config.owners.check(&change) {
-                Ok(()) => Ok(change),
-                Err(foreign) => Err((ForeignSlot::CODE, foreign.to_string())),
-            }
-        });
+        let checked =
+            normalize(data, format).map_err(|r| (r.code(), r.to_string())).and_then(|c| self.config.owners.admit(c));
         match checked {
             Ok(change) => self.publish(change).await,
             Err((code, reason)) => {
