@@ -31,25 +31,19 @@ pub fn kafka_trigger_request(
                 .collect(),
         })
         .collect();
-    let mut metadata = Map::new();
-    let col = |f: fn(&KafkaEventData) -> Value| Value::Array(events.iter().map(f).collect());
-    metadata.insert("PartitionArray".into(), col(|e| json!(e.partition)));
-    metadata.insert("OffsetArray".into(), col(|e| json!(e.offset)));
-    metadata.insert("TopicArray".into(), col(|e| json!(e.topic)));
-    metadata.insert("TimestampArray".into(), col(|e| json!(e.timestamp)));
-    metadata.insert("KeyArray".into(), col(|e| json!(e.key)));
-    metadata.insert(
-        "sys".into(),
-        json!({"MethodName": function, "UtcNow": Utc::now().to_rfc3339(), "RandGuid": format!("local-{invocation:012}")}),
-    );
-    if let Some((count, max)) = retry {
-        metadata.insert("RetryContext".into(), json!({"RetryCount": count, "MaxRetryCount": max}));
-    }
     let mut data = Map::new();
     data.insert(projection_updater::TRIGGER_BINDING.into(), to_binding_value(&events));
     let mut req = InvocationRequest { data, ..Default::default() };
-    for (key, value) in &metadata {
-        req.set_metadata(key, value);
+    let col = |f: fn(&KafkaEventData) -> Value| Value::Array(events.iter().map(f).collect());
+    req.set_metadata("PartitionArray", &col(|e| json!(e.partition)));
+    req.set_metadata("OffsetArray", &col(|e| json!(e.offset)));
+    req.set_metadata("TopicArray", &col(|e| json!(e.topic)));
+    req.set_metadata("TimestampArray", &col(|e| json!(e.timestamp)));
+    req.set_metadata("KeyArray", &col(|e| json!(e.key)));
+    let sys = json!({"MethodName": function, "UtcNow": Utc::now().to_rfc3339(), "RandGuid": format!("local-{invocation:012}")});
+    req.set_metadata("sys", &sys);
+    if let Some((count, max)) = retry {
+        req.set_metadata("RetryContext", &json!({"RetryCount": count, "MaxRetryCount": max}));
     }
     req
 }
