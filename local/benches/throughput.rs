@@ -132,7 +132,7 @@ fn invocation_body() -> Vec<u8> {
             Record { topic, partition, offset, key: sku, payload, headers: vec![], timestamp_ms }
         })
         .collect();
-    serde_json::to_vec(&local::functions_host::kafka_trigger_request("price-changed", &records, None, 1))
+    serde_json::to_vec(&local::functions_host::kafka_trigger_request("price-changed", "events", &records, None, 1))
         .expect("request")
 }
 

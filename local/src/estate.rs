@@ -1,6 +1,6 @@
 //! The whole estate in one process on the in-memory backends. Each function is its real HTTP
 //! app; the estate plays the platforms around them: Pub/Sub pushing ERP records, the Functions
-//! host polling Kafka for projection-updater (commit only after success, retry with
+//! host polling Kafka for each Azure function app (commit only after success, retry with
 //! RetryContext, publish the output bindings), and the Kafka→Pub/Sub bridge feeding audit-sink.
 use crate::functions_host::{self, FunctionJson, parse_function_json};
 use crate::oneshot::post;
@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use domain::events::topics;
 use domain::ports::{OutboundMessage, Publisher};
+use fraud_scorer::Scorer;
 use inmemory::{Bus, InMemoryDocuments, InMemoryObjects};
 use merch_normalizer::Normalizer;
 use platform_azure::InvocationResponse;
@@ -26,11 +27,22 @@ const ERP_SUBSCRIPTION: &str = "projects/local/subscriptions/erp-changes-merch-n
 pub const MIRRORED: [&str; 3] = [topics::PRICE_CHANGED, topics::INVENTORY_CHANGED, topics::MERCH_DLQ];
 
 /// Every function the estate runs, by name: `local invoke` takes these.
-pub const FUNCTIONS: [&str; 3] = [merch_normalizer::NAME, projection_updater::NAME, audit_sink::NAME];
+pub const FUNCTIONS: [&str; 4] =
+    [merch_normalizer::NAME, projection_updater::NAME, audit_sink::NAME, fraud_scorer::NAME];
 
-/// The custom handler's body limit as deployed (host.json's batch size, the environment's sizes).
-fn max_invocation_bytes() -> usize {
-    projection_updater::max_body_bytes(&serve::Env::Process).unwrap_or(usize::MAX)
+/// An Azure function app as the Functions host sees it: its custom handler and function folders.
+#[derive(Clone)]
+struct AzureApp {
+    name: &'static str,
+    router: Router,
+    functions: Vec<(String, FunctionJson)>,
+}
+
+impl AzureApp {
+    fn new(name: &'static str, router: Router, folders: &[(&str, &str)]) -> Self {
+        let functions = folders.iter().map(|(folder, json)| (folder.to_string(), parse_function_json(json))).collect();
+        AzureApp { name, router, functions }
+    }
 }
 
 /// Counters per function: what went in, what came out, what was dead-lettered.
@@ -47,11 +59,13 @@ pub struct Stats {
 pub struct Estate {
     pub bus: Bus,
     pub objects: InMemoryObjects,
+    /// projection-updater's container (merch/projections).
     pub docs: InMemoryDocuments,
+    /// fraud-scorer's state container (checkout/fraud).
+    pub fraud_docs: InMemoryDocuments,
     normalizer: Router,
-    updater: Router,
     audit: Router,
-    azure_functions: Vec<(String, FunctionJson)>,
+    azure_apps: Vec<AzureApp>,
     pub stats: BTreeMap<&'static str, Stats>,
     invocation: AtomicU64,
 }
@@ -68,19 +82,32 @@ impl Estate {
         let objects = InMemoryObjects::default();
         let docs = InMemoryDocuments::default();
         let normalizer = Arc::new(Normalizer::new(Arc::new(bus.clone()), merch_normalizer::Config::default()));
+        let fraud_docs = InMemoryDocuments::default();
         let updater = Arc::new(Updater::new(Arc::new(docs.clone())));
         let audit = Arc::new(AuditSink::new(Arc::new(objects.clone()), AUDIT_BUCKET));
+        // Each custom handler's body limit as deployed: its host.json batch size, the
+        // environment's record size.
+        let env = serve::Env::Process;
+        let updater_limit = projection_updater::max_body_bytes(&env).unwrap_or(usize::MAX);
+        // The embedded default scores with the default model (see fraud_scorer::model).
+        let scorer = Arc::new(Scorer::new(Arc::new(fraud_docs.clone()), fraud_scorer::Config::default()));
+        let scorer_limit = fraud_scorer::max_body_bytes(&env).unwrap_or(usize::MAX);
+        let azure_apps = vec![
+            AzureApp::new(
+                projection_updater::NAME,
+                projection_updater::app(updater, updater_limit),
+                &projection_updater::FUNCTIONS,
+            ),
+            AzureApp::new(fraud_scorer::NAME, fraud_scorer::app(scorer, scorer_limit), &fraud_scorer::FUNCTIONS),
+        ];
         Estate {
             normalizer: merch_normalizer::app(normalizer, &PushGuard::local()),
-            updater: projection_updater::app(updater, max_invocation_bytes()),
             audit: audit_sink::app(audit, &PushGuard::local()),
-            azure_functions: projection_updater::FUNCTIONS
-                .iter()
-                .map(|(name, json)| (name.to_string(), parse_function_json(json)))
-                .collect(),
+            azure_apps,
             bus,
             objects,
             docs,
+            fraud_docs,
             stats: BTreeMap::new(),
             invocation: AtomicU64::new(0),
         }
@@ -90,21 +117,27 @@ impl Estate {
     pub fn app(&self, function: &str) -> Option<&Router> {
         match function {
             merch_normalizer::NAME => Some(&self.normalizer),
-            projection_updater::NAME => Some(&self.updater),
             audit_sink::NAME => Some(&self.audit),
-            _ => None,
+            _ => self.azure_apps.iter().find(|a| a.name == function).map(|a| &a.router),
         }
     }
 
-    /// The function folders of projection-updater's app (the routes the host POSTs to).
-    pub fn azure_function_folders(&self) -> Vec<String> {
-        self.azure_functions.iter().map(|(n, _)| n.clone()).collect()
+    /// True for a function that runs as an Azure Functions custom handler.
+    pub fn is_azure_app(&self, function: &str) -> bool {
+        self.azure_apps.iter().any(|a| a.name == function)
     }
 
-    /// Output bindings (name → topic) of one projection-updater function folder.
+    /// The function folders of an Azure function app (the routes the host POSTs to).
+    pub fn azure_function_folders(&self, app: &str) -> Vec<String> {
+        let app = self.azure_apps.iter().find(|a| a.name == app);
+        app.map(|a| a.functions.iter().map(|(n, _)| n.clone()).collect()).unwrap_or_default()
+    }
+
+    /// Output bindings (name → topic) of one function folder (folder names are unique in the estate).
     pub fn azure_outputs(&self, function_folder: &str) -> Vec<(String, String)> {
-        self.azure_functions
+        self.azure_apps
             .iter()
+            .flat_map(|a| &a.functions)
             .find(|(n, _)| n == function_folder)
             .map(|(_, f)| f.outputs.clone())
             .unwrap_or_default()
@@ -142,13 +175,28 @@ impl Estate {
         StatusCode::SERVICE_UNAVAILABLE
     }
 
-    /// The Functions host: for each function of projection-updater, polls its topic in batches,
-    /// invokes, publishes output bindings, and commits only after a successful invocation.
+    /// The Functions host for projection-updater.
     pub async fn run_projection_updater(&mut self, max_batch: usize) -> Result<(), RunError> {
-        for (name, function) in self.azure_functions.clone() {
-            let FunctionJson { trigger_topic: topic, outputs, max_retry_count: max_retry } = function;
+        self.run_azure_app(projection_updater::NAME, max_batch).await
+    }
+
+    /// The Functions host for fraud-scorer.
+    pub async fn run_fraud_scorer(&mut self, max_batch: usize) -> Result<(), RunError> {
+        self.run_azure_app(fraud_scorer::NAME, max_batch).await
+    }
+
+    /// The Functions host: for each function of an app, polls its topic in batches (the app's
+    /// name is its consumer group), invokes, publishes output bindings, and commits only after a
+    /// successful invocation; a failed one is retried with RetryContext up to the function's
+    /// `maxRetryCount`.
+    pub async fn run_azure_app(&mut self, app: &'static str, max_batch: usize) -> Result<(), RunError> {
+        let Some(AzureApp { router, functions, .. }) = self.azure_apps.iter().find(|a| a.name == app).cloned() else {
+            return Err(RunError(format!("{app} is not an Azure function app of the estate")));
+        };
+        for (name, function) in functions {
+            let FunctionJson { trigger_topic: topic, trigger_name, outputs, max_retry_count: max_retry } = function;
             loop {
-                let batch = self.bus.poll(projection_updater::NAME, &[topic.as_str()], max_batch);
+                let batch = self.bus.poll(app, &[topic.as_str()], max_batch);
                 if batch.is_empty() {
                     break;
                 }
@@ -156,11 +204,11 @@ impl Estate {
                 let resp = loop {
                     let n = self.invocation.fetch_add(1, Ordering::SeqCst);
                     let retry = (attempt > 0).then_some((attempt, max_retry));
-                    let req = functions_host::kafka_trigger_request(&name, &batch, retry, n);
+                    let req = functions_host::kafka_trigger_request(&name, &trigger_name, &batch, retry, n);
                     let body = serde_json::to_vec(&req).unwrap_or_default();
                     let headers = [("content-type".to_string(), "application/json".to_string())];
-                    let (status, bytes) = post(&self.updater, &format!("/{name}"), &headers, body).await;
-                    self.stat(projection_updater::NAME).invocations += 1;
+                    let (status, bytes) = post(&router, &format!("/{name}"), &headers, body).await;
+                    self.stat(app).invocations += 1;
                     if status.is_success() {
                         break serde_json::from_slice::<InvocationResponse>(&bytes).unwrap_or_default();
                     }
@@ -168,18 +216,20 @@ impl Estate {
                         return Err(RunError(format!("{name}: invocation failed after {attempt} retries")));
                     }
                     attempt += 1;
-                    self.stat(projection_updater::NAME).retries += 1;
+                    self.stat(app).retries += 1;
                 };
-                self.publish_outputs(&resp, &outputs).await?;
-                self.stat(projection_updater::NAME).records_in += batch.len() as u64;
-                self.bus.commit(projection_updater::NAME, &batch);
+                self.publish_outputs(app, &resp, &outputs).await?;
+                self.stat(app).records_in += batch.len() as u64;
+                self.bus.commit(app, &batch);
             }
         }
         Ok(())
     }
 
+    /// The host's publishing of an invocation's Kafka output bindings.
     pub async fn publish_outputs(
         &mut self,
+        app: &'static str,
         resp: &InvocationResponse,
         outputs: &[(String, String)],
     ) -> Result<(), RunError> {
@@ -192,8 +242,8 @@ impl Estate {
                     .publish(OutboundMessage::new(topic.as_str(), key, value))
                     .await
                     .map_err(|e| RunError(format!("output binding {binding}: {e}")))?;
-                if binding == projection_updater::DLQ_BINDING {
-                    self.stat(projection_updater::NAME).dead_lettered += 1;
+                if topic.ends_with(".dlq") {
+                    self.stat(app).dead_lettered += 1;
                 }
             }
         }

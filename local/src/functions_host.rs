@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 /// The Functions host's invocation of a Kafka-triggered function with cardinality many.
 pub fn kafka_trigger_request(
     function: &str,
+    trigger_binding: &str,
     records: &[Record],
     retry: Option<(u32, u32)>,
     invocation: u64,
@@ -32,7 +33,7 @@ pub fn kafka_trigger_request(
         })
         .collect();
     let mut data = Map::new();
-    data.insert(projection_updater::TRIGGER_BINDING.into(), to_binding_value(&events));
+    data.insert(trigger_binding.into(), to_binding_value(&events));
     let mut req = InvocationRequest { data, ..Default::default() };
     let col = |f: fn(&KafkaEventData) -> Value| Value::Array(events.iter().map(f).collect());
     req.set_metadata("PartitionArray", &col(|e| json!(e.partition)));
@@ -53,10 +54,11 @@ fn base64_encode(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
-/// A function.json's trigger topic, output bindings (name → topic) and retry count.
+/// A function.json's trigger (topic, binding name), output bindings (name → topic) and retry count.
 #[derive(Debug, Clone)]
 pub struct FunctionJson {
     pub trigger_topic: String,
+    pub trigger_name: String,
     pub outputs: Vec<(String, String)>,
     pub max_retry_count: u32,
 }
@@ -67,6 +69,12 @@ pub fn parse_function_json(text: &str) -> FunctionJson {
     let topic = |b: &Value| b["topic"].as_str().unwrap_or_default().to_string();
     FunctionJson {
         trigger_topic: bindings.iter().find(|b| b["direction"] == "in").map(topic).unwrap_or_default(),
+        trigger_name: bindings
+            .iter()
+            .find(|b| b["direction"] == "in")
+            .and_then(|b| b["name"].as_str())
+            .unwrap_or_default()
+            .to_string(),
         outputs: bindings
             .iter()
             .filter(|b| b["direction"] == "out")

@@ -40,9 +40,12 @@ pub async fn invoke(function: &str, raw: &[u8]) -> Result<Value, InvokeError> {
     let fixture: Value = serde_json::from_slice(raw).map_err(|e| InvokeError::NotJson(e.to_string()))?;
     let not_envelope = |detail: String| InvokeError::NotAnEnvelope { function: function.into(), detail };
     let mut estate = Estate::new();
-    let app = estate.app(function).ok_or_else(|| InvokeError::UnknownFunction(function.into()))?.clone();
-    let response = match function {
-        projection_updater::NAME => {
+    let known = estate::FUNCTIONS.iter().copied().find(|f| *f == function);
+    let (Some(name), Some(app)) = (known, estate.app(function).cloned()) else {
+        return Err(InvokeError::UnknownFunction(function.into()));
+    };
+    let response = match name {
+        azure if estate.is_azure_app(azure) => {
             let req: InvocationRequest = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
             // The host always says which function it invokes; its Data is the function's to judge
             // (a binding it cannot read is dead-lettered, not refused here).
@@ -50,7 +53,7 @@ pub async fn invoke(function: &str, raw: &[u8]) -> Result<Value, InvokeError> {
                 .sys()
                 .map(|s| s.method_name)
                 .ok_or_else(|| not_envelope("no Metadata.sys: not a custom-handler invocation".into()))?;
-            let folders = estate.azure_function_folders();
+            let folders = estate.azure_function_folders(name);
             if !folders.contains(&folder) {
                 return Err(InvokeError::UnknownMethod { function: function.into(), folder, folders });
             }
@@ -61,7 +64,7 @@ pub async fn invoke(function: &str, raw: &[u8]) -> Result<Value, InvokeError> {
             if status.is_success() {
                 // The host publishes output bindings only for a successful invocation.
                 let outputs = estate.azure_outputs(&folder);
-                estate.publish_outputs(&resp, &outputs).await.map_err(|e| not_envelope(e.to_string()))?;
+                estate.publish_outputs(name, &resp, &outputs).await.map_err(|e| not_envelope(e.to_string()))?;
             }
             json!({"status": status.as_u16(), "route": format!("/{folder}"), "body": resp})
         }
@@ -97,5 +100,11 @@ pub fn effects(estate: &Estate) -> Value {
         .into_iter()
         .map(|o| json!({"bucket": o.bucket, "key": o.key, "size": o.size, "content_type": o.content_type}))
         .collect();
-    json!({"messages": messages, "objects": objects, "documents": estate.docs.all()})
+    let mut effects = json!({"messages": messages, "objects": objects, "documents": estate.docs.all()});
+    // fraud-scorer's state container, when an invocation wrote to it.
+    let fraud_state = estate.fraud_docs.all();
+    if !fraud_state.is_empty() {
+        effects["fraud_state"] = Value::Array(fraud_state);
+    }
+    effects
 }

@@ -121,7 +121,7 @@ async fn projection_updater_dead_letters_bad_records_and_applies_the_rest_of_the
         record(5, inventory_negative.to_string().into_bytes()),
         record(6, canonical(7, "EUR")),
     ];
-    let mut req = kafka_trigger_request("price-changed", &batch, None, 1);
+    let mut req = kafka_trigger_request("price-changed", "events", &batch, None, 1);
     // An entry of the host's array that is not a Kafka event at all.
     if let Some(Value::Array(items)) = req.data.get_mut(projection_updater::TRIGGER_BINDING) {
         items.push(Value::String("{\"Offset\":\"not a number\"}".into()));

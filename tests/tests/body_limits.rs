@@ -51,7 +51,8 @@ async fn projection_updater_applies_a_500_record_batch_of_20_kb_records() {
         })
         .collect();
     assert!(records.iter().all(|r| (20_000..24_000).contains(&r.payload.len())));
-    let body = serde_json::to_vec(&kafka_trigger_request("price-changed", &records, None, 1)).expect("request");
+    let body =
+        serde_json::to_vec(&kafka_trigger_request("price-changed", "events", &records, None, 1)).expect("request");
     assert!(body.len() > 10_000_000, "escaped twice: {} bytes", body.len());
     let app = estate.app(projection_updater::NAME).cloned().expect("app");
     let (status, resp) =

@@ -40,7 +40,7 @@ async fn invoke(estate: &mut Estate, req: &InvocationRequest) -> (u16, Invocatio
     let resp: InvocationResponse = serde_json::from_slice(&body).expect("custom handler response");
     if status.is_success() {
         let outputs = estate.azure_outputs("price-changed");
-        estate.publish_outputs(&resp, &outputs).await.expect("output bindings published");
+        estate.publish_outputs("projection-updater", &resp, &outputs).await.expect("output bindings published");
     }
     (status.as_u16(), resp)
 }
@@ -122,7 +122,10 @@ async fn a_body_that_is_no_invocation_at_all_is_dead_lettered_and_answered_handl
     let (status, body) = post(&app, "/price-changed", &headers, b"<html>502 Bad Gateway</html>".to_vec()).await;
     assert_eq!(status, 200, "no retry can fix it");
     let resp: InvocationResponse = serde_json::from_slice(&body).expect("custom handler response");
-    estate.publish_outputs(&resp, &estate.azure_outputs("price-changed")).await.expect("published");
+    estate
+        .publish_outputs("projection-updater", &resp, &estate.azure_outputs("price-changed"))
+        .await
+        .expect("published");
     let dlq = dead_letters(&estate);
     assert_eq!(dlq.len(), 1);
     assert_eq!(dlq[0]["data"]["reason_code"], "unreadable_invocation");

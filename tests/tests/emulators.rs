@@ -73,7 +73,7 @@ async fn cosmos_port_keeps_etag_semantics_and_serves_projection_updater() {
         endpoint: emulator("COSMOS_ENDPOINT"),
         database: fresh("it-db"),
         container: "projections".into(),
-        ..CosmosConfig::from_env(&serve::Env::Process).expect("emulator settings")
+        ..CosmosConfig::from_env(&serve::Env::Process, "merch", "projections").expect("emulator settings")
     };
     let docs = CosmosDocuments::connect(&config, "/sku", true).await.expect("Cosmos emulator");
     let e1 = docs.create("SKU-1", json!({"id": "SKU-1", "sku": "SKU-1", "n": 1})).await.expect("create");
@@ -99,6 +99,29 @@ async fn cosmos_port_keeps_etag_semantics_and_serves_projection_updater() {
     let stored = updater.docs.read("TSH-001-BLK-M", "TSH-001-BLK-M").await.expect("read").expect("projection");
     assert_eq!(stored.body["prices"]["EU"]["version"], 184480);
     assert_eq!(stored.body["prices"]["EU"]["amount_minor"], 2149);
+}
+
+#[tokio::test]
+async fn fraud_scorer_keeps_its_state_and_first_verdicts_in_cosmos() {
+    let config = CosmosConfig {
+        endpoint: emulator("COSMOS_ENDPOINT"),
+        database: fresh("it-checkout"),
+        container: fraud_scorer::COSMOS_CONTAINER.into(),
+        ..CosmosConfig::from_env(&serve::Env::Process, "checkout", "fraud").expect("emulator settings")
+    };
+    let docs =
+        CosmosDocuments::connect(&config, fraud_scorer::PARTITION_KEY_PATH, true).await.expect("Cosmos emulator");
+    let scorer = fraud_scorer::Scorer::new(Arc::new(docs), fraud_scorer::Config::default());
+    let req = serde_json::from_slice(&fixture("azure/kafka-trigger/order-confirmed-batch.json")).expect("request");
+    let (status, first, report) = scorer.handle(&req).await;
+    assert_eq!((status.as_u16(), report.scored, report.redelivered, report.dead_lettered), (200, 4, 1, 1));
+    let (_, again, report) = scorer.handle(&req).await;
+    assert_eq!((report.scored, report.redelivered), (0, 5), "a redelivered batch re-emits every stored verdict");
+    assert_eq!(first.outputs["scores"], again.outputs["scores"], "byte for byte");
+    let card = fraud_scorer::state::HistoryKey::card("fp_77ab03e5c1");
+    let history = fraud_scorer::state::read_history(scorer.docs.as_ref(), &card).await.expect("read");
+    let ids: Vec<&str> = history.orders.iter().map(|p| p.order_id.as_str()).collect();
+    assert_eq!(ids, ["A100242", "A100241"], "the card's orders, latest first, each once");
 }
 
 #[tokio::test]

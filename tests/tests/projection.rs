@@ -52,9 +52,11 @@ impl Documents for Contended {
 async fn a_lost_etag_race_is_retried_from_the_new_version() {
     let docs = Arc::new(Contended { inner: InMemoryDocuments::default(), raced: AtomicBool::new(false) });
     let updater = Updater::new(docs.clone());
-    let (status, _, first) = updater.handle(&kafka_trigger_request("price-changed", &[price(1, 100)], None, 1)).await;
+    let (status, _, first) =
+        updater.handle(&kafka_trigger_request("price-changed", "events", &[price(1, 100)], None, 1)).await;
     assert_eq!((status.as_u16(), first.applied, first.conflicts), (200, 1, 0));
-    let (status, _, second) = updater.handle(&kafka_trigger_request("price-changed", &[price(2, 200)], None, 2)).await;
+    let (status, _, second) =
+        updater.handle(&kafka_trigger_request("price-changed", "events", &[price(2, 200)], None, 2)).await;
     assert_eq!((status.as_u16(), second.applied, second.conflicts), (200, 1, 1), "{second:?}");
     let doc = docs.inner.all().pop().expect("document");
     assert_eq!(
@@ -70,13 +72,15 @@ async fn an_unavailable_store_fails_the_invocation_until_the_last_retry_then_dea
     let batch = [price(1, 100), price(2, 200)];
 
     docs.outage.fail_next(1);
-    let (status, resp, report) = updater.handle(&kafka_trigger_request("price-changed", &batch, None, 1)).await;
+    let (status, resp, report) =
+        updater.handle(&kafka_trigger_request("price-changed", "events", &batch, None, 1)).await;
     assert_eq!(status.as_u16(), 500, "the host must retry");
     assert!(resp.outputs.is_empty(), "nothing dead-lettered while retries remain");
     assert_eq!(report.retry, ["SKU-1"]);
 
     docs.outage.fail_next(1);
-    let (status, resp, _) = updater.handle(&kafka_trigger_request("price-changed", &batch, Some((5, 5)), 2)).await;
+    let (status, resp, _) =
+        updater.handle(&kafka_trigger_request("price-changed", "events", &batch, Some((5, 5)), 2)).await;
     assert_eq!(status.as_u16(), 200, "the last attempt succeeds by dead-lettering");
     let dls = resp.outputs["deadLetters"].as_array().expect("dead letters");
     assert_eq!(dls.len(), 2);
@@ -87,7 +91,7 @@ async fn an_unavailable_store_fails_the_invocation_until_the_last_retry_then_dea
 
     let newest_first = [price(2, 200), price(1, 100)];
     let (status, _, report) =
-        updater.handle(&kafka_trigger_request("price-changed", &newest_first, Some((1, 5)), 3)).await;
+        updater.handle(&kafka_trigger_request("price-changed", "events", &newest_first, Some((1, 5)), 3)).await;
     assert_eq!(
         (status.as_u16(), report.applied, report.stale),
         (200, 1, 1),

@@ -13,7 +13,7 @@ async fn deliver(estate: &mut Estate, path: &str) {
     let function = function_for(path).unwrap_or_else(|| panic!("{path} has no function"));
     let raw = fixture(path);
     let app = estate.app(function).cloned().unwrap_or_else(|| panic!("no app {function}"));
-    if function == projection_updater::NAME {
+    if estate.is_azure_app(function) {
         let req: InvocationRequest = serde_json::from_slice(&raw).expect("fixture is a custom handler request");
         let folder = req.sys().map(|s| s.method_name).unwrap_or_default();
         let (status, body) =
@@ -21,7 +21,7 @@ async fn deliver(estate: &mut Estate, path: &str) {
         assert!(status.is_success(), "{path}: {status}");
         let resp: InvocationResponse = serde_json::from_slice(&body).expect("custom handler response");
         let outputs = estate.azure_outputs(&folder);
-        estate.publish_outputs(&resp, &outputs).await.expect("outputs published");
+        estate.publish_outputs(function, &resp, &outputs).await.expect("outputs published");
     } else {
         let (headers, body) = as_http(&serde_json::from_slice(&raw).expect("json"), &raw);
         let (status, _) = post(&app, "/", &headers, body).await;
@@ -36,6 +36,7 @@ async fn final_state(order: &[String]) -> Value {
         deliver(&mut estate, path).await;
     }
     estate.run_projection_updater(100).await.expect("projection-updater");
+    estate.run_fraud_scorer(100).await.expect("fraud-scorer");
     estate.run_audit_bridge(100).await.expect("audit bridge");
     let topics: Vec<Value> = estate
         .bus
@@ -53,7 +54,7 @@ async fn final_state(order: &[String]) -> Value {
         })
         .collect();
     let objects: Vec<String> = estate.objects.all().into_iter().map(|o| o.key).collect();
-    json!({"documents": estate.docs.all(), "topics": topics, "objects": objects})
+    json!({"documents": estate.docs.all(), "fraud_state": estate.fraud_docs.all(), "topics": topics, "objects": objects})
 }
 
 fn triggering_fixtures() -> Vec<String> {

@@ -16,7 +16,7 @@ use serde_json::Value;
 use serve::{ConfigError, Env};
 
 /// Connection settings, from the environment: `COSMOS_ENDPOINT`, `COSMOS_KEY`, `COSMOS_DATABASE`,
-/// `COSMOS_CONTAINER`.
+/// `COSMOS_CONTAINER` (the last two default to the function's own database and container).
 #[derive(Clone)]
 pub struct CosmosConfig {
     pub endpoint: String,
@@ -45,7 +45,7 @@ impl CosmosConfig {
     /// Fails closed: the endpoint defaults to the local emulator only outside Azure, and the key
     /// falls back to the emulator's well-known key only when the endpoint is on loopback;
     /// anywhere else a missing `COSMOS_KEY` stops start-up before any connection is tried.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+    pub fn from_env(env: &Env, database: &str, container: &str) -> Result<Self, ConfigError> {
         let endpoint = match env.get("COSMOS_ENDPOINT") {
             Some(e) => e,
             None if env.on_azure_functions() => {
@@ -73,8 +73,8 @@ impl CosmosConfig {
         Ok(CosmosConfig {
             endpoint,
             key,
-            database: env.get_or("COSMOS_DATABASE", "merch"),
-            container: env.get_or("COSMOS_CONTAINER", "projections"),
+            database: env.get_or("COSMOS_DATABASE", database),
+            container: env.get_or("COSMOS_CONTAINER", container),
         })
     }
 }
@@ -187,24 +187,33 @@ mod tests {
     #[test]
     fn the_emulator_key_is_used_only_for_a_loopback_endpoint() {
         for local in ["https://127.0.0.1:8081", "http://localhost:8081/", "https://[::1]:8081", "https://127.8.0.2"] {
-            let c = CosmosConfig::from_env(&Env::fixed([("COSMOS_ENDPOINT", local)])).expect(local);
+            let c =
+                CosmosConfig::from_env(&Env::fixed([("COSMOS_ENDPOINT", local)]), "merch", "projections").expect(local);
             assert_eq!(c.key, EMULATOR_KEY, "{local}");
         }
         let remote = Env::fixed([("COSMOS_ENDPOINT", "https://merch-prod.documents.azure.com:443/")]);
-        let err = CosmosConfig::from_env(&remote).unwrap_err().to_string();
+        let err = CosmosConfig::from_env(&remote, "merch", "projections").unwrap_err().to_string();
         assert!(err.contains("COSMOS_KEY not set for https://merch-prod.documents.azure.com:443/"), "{err}");
         let tricky = Env::fixed([("COSMOS_ENDPOINT", "https://127.0.0.1.evil.example/")]);
-        assert!(CosmosConfig::from_env(&tricky).is_err(), "a name that starts like a loopback address is not one");
+        assert!(
+            CosmosConfig::from_env(&tricky, "merch", "projections").is_err(),
+            "a name that starts like a loopback address is not one"
+        );
         let with_key =
             Env::fixed([("COSMOS_ENDPOINT", "https://merch-prod.documents.azure.com/"), ("COSMOS_KEY", "k")]);
-        assert_eq!(CosmosConfig::from_env(&with_key).map(|c| c.key), Ok("k".to_string()));
+        assert_eq!(CosmosConfig::from_env(&with_key, "merch", "projections").map(|c| c.key), Ok("k".to_string()));
     }
 
     #[test]
     fn in_azure_the_endpoint_is_required_and_the_key_is_never_defaulted() {
         let azure = Env::fixed([("WEBSITE_SITE_NAME", "estate-merch")]);
-        assert!(CosmosConfig::from_env(&azure).unwrap_err().to_string().contains("COSMOS_ENDPOINT not set"));
-        let local = CosmosConfig::from_env(&Env::fixed([])).expect("local defaults");
+        assert!(
+            CosmosConfig::from_env(&azure, "merch", "projections")
+                .unwrap_err()
+                .to_string()
+                .contains("COSMOS_ENDPOINT not set")
+        );
+        let local = CosmosConfig::from_env(&Env::fixed([]), "merch", "projections").expect("local defaults");
         assert_eq!((local.endpoint.as_str(), local.database.as_str()), (EMULATOR_ENDPOINT, "merch"));
         assert!(!format!("{local:?}").contains(EMULATOR_KEY), "Debug never prints the key");
     }

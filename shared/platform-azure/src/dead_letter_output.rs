@@ -77,6 +77,39 @@ impl<'a> DeadLetterOutput<'a> {
         self.push(Rejected { code, reason, origin, payload: bad.raw_data.as_bytes(), key: None }, time);
     }
 
+    /// The trigger binding's entries. A binding of no known shape is dead-lettered whole and its
+    /// error returned: no retry can fix what the host sent, so the invocation is answered as
+    /// handled and the host moves on instead of retrying it until its policy gives up.
+    pub fn entries(
+        &mut self,
+        req: &InvocationRequest,
+        binding: &str,
+    ) -> Result<Vec<Result<KafkaEventData, BadEntry>>, String> {
+        crate::kafka_trigger::events(req, binding).map_err(|bad| {
+            self.binding(req, &bad);
+            bad.error.to_string()
+        })
+    }
+
+    /// The entry's Kafka record if it is one of at most `max_record_bytes`; otherwise the entry is
+    /// dead-lettered here (in entry order, with the records the caller rejects) and None returned.
+    pub fn readable(
+        &mut self,
+        req: &InvocationRequest,
+        entry: Result<KafkaEventData, BadEntry>,
+        max_record_bytes: usize,
+    ) -> Option<KafkaEventData> {
+        match entry {
+            Err(bad) => self.entry(req, &bad),
+            Ok(ev) if ev.value.len() > max_record_bytes => {
+                let reason = format!("record is {} bytes, over the {max_record_bytes}-byte limit", ev.value.len());
+                self.record(&ev, "oversize", reason);
+            }
+            Ok(ev) => return Some(ev),
+        }
+        None
+    }
+
     /// Moves the dead letters into the response's output binding.
     pub fn write_to(self, resp: &mut InvocationResponse) {
         for item in self.items {

@@ -1,9 +1,11 @@
 //! Azure Functions custom handlers: the host POSTs `{Data, Metadata}` to `/<function name>` and
 //! reads `{Outputs, Logs, ReturnValue}` back. This crate holds that protocol, the Kafka trigger's
-//! payload, the Cosmos DB port, and the server helper every Azure function's `main` uses.
+//! payload, the HTTP app every function app serves (`handler_app`), the Cosmos DB port, and the
+//! server helper every Azure function's `main` uses.
 pub mod cosmos;
 pub mod custom_handler;
 pub mod dead_letter_output;
+pub mod handler_app;
 pub mod kafka_trigger;
 
 pub use custom_handler::{InvocationRequest, InvocationResponse, RetryContext};

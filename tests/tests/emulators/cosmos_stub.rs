@@ -102,7 +102,8 @@ async fn start() -> (Stub, CosmosDocuments) {
     let config = CosmosConfig {
         database: fresh("stub-db"),
         container: fresh("stub-coll"),
-        ..CosmosConfig::from_env(&serve::Env::fixed([("COSMOS_ENDPOINT", base.as_str())])).expect("loopback config")
+        ..CosmosConfig::from_env(&serve::Env::fixed([("COSMOS_ENDPOINT", base.as_str())]), "merch", "projections")
+            .expect("loopback config")
     };
     let docs = CosmosDocuments::connect(&config, "/sku", false).await.expect("connect to the stub");
     (stub, docs)

@@ -10,22 +10,18 @@
 //! last retry the records still failing are dead-lettered instead, so nothing is lost.
 pub mod store;
 
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy};
 use domain::merch::MerchChange;
 use domain::ownership::SlotOwners;
 use domain::ports::Documents;
-use platform_azure::dead_letter_output::{DeadLetterOutput, read_invocation};
-use platform_azure::kafka_trigger::{KafkaEventData, events};
+use platform_azure::dead_letter_output::DeadLetterOutput;
+use platform_azure::kafka_trigger::KafkaEventData;
 use platform_azure::{InvocationRequest, InvocationResponse};
 use serve::{ConfigError, Env};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tracing::Instrument;
 
 pub const NAME: &str = "projection-updater";
 /// The function folders of this app; the host POSTs each to `/<folder>`.
@@ -95,33 +91,19 @@ impl Updater {
         let mut resp = InvocationResponse::default();
         let mut report = BatchReport::default();
         let mut dead = DeadLetterOutput::new(DLQ_BINDING, &self.config.dead_letters);
-        let entries = match events(req, TRIGGER_BINDING) {
-            Ok(e) => e,
-            Err(bad) => {
-                // No retry can fix what the host sent: keep it whole and report the invocation
-                // handled, so the host moves on instead of retrying it until its policy gives up.
-                dead.binding(req, &bad);
+        let entries = match dead.entries(req, TRIGGER_BINDING) {
+            Ok(entries) => entries,
+            Err(error) => {
                 report.dead_lettered = dead.len();
                 dead.write_to(&mut resp);
-                resp.log(format!("invalid invocation: {}; its Data was dead-lettered", bad.error));
+                resp.log(format!("invalid invocation: {error}; its Data was dead-lettered"));
                 return (StatusCode::OK, resp, report);
             }
         };
         report.records = entries.len();
         let mut by_sku: BTreeMap<String, Vec<(MerchChange, KafkaEventData)>> = BTreeMap::new();
         for entry in entries {
-            let ev = match entry {
-                Ok(ev) => ev,
-                Err(bad) => {
-                    dead.entry(req, &bad);
-                    continue;
-                }
-            };
-            if ev.value.len() > MAX_RECORD_BYTES {
-                let reason = format!("record is {} bytes, over the {MAX_RECORD_BYTES}-byte limit", ev.value.len());
-                dead.record(&ev, "oversize", reason);
-                continue;
-            }
+            let Some(ev) = dead.readable(req, entry, MAX_RECORD_BYTES) else { continue };
             let checked = MerchChange::decode(ev.value.as_bytes())
                 .map_err(|e| (e.code(), e.to_string()))
                 .and_then(|c| self.config.owners.admit(c));
@@ -166,30 +148,27 @@ impl Updater {
     }
 }
 
+impl platform_azure::handler_app::Invocations for Updater {
+    const NAME: &'static str = NAME;
+    fn dead_letters(&self) -> (&str, &DeadLetterPolicy) {
+        (DLQ_BINDING, &self.config.dead_letters)
+    }
+    async fn invoke(&self, req: &InvocationRequest) -> (StatusCode, InvocationResponse) {
+        let (status, resp, _) = self.handle(req).await;
+        (status, resp)
+    }
+}
+
 /// The custom handler: one route per function folder, all served by the same updater, behind a
 /// body limit as large as the host's biggest batch (see `platform_azure::max_invocation_bytes`).
 pub fn app(updater: Arc<Updater>, max_body_bytes: usize) -> Router {
-    let routes = FUNCTIONS.iter().fold(Router::new(), |r, (name, _)| r.route(&format!("/{name}"), post(invoke)));
-    platform_azure::with_body_limit(routes.with_state(updater), max_body_bytes)
+    let folders = FUNCTIONS.map(|(name, _)| name);
+    platform_azure::handler_app::router(updater, &folders, max_body_bytes)
 }
 
 /// The body limit for this app's host.json batch size, from the environment.
 pub fn max_body_bytes(env: &Env) -> Result<usize, ConfigError> {
     platform_azure::max_invocation_bytes(env, platform_azure::host_max_batch_size(HOST_JSON))
-}
-
-/// Reads the body itself rather than through axum's `Json` extractor, which tracks the path of
-/// every value for its error messages (a fifth of the decoding time of a 500-record batch) and
-/// answers 415/422 to a body it cannot read, which the host would retry forever (see
-/// `read_invocation`).
-async fn invoke(State(u): State<Arc<Updater>>, body: Bytes) -> (StatusCode, Json<InvocationResponse>) {
-    let req = match read_invocation(&body, DLQ_BINDING, &u.config.dead_letters) {
-        Ok(req) => req,
-        Err(dead_lettered) => return (StatusCode::OK, Json(dead_lettered)),
-    };
-    let span = tracing::info_span!("invocation", function = NAME, event_id = %req.invocation_id());
-    let (status, resp, _) = u.handle(&req).instrument(span).await;
-    (status, Json(resp))
 }
 
 #[cfg(test)]

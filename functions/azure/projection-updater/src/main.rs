@@ -9,7 +9,7 @@ use std::sync::Arc;
 async fn main() -> Result<(), serve::Fatal> {
     serve::init_tracing();
     let env = Env::Process;
-    let cosmos = CosmosConfig::from_env(&env)?;
+    let cosmos = CosmosConfig::from_env(&env, "merch", "projections")?;
     let (config, max_body) = (Config::from_env(&env)?, max_body_bytes(&env)?);
     // Terraform creates the database and container in Azure; locally, create them if missing.
     let create = env.get("COSMOS_CREATE_IF_MISSING").is_some_and(|v| v == "true");
