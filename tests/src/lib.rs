@@ -1,4 +1,6 @@
 //! Helpers for the black-box tests: fixtures, golden files, emulator endpoints, fresh names.
+pub mod contracts;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

@@ -69,6 +69,14 @@ async fn kafka_publisher_acks_and_partitions_like_every_kafka_client() {
 
 #[tokio::test]
 async fn cosmos_port_keeps_etag_semantics_and_serves_projection_updater() {
+    let contract = CosmosConfig {
+        endpoint: emulator("COSMOS_ENDPOINT"),
+        database: fresh("it-contract"),
+        container: "documents".into(),
+        ..CosmosConfig::from_env(&serve::Env::Process, "merch", "projections").expect("emulator settings")
+    };
+    estate_tests::contracts::documents(&CosmosDocuments::connect(&contract, "/pk", true).await.expect("Cosmos")).await;
+
     let config = CosmosConfig {
         endpoint: emulator("COSMOS_ENDPOINT"),
         database: fresh("it-db"),
@@ -122,6 +130,21 @@ async fn fraud_scorer_keeps_its_state_and_first_verdicts_in_cosmos() {
     let history = fraud_scorer::state::read_history(scorer.docs.as_ref(), &card).await.expect("read");
     let ids: Vec<&str> = history.orders.iter().map(|p| p.order_id.as_str()).collect();
     assert_eq!(ids, ["A100242", "A100241"], "the card's orders, latest first, each once");
+}
+
+#[tokio::test]
+async fn dynamodb_keeps_the_documents_and_carts_contracts_on_moto() {
+    emulator("AWS_ENDPOINT_URL");
+    let client = platform_aws::dynamodb::client_from_env().await;
+    let (orders, carts) = (fresh("it-orders"), fresh("it-carts"));
+    platform_aws::dynamodb::create_documents_table(&client, &orders).await.expect("orders table");
+    platform_aws::dynamodb::create_documents_table(&client, &orders).await.expect("creating it again is fine");
+    platform_aws::dynamodb::create_carts_table(&client, &carts).await.expect("carts table");
+    estate_tests::contracts::documents(&platform_aws::dynamodb::DynamoDocuments::new(client.clone(), &orders)).await;
+    estate_tests::contracts::carts(&platform_aws::dynamodb::DynamoCarts::new(client.clone(), &carts)).await;
+    let missing = platform_aws::dynamodb::DynamoDocuments::new(client, fresh("it-no-such-table"));
+    let err = missing.read("A-1", "order").await.expect_err("no table");
+    assert!(err.is_transient(), "a missing table is the deployment's state, not the record's: {err}");
 }
 
 #[tokio::test]

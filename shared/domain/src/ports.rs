@@ -1,5 +1,6 @@
 //! Ports: the small traits every function's effects go through. Adapters live in `inmemory`,
 //! `kafka` and `platform-*`; the domain never sees a cloud SDK.
+use crate::values::{CustomerId, Sku};
 use async_trait::async_trait;
 use serde_json::Value;
 
@@ -118,4 +119,32 @@ pub trait Documents: Send + Sync {
     async fn create(&self, partition_key: &str, body: Value) -> Result<Etag, PortError>;
     /// Fails with `PreconditionFailed` unless the stored etag equals `if_match`.
     async fn replace(&self, partition_key: &str, id: &str, body: Value, if_match: &Etag) -> Result<Etag, PortError>;
+}
+
+/// Where a page of a paginated listing starts: opaque to callers, given back as it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageToken(pub String);
+
+/// One page of a listing, and where the next starts (None: this was the last page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<PageToken>,
+}
+
+/// The storefront's shopping carts (DynamoDB table `carts`: one item per customer and sku, an
+/// index by sku). Removing is idempotent, so a rerun after a partial failure is safe.
+#[async_trait]
+pub trait Carts: Send + Sync {
+    /// Puts `quantity` of the sku in the customer's cart (the storefront's write; tests and the
+    /// demo fill carts with it).
+    async fn put(&self, customer: &CustomerId, sku: &Sku, quantity: u32) -> Result<(), PortError>;
+    /// Takes the sku out of the customer's cart; a sku that is not there is not an error.
+    async fn remove(&self, customer: &CustomerId, sku: &Sku) -> Result<(), PortError>;
+    /// The customers whose carts hold the sku, a page at a time, in customer id order. A full page
+    /// carries a token even when nothing follows (as DynamoDB's `LastEvaluatedKey` does).
+    async fn holding(&self, sku: &Sku, from: Option<&PageToken>, page_size: u32)
+    -> Result<Page<CustomerId>, PortError>;
+    /// The skus in one customer's cart, in sku order.
+    async fn cart(&self, customer: &CustomerId) -> Result<Vec<(Sku, u32)>, PortError>;
 }

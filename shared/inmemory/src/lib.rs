@@ -1,12 +1,15 @@
 //! In-memory implementations of every port, with the semantics of the real service: a bus with
 //! partitions, offsets and consumer-group commits (Kafka); create-only objects (GCS/S3 with
-//! `ifGenerationMatch=0`); documents with etags and conditional writes (Cosmos DB).
+//! `ifGenerationMatch=0`); documents with etags and conditional writes (Cosmos DB, DynamoDB);
+//! carts listed by sku a page at a time (a DynamoDB table and its index).
 //! They back the embedded local run and the fast tests.
 mod bus;
+mod carts;
 mod documents;
 mod objects;
 
 pub use bus::{Bus, Record, kafka_partition};
+pub use carts::InMemoryCarts;
 pub use documents::InMemoryDocuments;
 pub use objects::InMemoryObjects;
 

@@ -1,6 +1,7 @@
 //! AWS Lambda trigger envelopes (aws_lambda_events) → plain records, and the batch-item-failure
 //! responses Lambda's event source mappings read back. No SDK clients yet: the S3 and DynamoDB
 //! ports arrive with the AWS functions.
+pub mod dynamodb;
 pub mod msk;
 pub mod s3;
 pub mod sqs;

@@ -1,0 +1,70 @@
+//! The tables' definitions, for local runs and tests (Terraform creates them in AWS): creating
+//! one that exists is not an error.
+use super::classify;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
+};
+use domain::ports::PortError;
+
+/// The carts table's index by sku (sku, then customer id), keys only.
+pub const CARTS_BY_SKU_INDEX: &str = "by-sku";
+
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, PortError> {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(built)
+}
+
+fn string_attribute(name: &str) -> Result<AttributeDefinition, PortError> {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(built)
+}
+
+fn built(e: aws_sdk_dynamodb::error::BuildError) -> PortError {
+    PortError::Rejected(format!("table definition: {e}"))
+}
+
+async fn create(
+    request: aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder,
+) -> Result<(), PortError> {
+    match request.billing_mode(BillingMode::PayPerRequest).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ok(()),
+        Err(e) => Err(classify("create_table", e)),
+    }
+}
+
+/// A `Documents` table: `pk` (partition) and `id` (sort), both strings.
+pub async fn create_documents_table(client: &Client, table: &str) -> Result<(), PortError> {
+    create(
+        client
+            .create_table()
+            .table_name(table)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("id", KeyType::Range)?)
+            .attribute_definitions(string_attribute("pk")?)
+            .attribute_definitions(string_attribute("id")?),
+    )
+    .await
+}
+
+/// The carts table: `customer_id` (partition) and `sku` (sort), with the index `by-sku`.
+pub async fn create_carts_table(client: &Client, table: &str) -> Result<(), PortError> {
+    let by_sku = GlobalSecondaryIndex::builder()
+        .index_name(CARTS_BY_SKU_INDEX)
+        .key_schema(key("sku", KeyType::Hash)?)
+        .key_schema(key("customer_id", KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+        .build()
+        .map_err(built)?;
+    create(
+        client
+            .create_table()
+            .table_name(table)
+            .key_schema(key("customer_id", KeyType::Hash)?)
+            .key_schema(key("sku", KeyType::Range)?)
+            .attribute_definitions(string_attribute("customer_id")?)
+            .attribute_definitions(string_attribute("sku")?)
+            .global_secondary_indexes(by_sku),
+    )
+    .await
+}

@@ -1,0 +1,67 @@
+//! The behaviour every adapter of a port must have, written once and run against the in-memory
+//! twin (fast tests) and against the emulator (emulator tests): the twin is only as good as its
+//! agreement with the real service.
+use domain::ports::{Carts, Documents, PortError};
+use domain::values::{CustomerId, Sku};
+use serde_json::json;
+
+/// Create-only creates, etag-guarded replaces, reads of what was written and of nothing. Each
+/// document carries its partition key as `pk`, as a Cosmos container partitioned by `/pk` needs.
+pub async fn documents(docs: &dyn Documents) {
+    let e1 =
+        docs.create("A-1", json!({"id": "order", "pk": "A-1", "state": "confirmed", "n": 1})).await.expect("create");
+    assert_eq!(
+        docs.create("A-1", json!({"id": "order", "pk": "A-1", "state": "other"})).await,
+        Err(PortError::AlreadyExists)
+    );
+    docs.create("A-2", json!({"id": "order", "pk": "A-2", "n": 9})).await.expect("same id, another partition");
+    let read = docs.read("A-1", "order").await.expect("read").expect("found");
+    assert_eq!((read.body["state"].as_str(), read.body["n"].as_i64(), &read.etag), (Some("confirmed"), Some(1), &e1));
+    let e2 = docs
+        .replace("A-1", "order", json!({"id": "order", "pk": "A-1", "state": "paid", "n": 2}), &e1)
+        .await
+        .expect("replace");
+    assert_ne!(e1, e2);
+    assert_eq!(
+        docs.replace("A-1", "order", json!({"id": "order", "pk": "A-1", "state": "lost update"}), &e1).await,
+        Err(PortError::PreconditionFailed),
+        "a stale etag must not overwrite"
+    );
+    let read = docs.read("A-1", "order").await.expect("read").expect("found");
+    assert_eq!((read.body["state"].as_str(), &read.etag), (Some("paid"), &e2));
+    assert_eq!(docs.read("A-1", "nothing").await.expect("read"), None);
+    assert_eq!(docs.read("A-404", "order").await.expect("read"), None);
+}
+
+fn customer(i: usize) -> CustomerId {
+    CustomerId::parse(&format!("C-{i:03}")).expect("customer")
+}
+
+/// Carts listed by sku a page at a time in customer order, every cart holding it exactly once,
+/// and removals that are idempotent.
+pub async fn carts(carts: &dyn Carts) {
+    let (mug, tee) = (Sku::parse("MUG-1").expect("sku"), Sku::parse("TSH-1").expect("sku"));
+    for i in 0..7 {
+        carts.put(&customer(i), &mug, 1 + i as u32).await.expect("put");
+    }
+    carts.put(&customer(3), &tee, 2).await.expect("put");
+    let (mut seen, mut from, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let page = carts.holding(&mug, from.as_ref(), 3).await.expect("page");
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items);
+        pages += 1;
+        match page.next {
+            Some(next) => from = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..7).map(customer).collect::<Vec<_>>(), "every cart once, in customer order");
+    assert!(pages >= 3, "7 carts in pages of 3");
+    carts.remove(&customer(3), &mug).await.expect("remove");
+    carts.remove(&customer(3), &mug).await.expect("removing what is gone is fine");
+    assert_eq!(carts.cart(&customer(3)).await.expect("cart"), [(tee.clone(), 2)]);
+    let first = carts.holding(&mug, None, 10).await.expect("page");
+    assert_eq!(first.items.len(), 6);
+    assert!(!first.items.contains(&customer(3)));
+}

@@ -1,0 +1,13 @@
+//! The in-memory twins against the port contracts the emulator tests hold the real services to.
+use estate_tests::contracts;
+use inmemory::{InMemoryCarts, InMemoryDocuments};
+
+#[tokio::test]
+async fn in_memory_documents_keep_the_documents_contract() {
+    contracts::documents(&InMemoryDocuments::default()).await;
+}
+
+#[tokio::test]
+async fn in_memory_carts_keep_the_carts_contract() {
+    contracts::carts(&InMemoryCarts::default()).await;
+}
