@@ -1,7 +1,8 @@
 //! The whole estate in one process on the in-memory backends. Each function is its real HTTP
 //! app; the estate plays the platforms around them: Pub/Sub pushing ERP records, the Functions
 //! host polling Kafka for each Azure function app (commit only after success, retry with
-//! RetryContext, publish the output bindings), and the Kafka→Pub/Sub bridge feeding audit-sink.
+//! RetryContext, publish the output bindings), Lambda's Kafka event source mapping for each
+//! Lambda (partial batch responses), and the Kafka→Pub/Sub bridge feeding audit-sink.
 use crate::functions_host::{self, FunctionJson, parse_function_json};
 use crate::oneshot::post;
 use crate::pubsub_push;
@@ -12,8 +13,9 @@ use chrono::{DateTime, Utc};
 use domain::events::topics;
 use domain::ports::{OutboundMessage, Publisher};
 use fraud_scorer::Scorer;
-use inmemory::{Bus, InMemoryDocuments, InMemoryObjects};
+use inmemory::{Bus, InMemoryCarts, InMemoryDocuments, InMemoryObjects};
 use merch_normalizer::Normalizer;
+use order_updater::OrderUpdater;
 use platform_azure::InvocationResponse;
 use platform_gcp::PushGuard;
 use projection_updater::Updater;
@@ -27,8 +29,10 @@ const ERP_SUBSCRIPTION: &str = "projects/local/subscriptions/erp-changes-merch-n
 pub const MIRRORED: [&str; 3] = [topics::PRICE_CHANGED, topics::INVENTORY_CHANGED, topics::MERCH_DLQ];
 
 /// Every function the estate runs, by name: `local invoke` takes these.
-pub const FUNCTIONS: [&str; 4] =
-    [merch_normalizer::NAME, projection_updater::NAME, audit_sink::NAME, fraud_scorer::NAME];
+pub const FUNCTIONS: [&str; 5] =
+    [merch_normalizer::NAME, projection_updater::NAME, audit_sink::NAME, fraud_scorer::NAME, order_updater::NAME];
+/// How often the local event source mapping retries a failing batch before it gives up.
+const LAMBDA_MAX_RETRIES: u32 = 5;
 
 /// An Azure function app as the Functions host sees it: its custom handler and function folders.
 #[derive(Clone)]
@@ -63,6 +67,10 @@ pub struct Estate {
     pub docs: InMemoryDocuments,
     /// fraud-scorer's state container (checkout/fraud).
     pub fraud_docs: InMemoryDocuments,
+    /// order-updater's DynamoDB tables.
+    pub orders: InMemoryDocuments,
+    pub carts: InMemoryCarts,
+    pub order_updater: Arc<OrderUpdater>,
     normalizer: Router,
     audit: Router,
     azure_apps: Vec<AzureApp>,
@@ -100,7 +108,17 @@ impl Estate {
             ),
             AzureApp::new(fraud_scorer::NAME, fraud_scorer::app(scorer, scorer_limit), &fraud_scorer::FUNCTIONS),
         ];
+        let (orders, carts) = (InMemoryDocuments::default(), InMemoryCarts::default());
+        let order_updater = Arc::new(OrderUpdater {
+            orders: Arc::new(orders.clone()),
+            carts: Arc::new(carts.clone()),
+            bus: Arc::new(bus.clone()),
+            dead_letters: domain::dead_letter::DeadLetterPolicy::new(order_updater::NAME, topics::CHECKOUT_DLQ),
+        });
         Estate {
+            orders,
+            carts,
+            order_updater,
             normalizer: merch_normalizer::app(normalizer, &PushGuard::local()),
             audit: audit_sink::app(audit, &PushGuard::local()),
             azure_apps,
@@ -120,6 +138,11 @@ impl Estate {
             audit_sink::NAME => Some(&self.audit),
             _ => self.azure_apps.iter().find(|a| a.name == function).map(|a| &a.router),
         }
+    }
+
+    /// True for a function that runs on AWS Lambda (invoked with an event, not over HTTP).
+    pub fn is_lambda(&self, function: &str) -> bool {
+        function == order_updater::NAME
     }
 
     /// True for a function that runs as an Azure Functions custom handler.
@@ -221,6 +244,42 @@ impl Estate {
                 self.publish_outputs(app, &resp, &outputs).await?;
                 self.stat(app).records_in += batch.len() as u64;
                 self.bus.commit(app, &batch);
+            }
+        }
+        Ok(())
+    }
+
+    /// Lambda's event source mappings for order-updater, one per topic as MSK's are: each polls
+    /// its topic in batches, invokes, commits what the partial batch response settles, and
+    /// retries the rest (bounded).
+    pub async fn run_order_updater(&mut self, max_batch: usize) -> Result<(), RunError> {
+        for topic in order_updater::TOPICS {
+            let mut retries = 0;
+            loop {
+                let batch = self.bus.poll(order_updater::NAME, &[topic], max_batch);
+                if batch.is_empty() {
+                    break;
+                }
+                let event = crate::lambda_host::msk_event(&batch);
+                let (response, report) =
+                    self.order_updater.handle(event).await.map_err(|e| RunError(format!("order-updater: {e}")))?;
+                let settled = crate::lambda_host::settled(&batch, &response);
+                let stat = self.stat(order_updater::NAME);
+                stat.invocations += 1;
+                stat.dead_lettered += report.dead_lettered as u64;
+                stat.records_in += settled.len() as u64;
+                self.bus.commit(order_updater::NAME, &settled);
+                if response.batch_item_failures.is_empty() {
+                    retries = 0;
+                    continue;
+                }
+                retries += 1;
+                self.stat(order_updater::NAME).retries += 1;
+                if retries > LAMBDA_MAX_RETRIES {
+                    return Err(RunError(format!(
+                        "order-updater: {topic} batch still failing after {LAMBDA_MAX_RETRIES} retries"
+                    )));
+                }
             }
         }
         Ok(())

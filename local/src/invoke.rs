@@ -40,10 +40,17 @@ pub async fn invoke(function: &str, raw: &[u8]) -> Result<Value, InvokeError> {
     let fixture: Value = serde_json::from_slice(raw).map_err(|e| InvokeError::NotJson(e.to_string()))?;
     let not_envelope = |detail: String| InvokeError::NotAnEnvelope { function: function.into(), detail };
     let mut estate = Estate::new();
-    let known = estate::FUNCTIONS.iter().copied().find(|f| *f == function);
-    let (Some(name), Some(app)) = (known, estate.app(function).cloned()) else {
+    let Some(name) = estate::FUNCTIONS.iter().copied().find(|f| *f == function) else {
         return Err(InvokeError::UnknownFunction(function.into()));
     };
+    if estate.is_lambda(name) {
+        // Lambda's runtime parses the event into the trigger's type before the handler runs.
+        let event = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
+        let (response, report) = estate.order_updater.handle(event).await.map_err(|e| not_envelope(e.to_string()))?;
+        let response = json!({"batch_response": response, "report": format!("{report:?}")});
+        return Ok(json!({"function": function, "response": response, "effects": effects(&estate)}));
+    }
+    let app = estate.app(name).cloned().ok_or_else(|| InvokeError::UnknownFunction(function.into()))?;
     let response = match name {
         azure if estate.is_azure_app(azure) => {
             let req: InvocationRequest = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
@@ -101,10 +108,12 @@ pub fn effects(estate: &Estate) -> Value {
         .map(|o| json!({"bucket": o.bucket, "key": o.key, "size": o.size, "content_type": o.content_type}))
         .collect();
     let mut effects = json!({"messages": messages, "objects": objects, "documents": estate.docs.all()});
-    // fraud-scorer's state container, when an invocation wrote to it.
-    let fraud_state = estate.fraud_docs.all();
-    if !fraud_state.is_empty() {
-        effects["fraud_state"] = Value::Array(fraud_state);
+    // The other functions' stores, when an invocation wrote to them.
+    let stores = [("fraud_state", estate.fraud_docs.all()), ("orders", estate.orders.all())];
+    for (name, docs) in stores {
+        if !docs.is_empty() {
+            effects[name] = Value::Array(docs);
+        }
     }
     effects
 }

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod estate;
 pub mod functions_host;
 pub mod invoke;
+pub mod lambda_host;
 pub mod oneshot;
 pub mod pubsub_push;
 pub mod scenario;

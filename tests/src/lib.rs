@@ -75,6 +75,7 @@ pub fn function_for(path: &str) -> Option<&'static str> {
         ["gcp", "pubsub-push", name] if name.starts_with("audit-") => Some("audit-sink"),
         ["gcp", "pubsub-push" | "pubsub-push-unwrapped" | "eventarc", _] => Some("merch-normalizer"),
         ["azure", "kafka-trigger", name] if name.starts_with("order-") => Some("fraud-scorer"),
+        ["aws", "msk", name] if name.starts_with("order-updater-") => Some("order-updater"),
         ["azure", "kafka-trigger", _] => Some("projection-updater"),
         _ => None,
     }

@@ -148,6 +148,34 @@ async fn dynamodb_keeps_the_documents_and_carts_contracts_on_moto() {
 }
 
 #[tokio::test]
+async fn order_updater_keeps_its_state_machine_in_dynamodb_on_moto() {
+    use platform_aws::dynamodb::{
+        DynamoCarts, DynamoDocuments, client_from_env, create_carts_table, create_documents_table,
+    };
+    emulator("AWS_ENDPOINT_URL");
+    let client = client_from_env().await;
+    let (orders, carts) = (fresh("it-orders"), fresh("it-carts"));
+    create_documents_table(&client, &orders).await.expect("orders table");
+    create_carts_table(&client, &carts).await.expect("carts table");
+    let bus = inmemory::Bus::new(3);
+    let updater = order_updater::OrderUpdater {
+        orders: Arc::new(DynamoDocuments::new(client.clone(), &orders)),
+        carts: Arc::new(DynamoCarts::new(client, &carts)),
+        bus: Arc::new(bus.clone()),
+        dead_letters: domain::dead_letter::DeadLetterPolicy::new("order-updater", "checkout.dlq"),
+    };
+    let event = || serde_json::from_slice(&fixture("aws/msk/order-updater-confirmed.json")).expect("MSK event");
+    let (response, first) = updater.handle(event()).await.expect("a Kafka batch");
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!((first.changed, first.redelivered, first.dead_lettered), (2, 1, 2));
+    let (_, again) = updater.handle(event()).await.expect("a Kafka batch");
+    assert_eq!((again.changed, again.redelivered), (0, 3), "a redelivered batch changes no order");
+    let stored = updater.orders.read("A200100", order_updater::RECORD_ID).await.expect("read").expect("order");
+    assert_eq!(stored.body["state"], "confirmed");
+    assert_eq!(stored.etag.0, "1", "written once");
+}
+
+#[tokio::test]
 async fn gcs_port_is_create_only_and_audit_log_replays_to_kafka() {
     let gcs = Arc::new(GcsObjects::emulator(&emulator("GCS_ENDPOINT")));
     let bucket = fresh("it-audit");

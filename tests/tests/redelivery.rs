@@ -12,6 +12,12 @@ use std::collections::BTreeSet;
 async fn deliver(estate: &mut Estate, path: &str) {
     let function = function_for(path).unwrap_or_else(|| panic!("{path} has no function"));
     let raw = fixture(path);
+    if estate.is_lambda(function) {
+        let event = serde_json::from_slice(&raw).expect("fixture is a Lambda event");
+        let (response, _) = estate.order_updater.handle(event).await.expect("a Kafka batch");
+        assert!(response.batch_item_failures.is_empty(), "{path}: {response:?}");
+        return;
+    }
     let app = estate.app(function).cloned().unwrap_or_else(|| panic!("no app {function}"));
     if estate.is_azure_app(function) {
         let req: InvocationRequest = serde_json::from_slice(&raw).expect("fixture is a custom handler request");
@@ -54,7 +60,8 @@ async fn final_state(order: &[String]) -> Value {
         })
         .collect();
     let objects: Vec<String> = estate.objects.all().into_iter().map(|o| o.key).collect();
-    json!({"documents": estate.docs.all(), "fraud_state": estate.fraud_docs.all(), "topics": topics, "objects": objects})
+    json!({"documents": estate.docs.all(), "fraud_state": estate.fraud_docs.all(), "orders": estate.orders.all(),
+           "topics": topics, "objects": objects})
 }
 
 fn triggering_fixtures() -> Vec<String> {

@@ -20,12 +20,12 @@ impl InMemoryDocuments {
         Etag(format!("\"{:016x}\"", self.counter.fetch_add(1, Ordering::SeqCst) + 1))
     }
 
-    /// Every stored body, for summaries and invariant checks.
+    /// Every stored body in (partition key, id) order, for summaries and invariant checks.
     pub fn all(&self) -> Vec<Value> {
         let docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out: Vec<Value> = docs.values().map(|d| d.body.clone()).collect();
-        out.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-        out
+        let mut keyed: Vec<(&(String, String), &StoredDocument)> = docs.iter().collect();
+        keyed.sort_by(|a, b| a.0.cmp(b.0));
+        keyed.into_iter().map(|(_, d)| d.body.clone()).collect()
     }
 
     /// Writes behind the caller's back, as a concurrent writer would (tests of the etag path).

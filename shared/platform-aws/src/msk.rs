@@ -24,18 +24,36 @@ impl MskRecord {
     }
 }
 
-/// The position of a record whose payload could not be decoded, with why.
+/// A record whose key or value could not be decoded: its position, its time, the value as it
+/// came (text that is not base64), and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Undecodable {
     pub topic: String,
     pub partition: i64,
     pub offset: i64,
+    pub timestamp: DateTime<Utc>,
+    pub raw_value: String,
     pub error: EnvelopeError,
 }
 
 /// All records of the batch in (topic, partition, offset) order; each decodes or fails alone.
 pub fn records(bytes: &[u8]) -> Result<Vec<Result<MskRecord, Undecodable>>, EnvelopeError> {
-    let event: KafkaEvent = parse_envelope(bytes, "Kafka")?;
+    records_of(parse_envelope(bytes, "Kafka")?)
+}
+
+/// The event sources of Lambda's Kafka event source mappings (MSK, self-managed Kafka).
+pub const EVENT_SOURCES: [&str; 2] = ["aws:kafka", "SelfManagedKafka"];
+
+/// The records of an event `lambda_runtime` has already parsed, as [`records`] gives them. Every
+/// field of the SDK type is optional, so any JSON object parses as one: an event whose
+/// `eventSource` is not Kafka's is refused here, not read as an empty batch.
+#[allow(clippy::result_large_err)] // one per record, side by side with the record it stands for
+pub fn records_of(event: KafkaEvent) -> Result<Vec<Result<MskRecord, Undecodable>>, EnvelopeError> {
+    let source = event.event_source.clone().unwrap_or_default();
+    if !EVENT_SOURCES.contains(&source.as_str()) {
+        let detail = format!("eventSource is {source:?}, not one of {EVENT_SOURCES:?}");
+        return Err(EnvelopeError::NotThisTrigger { trigger: "Kafka", detail });
+    }
     let mut all: Vec<_> = event.records.into_values().flatten().collect();
     all.sort_by(|a, b| (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset)));
     Ok(all
@@ -46,6 +64,8 @@ pub fn records(bytes: &[u8]) -> Result<Vec<Result<MskRecord, Undecodable>>, Enve
                 topic: topic.clone(),
                 partition: r.partition,
                 offset: r.offset,
+                timestamp: *r.timestamp,
+                raw_value: r.value.clone().unwrap_or_default(),
                 error: EnvelopeError::BadBase64 { field, detail: e.to_string() },
             };
             let value = STANDARD.decode(r.value.as_deref().unwrap_or_default()).map_err(|e| fail("value", e))?;

@@ -55,6 +55,21 @@ impl Env {
     pub fn on_azure_functions(&self) -> bool {
         self.get("WEBSITE_SITE_NAME").is_some()
     }
+
+    /// True in AWS Lambda, which sets `AWS_LAMBDA_FUNCTION_NAME` in every execution environment.
+    pub fn on_lambda(&self) -> bool {
+        self.get("AWS_LAMBDA_FUNCTION_NAME").is_some()
+    }
+
+    /// A variable the cloud deployment must set, defaulted only off the cloud (`in_cloud` false):
+    /// a local default such as `127.0.0.1:9092` must never be what a deployed function uses.
+    pub fn required_in_cloud(&self, name: &str, in_cloud: bool, local_default: &str) -> Result<String, ConfigError> {
+        match self.get(name) {
+            Some(v) => Ok(v),
+            None if in_cloud => Err(ConfigError(format!("{name} not set (required when deployed)"))),
+            None => Ok(local_default.to_string()),
+        }
+    }
 }
 
 #[cfg(test)]

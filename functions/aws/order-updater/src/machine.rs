@@ -1,0 +1,264 @@
+//! The order state machine, as plain functions over the order's record: no I/O here.
+//!
+//! ```text
+//!   (event before order.confirmed) → pending ─┐
+//!   order.confirmed ─────────────────────────→ confirmed
+//!   confirmed ─ fraud approve → payment_requested (publish payment.requested)
+//!             ─ fraud review  → held ─ a later fraud.scored (manual): approve → payment_requested,
+//!             │                                                       reject → rejected
+//!             ─ fraud reject  → rejected
+//!   payment_requested ─ payment.succeeded → paid (publish order.paid, empty the bought skus from the cart)
+//!                     ─ payment.failed    → payment_failed
+//! ```
+//! rejected, paid and payment_failed are terminal. An event that cannot apply yet (a decision or
+//! a payment result before the order) waits in the record and applies once it can. The first
+//! decision wins: a decision after it is a logged no-op, except one that releases a hold.
+//!
+//! Every event is recorded by its CloudEvent id with the effects it produced. A redelivery
+//! changes nothing and re-runs those effects: their first run may have failed after the record
+//! was written, and each is idempotent (deterministic event ids, removal of what may be gone).
+use chrono::{DateTime, Utc};
+use domain::cloudevent::{CloudEvent, DomainEvent};
+use domain::events::{
+    FraudDecision, FraudScored, OrderConfirmed, OrderPaid, PaymentFailed, PaymentRequested, PaymentSucceeded,
+};
+use domain::values::{CustomerId, OrderId, Sku};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const SOURCE: &str = "/aws/order-updater";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    Pending,
+    Confirmed,
+    Held,
+    Rejected,
+    PaymentRequested,
+    Paid,
+    PaymentFailed,
+}
+
+impl OrderState {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, OrderState::Rejected | OrderState::Paid | OrderState::PaymentFailed)
+    }
+}
+
+/// What order-updater consumes, by topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "event", rename_all = "snake_case")]
+pub enum Input {
+    Confirmed(OrderConfirmed),
+    Scored(FraudScored),
+    Succeeded(PaymentSucceeded),
+    Failed(PaymentFailed),
+}
+
+impl Input {
+    pub fn order_id(&self) -> &OrderId {
+        match self {
+            Input::Confirmed(e) => &e.order_id,
+            Input::Scored(e) => &e.order_id,
+            Input::Succeeded(e) => &e.order_id,
+            Input::Failed(e) => &e.order_id,
+        }
+    }
+}
+
+/// One thing to do after the record is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    /// A CloudEvent to publish, ready: topic, key and the JSON bytes as text.
+    Publish { topic: String, key: String, payload: String },
+    /// Take these skus out of the customer's cart.
+    EmptyCart { customer_id: CustomerId, skus: Vec<Sku> },
+}
+
+/// An event that arrived before it could apply, kept with its id and time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Waiting {
+    pub event_id: String,
+    pub time: DateTime<Utc>,
+    pub input: Input,
+}
+
+/// The order's record, stored whole (DynamoDB item `pk = <order id>, id = "order"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    pub order_id: OrderId,
+    pub state: OrderState,
+    pub order: Option<OrderConfirmed>,
+    /// The decision in force.
+    pub fraud: Option<FraudScored>,
+    pub payment_id: Option<String>,
+    pub waiting: Vec<Waiting>,
+    /// Every event seen, by CloudEvent id, with the effects it produced.
+    pub seen: BTreeMap<String, Vec<Effect>>,
+}
+
+impl OrderRecord {
+    fn new(order_id: OrderId) -> Self {
+        OrderRecord {
+            order_id,
+            state: OrderState::Pending,
+            order: None,
+            fraud: None,
+            payment_id: None,
+            waiting: Vec::new(),
+            seen: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Write the record, then run the effects.
+    Changed { record: Box<OrderRecord>, effects: Vec<Effect>, note: String },
+    /// Seen before: nothing to write; run its effects again.
+    Redelivery { effects: Vec<Effect> },
+    /// Nothing to write or do (an event on a terminal order, a decision after the first).
+    Ignored { note: String },
+}
+
+/// One step: what the input does to the record as it stands.
+enum Step {
+    Applied(Vec<Effect>, String),
+    Wait,
+    Ignore(String),
+}
+
+/// The payment id of an order: the gateway's idempotency key, one per order.
+pub fn payment_id(order: &OrderId) -> String {
+    format!("pay-{order}")
+}
+
+fn publish<T: DomainEvent>(id: String, time: DateTime<Utc>, data: T) -> Effect {
+    let event = CloudEvent::new(id, SOURCE, time, data);
+    let payload = String::from_utf8(event.to_json()).unwrap_or_default();
+    Effect::Publish { topic: T::TOPIC.to_string(), key: event.key(), payload }
+}
+
+/// Applies one event (CloudEvent id and time) to the order's record, which is None for an order
+/// not seen yet.
+pub fn apply(record: Option<OrderRecord>, event_id: &str, time: DateTime<Utc>, input: Input) -> Outcome {
+    let mut record = record.unwrap_or_else(|| OrderRecord::new(input.order_id().clone()));
+    if let Some(effects) = record.seen.get(event_id) {
+        return Outcome::Redelivery { effects: effects.clone() };
+    }
+    let (mut effects, note) = match step(&mut record, time, &input) {
+        Step::Ignore(note) => return Outcome::Ignored { note },
+        Step::Wait => {
+            let note = format!("{} waits in state {:?}", kind(&input), record.state);
+            record.waiting.push(Waiting { event_id: event_id.to_string(), time, input });
+            (Vec::new(), note)
+        }
+        Step::Applied(effects, note) => (effects, note),
+    };
+    // What waited may apply now; what applies is attributed to the event that released it.
+    loop {
+        let mut progressed = false;
+        for w in std::mem::take(&mut record.waiting) {
+            match step(&mut record, w.time, &w.input) {
+                Step::Applied(more, _) => {
+                    effects.extend(more);
+                    progressed = true;
+                }
+                Step::Wait => record.waiting.push(w),
+                Step::Ignore(_) => {}
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    record.seen.insert(event_id.to_string(), effects.clone());
+    Outcome::Changed { record: Box::new(record), effects, note }
+}
+
+fn kind(input: &Input) -> &'static str {
+    match input {
+        Input::Confirmed(_) => "order.confirmed",
+        Input::Scored(_) => "fraud.scored",
+        Input::Succeeded(_) => "payment.succeeded",
+        Input::Failed(_) => "payment.failed",
+    }
+}
+
+fn step(record: &mut OrderRecord, time: DateTime<Utc>, input: &Input) -> Step {
+    use OrderState::*;
+    let state = record.state;
+    if state.is_terminal() {
+        return Step::Ignore(format!("{} on a {state:?} order", kind(input)));
+    }
+    match (state, input) {
+        (Pending, Input::Confirmed(order)) => {
+            record.order = Some(order.clone());
+            record.state = Confirmed;
+            Step::Applied(Vec::new(), "confirmed".into())
+        }
+        (_, Input::Confirmed(_)) => Step::Ignore(format!("order.confirmed again in state {state:?}")),
+        (Pending, _) => Step::Wait,
+        (Confirmed | Held, Input::Scored(f)) => decide(record, time, f),
+        (_, Input::Scored(_)) => Step::Ignore(format!("a later decision in state {state:?}: the first wins")),
+        (Confirmed | Held, Input::Succeeded(_) | Input::Failed(_)) => Step::Wait,
+        (PaymentRequested, Input::Succeeded(p)) if record.payment_id.as_deref() == Some(p.payment_id.as_str()) => {
+            paid(record, time, p)
+        }
+        (PaymentRequested, Input::Failed(p)) if record.payment_id.as_deref() == Some(p.payment_id.as_str()) => {
+            record.state = PaymentFailed;
+            Step::Applied(Vec::new(), format!("payment failed: {}", p.reason))
+        }
+        (_, Input::Succeeded(p)) => Step::Ignore(format!("payment {} is not this order's", p.payment_id)),
+        (_, Input::Failed(p)) => Step::Ignore(format!("payment {} is not this order's", p.payment_id)),
+    }
+}
+
+fn decide(record: &mut OrderRecord, time: DateTime<Utc>, f: &FraudScored) -> Step {
+    let held = record.state == OrderState::Held;
+    match f.decision {
+        FraudDecision::Review if held => return Step::Ignore("still under review".into()),
+        FraudDecision::Review => record.state = OrderState::Held,
+        FraudDecision::Reject => record.state = OrderState::Rejected,
+        FraudDecision::Approve => record.state = OrderState::PaymentRequested,
+    }
+    record.fraud = Some(f.clone());
+    let note = format!("fraud {:?} (score {}){}", f.decision, f.score, if held { ", releasing the hold" } else { "" });
+    let Some(order) = &record.order else { return Step::Applied(Vec::new(), note) };
+    if record.state != OrderState::PaymentRequested {
+        return Step::Applied(Vec::new(), note);
+    }
+    let payment_id = payment_id(&order.order_id);
+    record.payment_id = Some(payment_id.clone());
+    let request = PaymentRequested {
+        order_id: order.order_id.clone(),
+        payment_id,
+        amount: order.total,
+        payment_token: order.payment.as_ref().map(|p| p.token.clone()),
+    };
+    Step::Applied(vec![publish(format!("payment-requested-{}", order.order_id), time, request)], note)
+}
+
+fn paid(record: &mut OrderRecord, time: DateTime<Utc>, p: &PaymentSucceeded) -> Step {
+    record.state = OrderState::Paid;
+    let Some(order) = &record.order else { return Step::Applied(Vec::new(), "paid".into()) };
+    let event = OrderPaid {
+        order_id: order.order_id.clone(),
+        customer_id: order.customer_id.clone(),
+        lines: order.lines.clone(),
+        total: order.total,
+        ship_to_country: order.ship_to_country.clone(),
+        payment_id: p.payment_id.clone(),
+    };
+    let skus = order.lines.iter().map(|l| l.sku.clone()).collect();
+    let effects = vec![
+        publish(format!("order-paid-{}", order.order_id), time, event),
+        Effect::EmptyCart { customer_id: order.customer_id.clone(), skus },
+    ];
+    Step::Applied(effects, format!("paid by {}", p.payment_id))
+}
+
+#[cfg(test)]
+mod tests;

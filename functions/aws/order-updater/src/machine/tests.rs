@@ -1,0 +1,141 @@
+use super::*;
+use crate::testing::{confirmed, failed, scored, succeeded};
+use domain::events::topics;
+
+fn at(min: u32) -> DateTime<Utc> {
+    format!("2026-11-20T10:{min:02}:00Z").parse().expect("time")
+}
+
+/// Applies events in order, each as the record stands, and returns the record and every outcome.
+fn run(events: &[(&str, Input)]) -> (Option<OrderRecord>, Vec<Outcome>) {
+    let mut record = None;
+    let mut outcomes = Vec::new();
+    for (i, (id, input)) in events.iter().enumerate() {
+        let outcome = apply(record.clone(), id, at(i as u32), input.clone());
+        if let Outcome::Changed { record: r, .. } = &outcome {
+            record = Some(r.as_ref().clone());
+        }
+        outcomes.push(outcome);
+    }
+    (record, outcomes)
+}
+
+fn published(outcome: &Outcome) -> Vec<(String, serde_json::Value)> {
+    let effects = match outcome {
+        Outcome::Changed { effects, .. } | Outcome::Redelivery { effects } => effects.clone(),
+        Outcome::Ignored { .. } => Vec::new(),
+    };
+    effects
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Publish { topic, payload, .. } => Some((topic, serde_json::from_str(&payload).expect("json"))),
+            Effect::EmptyCart { .. } => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_approved_order_requests_payment_once_paid_announces_it_and_empties_the_cart() {
+    let (record, outcomes) = run(&[
+        ("c1", Input::Confirmed(confirmed("A-1"))),
+        ("f1", Input::Scored(scored("A-1", FraudDecision::Approve))),
+        ("p1", Input::Succeeded(succeeded("A-1"))),
+    ]);
+    let record = record.expect("record");
+    assert_eq!(record.state, OrderState::Paid);
+    let request = published(&outcomes[1]);
+    assert_eq!(request.len(), 1);
+    assert_eq!(request[0].0, topics::PAYMENT_REQUESTED);
+    assert_eq!(request[0].1["id"], "payment-requested-A-1");
+    assert_eq!(request[0].1["data"]["payment_id"], "pay-A-1");
+    assert_eq!(request[0].1["data"]["payment_token"], "tok_visa");
+    assert_eq!(request[0].1["data"]["amount"]["amount_minor"], 5_000);
+    let paid = published(&outcomes[2]);
+    assert_eq!((paid[0].0.as_str(), &paid[0].1["data"]["payment_id"]), (topics::ORDER_PAID, &"pay-A-1".into()));
+    let Outcome::Changed { effects, .. } = &outcomes[2] else { panic!("changed") };
+    let skus: Vec<String> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::EmptyCart { customer_id, skus } if customer_id.as_str() == "C-1" => {
+                Some(skus.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(skus, ["TSH-001", "MUG-002"]);
+}
+
+#[test]
+fn a_decision_before_the_order_waits_and_applies_when_the_order_arrives() {
+    let (record, outcomes) = run(&[
+        ("f1", Input::Scored(scored("A-1", FraudDecision::Approve))),
+        ("c1", Input::Confirmed(confirmed("A-1"))),
+    ]);
+    assert!(
+        matches!(&outcomes[0], Outcome::Changed { record, effects, .. } if record.state == OrderState::Pending && effects.is_empty())
+    );
+    assert_eq!(record.as_ref().map(|r| (r.state, r.waiting.len())), Some((OrderState::PaymentRequested, 0)));
+    assert_eq!(published(&outcomes[1]).len(), 1, "the payment request is the confirmation's effect");
+}
+
+#[test]
+fn a_payment_result_before_the_decision_waits_for_the_request() {
+    let (record, _) = run(&[
+        ("p1", Input::Succeeded(succeeded("A-1"))),
+        ("c1", Input::Confirmed(confirmed("A-1"))),
+        ("f1", Input::Scored(scored("A-1", FraudDecision::Review))),
+        ("f2", Input::Scored(scored("A-1", FraudDecision::Approve))),
+    ]);
+    assert_eq!(record.map(|r| r.state), Some(OrderState::Paid));
+}
+
+#[test]
+fn review_holds_until_a_manual_decision_and_otherwise_the_first_decision_wins() {
+    let (record, outcomes) = run(&[
+        ("c1", Input::Confirmed(confirmed("A-1"))),
+        ("f1", Input::Scored(scored("A-1", FraudDecision::Review))),
+        ("f2", Input::Scored(scored("A-1", FraudDecision::Review))),
+        ("f3", Input::Scored(scored("A-1", FraudDecision::Reject))),
+        ("f4", Input::Scored(scored("A-1", FraudDecision::Approve))),
+    ]);
+    assert!(matches!(&outcomes[1], Outcome::Changed { record, .. } if record.state == OrderState::Held));
+    assert!(matches!(&outcomes[2], Outcome::Ignored { note } if note == "still under review"));
+    assert_eq!(record.map(|r| r.state), Some(OrderState::Rejected), "the manual reject released the hold");
+    assert!(matches!(&outcomes[4], Outcome::Ignored { note } if note.contains("on a Rejected order")));
+
+    let (record, outcomes) = run(&[
+        ("c1", Input::Confirmed(confirmed("A-1"))),
+        ("f1", Input::Scored(scored("A-1", FraudDecision::Approve))),
+        ("f2", Input::Scored(scored("A-1", FraudDecision::Reject))),
+    ]);
+    assert_eq!(record.map(|r| r.state), Some(OrderState::PaymentRequested));
+    assert!(matches!(&outcomes[2], Outcome::Ignored { note } if note.contains("the first wins")));
+}
+
+#[test]
+fn a_redelivery_changes_nothing_and_repeats_its_effects() {
+    let (record, outcomes) = run(&[
+        ("c1", Input::Confirmed(confirmed("A-1"))),
+        ("f1", Input::Scored(scored("A-1", FraudDecision::Approve))),
+    ]);
+    let again = apply(record.clone(), "f1", at(30), Input::Scored(scored("A-1", FraudDecision::Approve)));
+    assert_eq!(published(&again), published(&outcomes[1]), "the same payment request, byte for byte");
+    assert!(matches!(again, Outcome::Redelivery { .. }));
+    let again = apply(record, "c1", at(31), Input::Confirmed(confirmed("A-1")));
+    assert_eq!(again, Outcome::Redelivery { effects: vec![] });
+}
+
+#[test]
+fn failures_and_foreign_payments() {
+    let (record, outcomes) = run(&[
+        ("c1", Input::Confirmed(confirmed("A-1"))),
+        ("f1", Input::Scored(scored("A-1", FraudDecision::Approve))),
+        ("x1", Input::Failed(PaymentFailed { payment_id: "pay-OTHER".into(), ..failed("A-1") })),
+        ("p1", Input::Failed(failed("A-1"))),
+        ("p2", Input::Succeeded(succeeded("A-1"))),
+    ]);
+    assert!(matches!(&outcomes[2], Outcome::Ignored { note } if note == "payment pay-OTHER is not this order's"));
+    assert_eq!(record.map(|r| r.state), Some(OrderState::PaymentFailed));
+    assert!(matches!(&outcomes[4], Outcome::Ignored { .. }), "terminal");
+}
