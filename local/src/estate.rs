@@ -7,19 +7,24 @@ use crate::functions_host::{self, FunctionJson, parse_function_json};
 use crate::oneshot::post;
 use crate::pubsub_push;
 use audit_sink::AuditSink;
+use aws_lambda_events::event::kafka::KafkaEvent;
 use axum::Router;
 use axum::http::StatusCode;
+use cart_cleaner::CartCleaner;
 use chrono::{DateTime, Utc};
 use domain::events::topics;
 use domain::ports::{OutboundMessage, Publisher};
 use fraud_scorer::Scorer;
-use inmemory::{Bus, InMemoryCarts, InMemoryDocuments, InMemoryObjects};
+use inmemory::{Bus, InMemoryCarts, InMemoryDocuments, InMemoryObjects, TestGateway};
 use merch_normalizer::Normalizer;
 use order_updater::OrderUpdater;
+use payment_processor::PaymentProcessor;
+use platform_aws::msk::KafkaBatchResponse;
 use platform_azure::InvocationResponse;
 use platform_gcp::PushGuard;
 use projection_updater::Updater;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -29,8 +34,17 @@ const ERP_SUBSCRIPTION: &str = "projects/local/subscriptions/erp-changes-merch-n
 pub const MIRRORED: [&str; 3] = [topics::PRICE_CHANGED, topics::INVENTORY_CHANGED, topics::MERCH_DLQ];
 
 /// Every function the estate runs, by name: `local invoke` takes these.
-pub const FUNCTIONS: [&str; 5] =
-    [merch_normalizer::NAME, projection_updater::NAME, audit_sink::NAME, fraud_scorer::NAME, order_updater::NAME];
+pub const FUNCTIONS: [&str; 7] = [
+    merch_normalizer::NAME,
+    projection_updater::NAME,
+    audit_sink::NAME,
+    fraud_scorer::NAME,
+    order_updater::NAME,
+    payment_processor::NAME,
+    cart_cleaner::NAME,
+];
+/// The local carts index is listed in small pages, so a few carts already take several.
+const CART_PAGE_SIZE: u32 = 10;
 /// How often the local event source mapping retries a failing batch before it gives up.
 const LAMBDA_MAX_RETRIES: u32 = 5;
 
@@ -71,6 +85,11 @@ pub struct Estate {
     pub orders: InMemoryDocuments,
     pub carts: InMemoryCarts,
     pub order_updater: Arc<OrderUpdater>,
+    /// payment-processor's idempotency records (DynamoDB) and the test gateway.
+    pub payments: InMemoryDocuments,
+    pub gateway: TestGateway,
+    pub payment_processor: Arc<PaymentProcessor>,
+    pub cart_cleaner: Arc<CartCleaner>,
     normalizer: Router,
     audit: Router,
     azure_apps: Vec<AzureApp>,
@@ -115,10 +134,29 @@ impl Estate {
             bus: Arc::new(bus.clone()),
             dead_letters: domain::dead_letter::DeadLetterPolicy::new(order_updater::NAME, topics::CHECKOUT_DLQ),
         });
+        let (payments, gateway) = (InMemoryDocuments::default(), TestGateway::default());
+        let payment_processor = Arc::new(PaymentProcessor {
+            clock: stepping_clock(),
+            payments: Arc::new(payments.clone()),
+            gateway: Arc::new(gateway.clone()),
+            bus: Arc::new(bus.clone()),
+            dead_letters: domain::dead_letter::DeadLetterPolicy::new(payment_processor::NAME, topics::CHECKOUT_DLQ),
+            rules: payment_processor::Rules::default(),
+        });
+        let cart_cleaner = Arc::new(CartCleaner {
+            carts: Arc::new(carts.clone()),
+            bus: Arc::new(bus.clone()),
+            dead_letters: domain::dead_letter::DeadLetterPolicy::new(cart_cleaner::NAME, topics::CHECKOUT_DLQ),
+            page_size: CART_PAGE_SIZE,
+        });
         Estate {
+            cart_cleaner,
             orders,
             carts,
             order_updater,
+            payments,
+            gateway,
+            payment_processor,
             normalizer: merch_normalizer::app(normalizer, &PushGuard::local()),
             audit: audit_sink::app(audit, &PushGuard::local()),
             azure_apps,
@@ -142,7 +180,33 @@ impl Estate {
 
     /// True for a function that runs on AWS Lambda (invoked with an event, not over HTTP).
     pub fn is_lambda(&self, function: &str) -> bool {
-        function == order_updater::NAME
+        [order_updater::NAME, payment_processor::NAME, cart_cleaner::NAME].contains(&function)
+    }
+
+    /// Invokes a Lambda with an event as its runtime would: its partial batch response and a
+    /// one-line report of what it did.
+    pub async fn invoke_lambda(
+        &self,
+        function: &str,
+        event: KafkaEvent,
+    ) -> Result<(KafkaBatchResponse, String), String> {
+        match function {
+            order_updater::NAME => {
+                let (response, report) = self.order_updater.handle(event).await.map_err(|e| e.to_string())?;
+                Ok((response, format!("{report:?}")))
+            }
+            payment_processor::NAME => {
+                let (response, out) = self.payment_processor.handle(event).await.map_err(|e| e.to_string())?;
+                let report = format!("done {:?}, dead-lettered {}, failed {}", out.done, out.dead_lettered, out.failed);
+                Ok((response, report))
+            }
+            cart_cleaner::NAME => {
+                let out = self.cart_cleaner.handle(event).await.map_err(|e| e.to_string())?;
+                let report = format!("done {:?}, dead-lettered {}, failed {}", out.done, out.dead_lettered, out.failed);
+                Ok((out.response, report))
+            }
+            other => Err(format!("{other} is not a Lambda of the estate")),
+        }
     }
 
     /// True for a function that runs as an Azure Functions custom handler.
@@ -249,35 +313,79 @@ impl Estate {
         Ok(())
     }
 
-    /// Lambda's event source mappings for order-updater, one per topic as MSK's are: each polls
-    /// its topic in batches, invokes, commits what the partial batch response settles, and
-    /// retries the rest (bounded).
+    /// Lambda's event source mappings for order-updater (one per topic, as MSK's are).
     pub async fn run_order_updater(&mut self, max_batch: usize) -> Result<(), RunError> {
-        for topic in order_updater::TOPICS {
+        let updater = self.order_updater.clone();
+        self.run_lambda(order_updater::NAME, &order_updater::TOPICS, max_batch, move |event| {
+            let updater = updater.clone();
+            async move {
+                updater.handle(event).await.map(|(r, report)| (r, report.dead_lettered)).map_err(|e| e.to_string())
+            }
+        })
+        .await
+    }
+
+    /// Lambda's event source mapping for payment-processor.
+    pub async fn run_payment_processor(&mut self, max_batch: usize) -> Result<(), RunError> {
+        let processor = self.payment_processor.clone();
+        self.run_lambda(payment_processor::NAME, &[topics::PAYMENT_REQUESTED], max_batch, move |event| {
+            let processor = processor.clone();
+            async move { processor.handle(event).await.map(|(r, out)| (r, out.dead_lettered)).map_err(|e| e.to_string()) }
+        })
+        .await
+    }
+
+    /// Lambda's event source mapping for cart-cleaner.
+    pub async fn run_cart_cleaner(&mut self, max_batch: usize) -> Result<(), RunError> {
+        let cleaner = self.cart_cleaner.clone();
+        self.run_lambda(cart_cleaner::NAME, &[topics::PRODUCT_DELETED], max_batch, move |event| {
+            let cleaner = cleaner.clone();
+            async move {
+                cleaner.handle(event).await.map(|out| (out.response, out.dead_lettered)).map_err(|e| e.to_string())
+            }
+        })
+        .await
+    }
+
+    /// An event source mapping per topic: polls it in batches, invokes, commits what the partial
+    /// batch response settles, and retries the rest (bounded; then the run stops with an error,
+    /// where Lambda would hand the batch to the mapping's on-failure destination).
+    async fn run_lambda<F, Fut>(
+        &mut self,
+        function: &'static str,
+        topics: &[&str],
+        max_batch: usize,
+        invoke: F,
+    ) -> Result<(), RunError>
+    where
+        F: Fn(KafkaEvent) -> Fut,
+        Fut: Future<Output = Result<(KafkaBatchResponse, usize), String>>,
+    {
+        for topic in topics {
             let mut retries = 0;
             loop {
-                let batch = self.bus.poll(order_updater::NAME, &[topic], max_batch);
+                let batch = self.bus.poll(function, &[topic], max_batch);
                 if batch.is_empty() {
                     break;
                 }
-                let event = crate::lambda_host::msk_event(&batch);
-                let (response, report) =
-                    self.order_updater.handle(event).await.map_err(|e| RunError(format!("order-updater: {e}")))?;
+                let (response, dead_lettered) = invoke(crate::lambda_host::msk_event(&batch))
+                    .await
+                    .map_err(|e| RunError(format!("{function}: {e}")))?;
                 let settled = crate::lambda_host::settled(&batch, &response);
-                let stat = self.stat(order_updater::NAME);
+                let stat = self.stat(function);
                 stat.invocations += 1;
-                stat.dead_lettered += report.dead_lettered as u64;
+                stat.dead_lettered += dead_lettered as u64;
                 stat.records_in += settled.len() as u64;
-                self.bus.commit(order_updater::NAME, &settled);
+                self.bus.commit(function, &settled);
                 if response.batch_item_failures.is_empty() {
                     retries = 0;
                     continue;
                 }
                 retries += 1;
-                self.stat(order_updater::NAME).retries += 1;
+                self.stat(function).retries += 1;
                 if retries > LAMBDA_MAX_RETRIES {
                     return Err(RunError(format!(
-                        "order-updater: {topic} batch still failing after {LAMBDA_MAX_RETRIES} retries"
+                        "{function}: {topic} batch still failing after {LAMBDA_MAX_RETRIES} retries"
                     )));
                 }
             }
@@ -326,6 +434,14 @@ impl Estate {
             self.bus.commit("audit-bridge", &batch);
         }
     }
+}
+
+/// A clock that starts at a fixed instant and moves one second each time it is read: time
+/// passes (leases run out), and every run reads the same times, so outputs can be compared.
+fn stepping_clock() -> payment_processor::Clock {
+    let start = DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default();
+    let ticks = Arc::new(AtomicU64::new(0));
+    Arc::new(move || start + chrono::Duration::seconds(ticks.fetch_add(1, Ordering::SeqCst) as i64))
 }
 
 /// Why a local run stopped: a platform step the real cloud would also have failed.

@@ -46,8 +46,8 @@ pub async fn invoke(function: &str, raw: &[u8]) -> Result<Value, InvokeError> {
     if estate.is_lambda(name) {
         // Lambda's runtime parses the event into the trigger's type before the handler runs.
         let event = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
-        let (response, report) = estate.order_updater.handle(event).await.map_err(|e| not_envelope(e.to_string()))?;
-        let response = json!({"batch_response": response, "report": format!("{report:?}")});
+        let (response, report) = estate.invoke_lambda(name, event).await.map_err(not_envelope)?;
+        let response = json!({"batch_response": response, "report": report});
         return Ok(json!({"function": function, "response": response, "effects": effects(&estate)}));
     }
     let app = estate.app(name).cloned().ok_or_else(|| InvokeError::UnknownFunction(function.into()))?;
@@ -109,7 +109,11 @@ pub fn effects(estate: &Estate) -> Value {
         .collect();
     let mut effects = json!({"messages": messages, "objects": objects, "documents": estate.docs.all()});
     // The other functions' stores, when an invocation wrote to them.
-    let stores = [("fraud_state", estate.fraud_docs.all()), ("orders", estate.orders.all())];
+    let stores = [
+        ("fraud_state", estate.fraud_docs.all()),
+        ("orders", estate.orders.all()),
+        ("payments", estate.payments.all()),
+    ];
     for (name, docs) in stores {
         if !docs.is_empty() {
             effects[name] = Value::Array(docs);

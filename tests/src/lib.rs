@@ -75,7 +75,10 @@ pub fn function_for(path: &str) -> Option<&'static str> {
         ["gcp", "pubsub-push", name] if name.starts_with("audit-") => Some("audit-sink"),
         ["gcp", "pubsub-push" | "pubsub-push-unwrapped" | "eventarc", _] => Some("merch-normalizer"),
         ["azure", "kafka-trigger", name] if name.starts_with("order-") => Some("fraud-scorer"),
-        ["aws", "msk", name] if name.starts_with("order-updater-") => Some("order-updater"),
+        // An MSK fixture named `<function>-…` is that Lambda's; the others are decoded only.
+        ["aws", "msk", name] => ["order-updater", "payment-processor", "cart-cleaner"]
+            .into_iter()
+            .find(|f| name.starts_with(&format!("{f}-"))),
         ["azure", "kafka-trigger", _] => Some("projection-updater"),
         _ => None,
     }

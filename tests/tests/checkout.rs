@@ -1,13 +1,12 @@
 //! The checkout flow so far, on the embedded estate: orders on `order.confirmed`, fraud-scorer
-//! behind the Functions host, order-updater behind Lambda's event source mappings, the payment
-//! service played by the test. Checked: every approved order is asked to pay once, a paid order
-//! is announced once and leaves its skus' cart lines, and outages of the store or the bus on the
-//! way change none of it.
+//! behind the Functions host, order-updater and payment-processor behind Lambda's event source
+//! mappings, the test gateway. Checked: every approved order is asked to pay once and charged
+//! once, a paid order is announced once and leaves its skus' cart lines, and outages of the
+//! stores, the gateway or the bus on the way change none of it.
 use chrono::{DateTime, Duration, Utc};
 use domain::cloudevent::{CloudEvent, decode};
 use domain::events::{
     FraudDecision, FraudScored, OrderConfirmed, OrderLine, OrderPaid, PaymentDetails, PaymentRequested,
-    PaymentSucceeded,
 };
 use domain::ports::{Carts, OutboundMessage, Publisher};
 use domain::values::{Currency, CustomerId, Money, OrderId, Quantity, Sku};
@@ -39,7 +38,7 @@ fn order(i: usize) -> CloudEvent<OrderConfirmed> {
         ship_to_country: "DE".into(),
         confirmed_at: at,
         payment: Some(PaymentDetails {
-            token: format!("tok_{i}"),
+            token: format!("tok_visa_{i}"),
             card_fingerprint: format!("fp-{i}"),
             card_bin_country: "DE".into(),
             billing_country: "DE".into(),
@@ -88,21 +87,8 @@ async fn flow(n: usize, disturb: impl Fn(&Estate, &str)) -> Estate {
     estate.run_fraud_scorer(4).await.expect("fraud-scorer");
     disturb(&estate, "decisions");
     estate.run_order_updater(4).await.expect("order-updater: decisions");
-    // The payment service charges every requested payment.
-    for (_, request) in by_id::<PaymentRequested>(&estate) {
-        let r = request.data;
-        let paid = PaymentSucceeded {
-            order_id: r.order_id.clone(),
-            payment_id: r.payment_id.clone(),
-            amount: r.amount,
-            gateway_reference: format!("gw-{}", r.order_id),
-        };
-        publish(
-            &estate,
-            &CloudEvent::new(format!("payment-succeeded-{}", r.payment_id), "/test/payments", request.time, paid),
-        )
-        .await;
-    }
+    disturb(&estate, "charges");
+    estate.run_payment_processor(4).await.expect("payment-processor");
     disturb(&estate, "payments");
     estate.run_order_updater(4).await.expect("order-updater: payments");
     estate
@@ -126,8 +112,12 @@ async fn approved_orders_are_charged_once_paid_announced_once_and_leave_the_cart
     assert!(
         requests
             .values()
-            .all(|r| r.data.payment_token.as_deref() == Some(&format!("tok_{}", &r.data.order_id.as_str()[2..])[..]))
+            .all(|r| r.data.payment_token.as_deref()
+                == Some(&format!("tok_visa_{}", &r.data.order_id.as_str()[2..])[..]))
     );
+    let ledger = estate.gateway.ledger();
+    assert_eq!(ledger.keys().map(String::as_str).collect::<Vec<_>>(), ["pay-K-0", "pay-K-1", "pay-K-3", "pay-K-4"]);
+    assert!(ledger.values().all(|(charges, _)| *charges == 1), "each approved order charged once: {ledger:?}");
     assert_eq!(by_id::<OrderPaid>(&estate).len(), 4);
     for i in 0..6 {
         let cart = estate.carts.cart(&CustomerId::parse(&format!("C-{i}")).expect("id")).await.expect("cart");
@@ -141,8 +131,15 @@ async fn approved_orders_are_charged_once_paid_announced_once_and_leave_the_cart
 async fn store_and_bus_outages_change_nothing_but_the_number_of_attempts() {
     let calm = flow(6, |_, _| {}).await;
     let stormy = flow(6, |estate, step| {
-        // The orders table fails mid-batch; the next batch's effects meet a bus that is down.
-        estate.orders.outage.fail_next(if step == "decisions" { 3 } else { 1 });
+        // The orders table fails mid-batch, the gateway and the payments table have a bad
+        // moment, and the next batch's effects meet a bus that is down.
+        match step {
+            "charges" => {
+                estate.gateway.outage.fail_next(1);
+                estate.payments.outage.fail_next(2);
+            }
+            _ => estate.orders.outage.fail_next(if step == "decisions" { 3 } else { 1 }),
+        }
         estate.bus.outage.fail_next(1);
     })
     .await;
@@ -156,4 +153,8 @@ async fn store_and_bus_outages_change_nothing_but_the_number_of_attempts() {
     };
     assert_eq!(ids(&stormy), ids(&calm), "the same events, each published with one body");
     assert_eq!(stormy.carts.all(), calm.carts.all());
+    assert!(stormy.stats["payment-processor"].retries >= 1, "{:?}", stormy.stats["payment-processor"]);
+    let charges = |e: &Estate| e.gateway.ledger().into_iter().map(|(id, (n, _))| (id, n)).collect::<Vec<_>>();
+    assert_eq!(charges(&calm).len(), 4);
+    assert_eq!(charges(&stormy), charges(&calm), "each payment charged once, outages or not");
 }

@@ -176,6 +176,39 @@ async fn order_updater_keeps_its_state_machine_in_dynamodb_on_moto() {
 }
 
 #[tokio::test]
+async fn payment_processor_charges_once_with_its_idempotency_records_in_dynamodb_on_moto() {
+    use platform_aws::dynamodb::{DynamoDocuments, client_from_env, create_documents_table};
+    emulator("AWS_ENDPOINT_URL");
+    let client = client_from_env().await;
+    let payments = fresh("it-payments");
+    create_documents_table(&client, &payments).await.expect("payments table");
+    let (bus, gateway) = (inmemory::Bus::new(3), inmemory::TestGateway::default());
+    let processor = payment_processor::PaymentProcessor {
+        clock: Arc::new(chrono::Utc::now),
+        payments: Arc::new(DynamoDocuments::new(client, &payments)),
+        gateway: Arc::new(gateway.clone()),
+        bus: Arc::new(bus.clone()),
+        dead_letters: domain::dead_letter::DeadLetterPolicy::new("payment-processor", "checkout.dlq"),
+        rules: payment_processor::Rules::default(),
+    };
+    let event = || serde_json::from_slice(&fixture("aws/msk/payment-processor-requested.json")).expect("MSK event");
+    let (first, out) = processor.handle(event()).await.expect("a Kafka batch");
+    assert_eq!(
+        (first.batch_item_failures.len(), out.dead_lettered, out.failed),
+        (1, 1, 2),
+        "tok_timeout failed its record"
+    );
+    let (second, out) = processor.handle(event()).await.expect("a Kafka batch");
+    assert!(second.batch_item_failures.is_empty(), "{second:?}");
+    assert_eq!(out.done.len(), 4);
+    for id in ["pay-A200100", "pay-A200105", "pay-A200107", "pay-A200108"] {
+        assert_eq!(gateway.charges_for(id), 1, "{id} charged once over two deliveries and a timeout");
+    }
+    let stored = processor.payments.read("pay-A200107", "payment").await.expect("read").expect("record");
+    assert_eq!((stored.body["state"].as_str(), stored.body["attempts"].as_u64()), (Some("finished"), Some(2)));
+}
+
+#[tokio::test]
 async fn gcs_port_is_create_only_and_audit_log_replays_to_kafka() {
     let gcs = Arc::new(GcsObjects::emulator(&emulator("GCS_ENDPOINT")));
     let bucket = fresh("it-audit");

@@ -1,6 +1,6 @@
 //! Ports: the small traits every function's effects go through. Adapters live in `inmemory`,
 //! `kafka` and `platform-*`; the domain never sees a cloud SDK.
-use crate::values::{CustomerId, Sku};
+use crate::values::{CustomerId, Money, Sku};
 use async_trait::async_trait;
 use serde_json::Value;
 
@@ -147,4 +147,37 @@ pub trait Carts: Send + Sync {
     -> Result<Page<CustomerId>, PortError>;
     /// The skus in one customer's cart, in sku order.
     async fn cart(&self, customer: &CustomerId) -> Result<Vec<(Sku, u32)>, PortError>;
+}
+
+/// One charge asked of the payment gateway. The payment id is the processor's idempotency key:
+/// what `lookup` finds a charge by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charge {
+    pub payment_id: String,
+    /// The gateway's token for the payment method (never a card number).
+    pub token: String,
+    pub amount: Money,
+}
+
+/// What the gateway did with a charge.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ChargeOutcome {
+    Succeeded {
+        reference: String,
+    },
+    /// Refused for good: `card_declined`, `insufficient_funds`, `invalid_token`, …
+    Declined {
+        reason: String,
+    },
+}
+
+/// A card payment gateway.
+#[async_trait]
+pub trait PaymentGateway: Send + Sync {
+    /// Charges. `Unavailable` (a timeout, an outage) says nothing about whether it charged:
+    /// ask `lookup` before charging that payment id again.
+    async fn charge(&self, charge: &Charge) -> Result<ChargeOutcome, PortError>;
+    /// What the gateway did under this payment id, if anything.
+    async fn lookup(&self, payment_id: &str) -> Result<Option<ChargeOutcome>, PortError>;
 }

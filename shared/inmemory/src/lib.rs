@@ -6,28 +6,38 @@
 mod bus;
 mod carts;
 mod documents;
+mod gateway;
 mod objects;
 
 pub use bus::{Bus, Record, kafka_partition};
 pub use carts::InMemoryCarts;
 pub use documents::InMemoryDocuments;
+pub use gateway::TestGateway;
 pub use objects::InMemoryObjects;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Makes the next `n` calls fail with `Unavailable`, like a service having a bad minute.
+/// Makes calls fail with `Unavailable`, like a service having a bad minute: the next `n`
+/// (`fail_next`), or `n` after letting `ok` more through (`fail_after`, an outage part-way).
 #[derive(Debug, Default)]
-pub struct Outage(AtomicU32);
+pub struct Outage {
+    pass: AtomicU32,
+    fail: AtomicU32,
+}
 
 impl Outage {
     pub fn fail_next(&self, n: u32) {
-        self.0.store(n, Ordering::SeqCst);
+        self.fail_after(0, n);
+    }
+    pub fn fail_after(&self, ok: u32, n: u32) {
+        self.pass.store(ok, Ordering::SeqCst);
+        self.fail.store(n, Ordering::SeqCst);
     }
     pub(crate) fn check(&self, what: &str) -> Result<(), domain::ports::PortError> {
-        let taken = self.0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-        match taken {
-            Ok(_) => Err(domain::ports::PortError::Unavailable(format!("{what}: injected outage"))),
-            Err(_) => Ok(()),
+        let take = |a: &AtomicU32| a.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+        if take(&self.pass) || !take(&self.fail) {
+            return Ok(());
         }
+        Err(domain::ports::PortError::Unavailable(format!("{what}: injected outage")))
     }
 }

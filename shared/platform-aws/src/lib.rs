@@ -1,7 +1,8 @@
-//! AWS Lambda trigger envelopes (aws_lambda_events) → plain records, and the batch-item-failure
-//! responses Lambda's event source mappings read back. No SDK clients yet: the S3 and DynamoDB
-//! ports arrive with the AWS functions.
+//! AWS Lambda trigger envelopes (aws_lambda_events) → plain records, the batch-item-failure
+//! responses Lambda's event source mappings read back and the rules every Kafka-triggered Lambda
+//! keeps over its batch (`kafka_batch`), and DynamoDB behind the ports (`dynamodb`).
 pub mod dynamodb;
+pub mod kafka_batch;
 pub mod msk;
 pub mod s3;
 pub mod sqs;

@@ -3,28 +3,29 @@
 //! DynamoDB under conditional writes, and acts on its transitions: `payment.requested` when an
 //! order is approved, `order.paid` and the bought skus out of the cart when it is paid.
 //!
-//! Per record, in (topic, partition, offset) order: read the order's record, apply the event,
-//! write under the version read (a lost race reads again), then run the effects. A record that
-//! can never apply (not a CloudEvent of its topic's type, a value that is not base64) is
-//! dead-lettered on `checkout.dlq`. A store or bus that is unavailable fails the record in the
-//! partial batch response: Lambda retries its partition from that offset (the records after it
-//! in the partition are left for that retry), and a redelivered event re-runs its effects.
+//! Per record (the batch rules are `platform_aws::kafka_batch`'s): read the order's record, apply
+//! the event, write under the version read (a lost race reads again), then run the effects. A
+//! record that can never apply (not a CloudEvent of its topic's type, a value that is not
+//! base64) is dead-lettered on `checkout.dlq`. A store or bus that is unavailable fails the
+//! record in the partial batch response, Lambda retries its partition from there, and the
+//! redelivered event runs the effects still pending (the record is an outbox, see `machine.rs`).
 pub mod machine;
 #[cfg(test)]
 mod testing;
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use domain::cloudevent::{DomainEvent, RawEvent};
-use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy, Rejected};
+use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy};
 use domain::events::topics;
-use domain::ports::{Carts, Documents, OutboundMessage, PortError, Publisher};
+use domain::ports::{Carts, Documents, Etag, OutboundMessage, PortError, Publisher};
 use machine::{Effect, Input, OrderRecord, Outcome};
 use platform_aws::EnvelopeError;
-use platform_aws::msk::{self, KafkaBatchResponse, MskRecord, Undecodable};
+use platform_aws::kafka_batch::{self, Failure, RecordHandler};
+use platform_aws::msk::{KafkaBatchResponse, MskRecord};
 use serde_json::json;
 use serve::{ConfigError, Env};
-use std::collections::BTreeSet;
 use std::sync::Arc;
+use tracing::Instrument;
 
 pub const NAME: &str = "order-updater";
 /// The topics of its event source mappings.
@@ -69,23 +70,6 @@ pub struct BatchReport {
     pub failed: usize,
 }
 
-/// Why one record did not go through.
-enum Failure {
-    /// Never will: dead-letter it with a reason code.
-    Permanent(&'static str, String),
-    /// Might on a retry: fail it in the batch response.
-    Transient(PortError),
-}
-
-impl From<PortError> for Failure {
-    fn from(e: PortError) -> Self {
-        match e {
-            PortError::Rejected(reason) => Failure::Permanent("store_rejected", reason),
-            other => Failure::Transient(other),
-        }
-    }
-}
-
 pub struct OrderUpdater {
     pub orders: Arc<dyn Documents>,
     pub carts: Arc<dyn Carts>,
@@ -94,108 +78,108 @@ pub struct OrderUpdater {
 }
 
 impl OrderUpdater {
-    /// One MSK batch: the partial batch response Lambda reads, and what happened. An event that
-    /// is not a Kafka batch (a misconfigured trigger) is an error: the invocation fails loudly.
+    /// One MSK batch: the partial batch response Lambda reads, and what happened.
     pub async fn handle(&self, event: KafkaEvent) -> Result<(KafkaBatchResponse, BatchReport), EnvelopeError> {
-        let mut response = KafkaBatchResponse::default();
-        let mut report = BatchReport::default();
-        let mut failed: BTreeSet<(String, i64)> = BTreeSet::new();
-        for record in msk::records_of(event)? {
-            report.records += 1;
-            let (topic, partition, offset) = match &record {
-                Ok(r) => (r.topic.clone(), r.partition, r.offset),
-                Err(u) => (u.topic.clone(), u.partition, u.offset),
-            };
-            if failed.contains(&(topic.clone(), partition)) {
-                report.failed += 1;
-                continue;
-            }
-            let outcome = match &record {
-                Ok(r) => self.process(r).await,
-                Err(u) => Err(Failure::Permanent(u.error.code(), u.error.to_string())),
-            };
-            let dead_letter = match outcome {
-                Ok(Outcome::Changed { .. }) => {
-                    report.changed += 1;
-                    continue;
-                }
-                Ok(Outcome::Redelivery { .. }) => {
-                    report.redelivered += 1;
-                    continue;
-                }
-                Ok(Outcome::Ignored { .. }) => {
-                    report.ignored += 1;
-                    continue;
-                }
-                Err(Failure::Permanent(code, reason)) => self.dead_letter(&record, code, reason).await,
-                Err(Failure::Transient(e)) => Err(e),
-            };
-            match dead_letter {
-                Ok(()) => report.dead_lettered += 1,
-                Err(e) => {
-                    tracing::warn!(%topic, partition, offset, error = %e, "record failed; Lambda retries its partition from here");
-                    response.fail(&topic, partition, offset);
-                    failed.insert((topic, partition));
-                    report.failed += 1;
-                }
-            }
-        }
+        let out = kafka_batch::handle(self, event).await?;
+        let count = |kind: fn(&Outcome) -> bool| out.done.iter().filter(|o| kind(o)).count();
+        let report = BatchReport {
+            records: out.done.len() + out.dead_lettered + out.failed,
+            changed: count(|o| matches!(o, Outcome::Changed { .. })),
+            redelivered: count(|o| matches!(o, Outcome::Redelivery)),
+            ignored: count(|o| matches!(o, Outcome::Ignored { .. })),
+            dead_lettered: out.dead_lettered,
+            failed: out.failed,
+        };
         tracing::info!(?report, "batch done");
-        Ok((response, report))
+        Ok((out.response, report))
     }
 
-    async fn process(&self, r: &MskRecord) -> Result<Outcome, Failure> {
-        let (event_id, time, input) = decode(r)?;
-        let span =
-            tracing::info_span!("record", event_id = %event_id, order_id = %input.order_id(), position = %r.position());
-        let _enter = span.enter();
+    /// Read the order's record, apply the event, write under the version read (a lost race
+    /// reads again), then run what is pending and write the record again without it.
+    async fn apply(
+        &self,
+        event_id: &str,
+        time: chrono::DateTime<chrono::Utc>,
+        input: Input,
+    ) -> Result<Outcome, Failure> {
         let pk = input.order_id().to_string();
         for _ in 0..MAX_ATTEMPTS {
-            let stored = self.orders.read(&pk, RECORD_ID).await?;
-            let (record, etag) = match stored {
-                Some(d) => {
-                    let record: OrderRecord = serde_json::from_value(d.body["record"].clone())
-                        .map_err(|e| PortError::Rejected(format!("stored order {pk}: {e}")))?;
-                    (Some(record), Some(d.etag))
-                }
-                None => (None, None),
-            };
-            let outcome = machine::apply(record, &event_id, time, input.clone());
-            match &outcome {
-                Outcome::Changed { record, effects, note } => {
-                    let body = json!({"id": RECORD_ID, "pk": pk, "state": record.state, "record": record});
-                    let written = match &etag {
-                        Some(etag) => self.orders.replace(&pk, RECORD_ID, body, etag).await,
-                        None => self.orders.create(&pk, body).await,
-                    };
-                    match written {
-                        Ok(_) => {}
-                        Err(PortError::PreconditionFailed | PortError::AlreadyExists) => continue,
-                        Err(e) => return Err(e.into()),
+            let (stored, etag) = self.read(&pk).await?;
+            let outcome = machine::apply(stored.clone(), event_id, time, input.clone());
+            let (record, etag) = match &outcome {
+                Outcome::Changed { record, note } => match self.write(&pk, record, etag.as_ref()).await? {
+                    Some(etag) => {
+                        tracing::info!(state = ?record.state, note, "order changed");
+                        (record.as_ref().clone(), etag)
                     }
-                    tracing::info!(state = ?record.state, note, "order changed");
-                    self.run(effects).await?;
+                    None => continue, // someone wrote since we read: apply to theirs
+                },
+                Outcome::Redelivery | Outcome::Ignored { .. } => {
+                    match &outcome {
+                        Outcome::Ignored { note } => tracing::info!(note, "event changes nothing"),
+                        _ => tracing::info!("redelivered event: the order is unchanged"),
+                    }
+                    match (stored, etag) {
+                        // Effects an earlier attempt left pending run now.
+                        (Some(record), Some(etag)) if !record.pending.is_empty() => (record, etag),
+                        _ => return Ok(outcome),
+                    }
                 }
-                Outcome::Redelivery { effects } => {
-                    tracing::info!("redelivered event: state unchanged, its effects run again");
-                    self.run(effects).await?;
-                }
-                Outcome::Ignored { note } => tracing::info!(note, "event changes nothing"),
-            }
+            };
+            self.flush(&pk, record, etag).await?;
             return Ok(outcome);
         }
         Err(Failure::Transient(PortError::Unavailable(format!("order {pk}: {MAX_ATTEMPTS} write conflicts in a row"))))
+    }
+
+    async fn read(&self, pk: &str) -> Result<(Option<OrderRecord>, Option<Etag>), PortError> {
+        let Some(d) = self.orders.read(pk, RECORD_ID).await? else { return Ok((None, None)) };
+        let record = serde_json::from_value(d.body["record"].clone())
+            .map_err(|e| PortError::Rejected(format!("stored order {pk}: {e}")))?;
+        Ok((Some(record), Some(d.etag)))
+    }
+
+    /// Writes the record under the version read (create when none): its new version, or None if
+    /// another writer came first.
+    async fn write(&self, pk: &str, record: &OrderRecord, etag: Option<&Etag>) -> Result<Option<Etag>, PortError> {
+        let body = json!({"id": RECORD_ID, "pk": pk, "state": record.state, "record": record});
+        let written = match etag {
+            Some(etag) => self.orders.replace(pk, RECORD_ID, body, etag).await,
+            None => self.orders.create(pk, body).await,
+        };
+        match written {
+            Ok(etag) => Ok(Some(etag)),
+            Err(PortError::PreconditionFailed | PortError::AlreadyExists) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs the record's pending effects, then takes them out of the record: under the version
+    /// written, or, if another writer came in between, out of theirs (they are idempotent, so a
+    /// writer that ran some of them too did no harm).
+    async fn flush(&self, pk: &str, mut record: OrderRecord, mut etag: Etag) -> Result<(), PortError> {
+        let ran = std::mem::take(&mut record.pending);
+        if ran.is_empty() {
+            return Ok(());
+        }
+        self.run(&ran).await?;
+        for _ in 0..MAX_ATTEMPTS {
+            if self.write(pk, &record, Some(&etag)).await?.is_some() {
+                return Ok(());
+            }
+            let (Some(current), Some(current_etag)) = self.read(pk).await? else { return Ok(()) };
+            record = current;
+            record.pending.retain(|e| !ran.contains(e));
+            etag = current_etag;
+        }
+        Err(PortError::Unavailable(format!("order {pk}: could not clear its pending effects")))
     }
 
     /// Effects in order; each is idempotent, so a retry may run them all again.
     async fn run(&self, effects: &[Effect]) -> Result<(), PortError> {
         for effect in effects {
             match effect {
-                Effect::Publish { topic, key, payload } => {
-                    let id = serde_json::from_str::<serde_json::Value>(payload)
-                        .ok()
-                        .and_then(|v| v["id"].as_str().map(str::to_string))
-                        .unwrap_or_default();
+                Effect::Publish { topic, key, id, payload } => {
                     let msg = OutboundMessage::new(topic.as_str(), key.as_str(), payload.as_bytes().to_vec())
                         .with_header("ce_id", id)
                         .with_header("content-type", "application/cloudevents+json");
@@ -210,42 +194,36 @@ impl OrderUpdater {
         }
         Ok(())
     }
+}
 
-    async fn dead_letter(
-        &self,
-        record: &Result<MskRecord, Undecodable>,
-        code: &str,
-        reason: String,
-    ) -> Result<(), PortError> {
-        let (origin, payload, key, time) = match record {
-            Ok(r) => (
-                format!("kafka:{}/{}@{}", r.topic, r.partition, r.offset),
-                r.value.as_slice(),
-                r.key.as_ref().map(|k| String::from_utf8_lossy(k).into_owned()),
-                r.timestamp,
-            ),
-            // The value could not be decoded: the dead letter keeps it as it came.
-            Err(u) => {
-                (format!("kafka:{}/{}@{}", u.topic, u.partition, u.offset), u.raw_value.as_bytes(), None, u.timestamp)
-            }
-        };
-        tracing::warn!(%origin, reason_code = code, %reason, "record dead-lettered");
-        let msg = self.dead_letters.message(Rejected { code, reason, origin, payload, key }, time);
-        self.bus.publish(msg).await.map(|_| ())
+impl RecordHandler for OrderUpdater {
+    type Done = Outcome;
+
+    async fn process(&self, r: &MskRecord) -> Result<Outcome, Failure> {
+        let (event_id, time, input) = decode(r)?;
+        let span = tracing::info_span!("record", %event_id, order_id = %input.order_id(), position = %r.position());
+        self.apply(&event_id, time, input).instrument(span).await
+    }
+
+    fn publisher(&self) -> &dyn Publisher {
+        self.bus.as_ref()
+    }
+
+    fn dead_letters(&self) -> &DeadLetterPolicy {
+        &self.dead_letters
     }
 }
 
 /// The record as the event its topic carries: its CloudEvent id, time and data.
 fn decode(r: &MskRecord) -> Result<(String, chrono::DateTime<chrono::Utc>, Input), Failure> {
     use domain::events::{FraudScored, OrderConfirmed, PaymentFailed, PaymentSucceeded};
-    let bad = |e: domain::cloudevent::DecodeError| Failure::Permanent(e.code(), e.to_string());
-    let raw = RawEvent::parse(&r.value).map_err(bad)?;
+    let raw = RawEvent::parse(&r.value)?;
     let (id, time) = (raw.id.clone(), raw.time);
     let input = match r.topic.as_str() {
-        OrderConfirmed::TOPIC => Input::Confirmed(raw.into_event::<OrderConfirmed>().map_err(bad)?.data),
-        FraudScored::TOPIC => Input::Scored(raw.into_event::<FraudScored>().map_err(bad)?.data),
-        PaymentSucceeded::TOPIC => Input::Succeeded(raw.into_event::<PaymentSucceeded>().map_err(bad)?.data),
-        PaymentFailed::TOPIC => Input::Failed(raw.into_event::<PaymentFailed>().map_err(bad)?.data),
+        OrderConfirmed::TOPIC => Input::Confirmed(raw.into_event::<OrderConfirmed>()?.data),
+        FraudScored::TOPIC => Input::Scored(raw.into_event::<FraudScored>()?.data),
+        PaymentSucceeded::TOPIC => Input::Succeeded(raw.into_event::<PaymentSucceeded>()?.data),
+        PaymentFailed::TOPIC => Input::Failed(raw.into_event::<PaymentFailed>()?.data),
         other => {
             return Err(Failure::Permanent("unexpected_topic", format!("order-updater does not consume {other:?}")));
         }

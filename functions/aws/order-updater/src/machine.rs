@@ -14,9 +14,13 @@
 //! a payment result before the order) waits in the record and applies once it can. The first
 //! decision wins: a decision after it is a logged no-op, except one that releases a hold.
 //!
-//! Every event is recorded by its CloudEvent id with the effects it produced. A redelivery
-//! changes nothing and re-runs those effects: their first run may have failed after the record
-//! was written, and each is idempotent (deterministic event ids, removal of what may be gone).
+//! Every event is recorded by its CloudEvent id, and the effects of a change wait in the record
+//! (`pending`, an outbox) until they have run: the record is written first, the effects run, then
+//! the record is written again without them. A redelivery changes nothing; if an earlier run of
+//! effects failed part-way, whichever event of the order comes next (the redelivery itself, as
+//! Lambda retries the failed record) runs what is still pending. Effects are idempotent
+//! (deterministic event ids, removal of what may be gone), and once run they are not run again,
+//! so a cart line the customer puts back after the order was paid stays.
 use chrono::{DateTime, Utc};
 use domain::cloudevent::{CloudEvent, DomainEvent};
 use domain::events::{
@@ -24,7 +28,7 @@ use domain::events::{
 };
 use domain::values::{CustomerId, OrderId, Sku};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 pub const SOURCE: &str = "/aws/order-updater";
 
@@ -71,8 +75,8 @@ impl Input {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
-    /// A CloudEvent to publish, ready: topic, key and the JSON bytes as text.
-    Publish { topic: String, key: String, payload: String },
+    /// A CloudEvent to publish, ready: topic, key, its id and its JSON as text.
+    Publish { topic: String, key: String, id: String, payload: String },
     /// Take these skus out of the customer's cart.
     EmptyCart { customer_id: CustomerId, skus: Vec<Sku> },
 }
@@ -95,8 +99,11 @@ pub struct OrderRecord {
     pub fraud: Option<FraudScored>,
     pub payment_id: Option<String>,
     pub waiting: Vec<Waiting>,
-    /// Every event seen, by CloudEvent id, with the effects it produced.
-    pub seen: BTreeMap<String, Vec<Effect>>,
+    /// Every event seen, by CloudEvent id.
+    pub seen: BTreeSet<String>,
+    /// Effects of changes that have not run yet (all of them, in order).
+    #[serde(default)]
+    pub pending: Vec<Effect>,
 }
 
 impl OrderRecord {
@@ -108,17 +115,18 @@ impl OrderRecord {
             fraud: None,
             payment_id: None,
             waiting: Vec::new(),
-            seen: BTreeMap::new(),
+            seen: BTreeSet::new(),
+            pending: Vec::new(),
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// Write the record, then run the effects.
-    Changed { record: Box<OrderRecord>, effects: Vec<Effect>, note: String },
-    /// Seen before: nothing to write; run its effects again.
-    Redelivery { effects: Vec<Effect> },
+    /// Write the record, then run its pending effects (the new ones among them).
+    Changed { record: Box<OrderRecord>, note: String },
+    /// Seen before: nothing to write.
+    Redelivery,
     /// Nothing to write or do (an event on a terminal order, a decision after the first).
     Ignored { note: String },
 }
@@ -138,15 +146,15 @@ pub fn payment_id(order: &OrderId) -> String {
 fn publish<T: DomainEvent>(id: String, time: DateTime<Utc>, data: T) -> Effect {
     let event = CloudEvent::new(id, SOURCE, time, data);
     let payload = String::from_utf8(event.to_json()).unwrap_or_default();
-    Effect::Publish { topic: T::TOPIC.to_string(), key: event.key(), payload }
+    Effect::Publish { topic: T::TOPIC.to_string(), key: event.key(), id: event.id.clone(), payload }
 }
 
 /// Applies one event (CloudEvent id and time) to the order's record, which is None for an order
 /// not seen yet.
 pub fn apply(record: Option<OrderRecord>, event_id: &str, time: DateTime<Utc>, input: Input) -> Outcome {
     let mut record = record.unwrap_or_else(|| OrderRecord::new(input.order_id().clone()));
-    if let Some(effects) = record.seen.get(event_id) {
-        return Outcome::Redelivery { effects: effects.clone() };
+    if record.seen.contains(event_id) {
+        return Outcome::Redelivery;
     }
     let (mut effects, note) = match step(&mut record, time, &input) {
         Step::Ignore(note) => return Outcome::Ignored { note },
@@ -174,8 +182,9 @@ pub fn apply(record: Option<OrderRecord>, event_id: &str, time: DateTime<Utc>, i
             break;
         }
     }
-    record.seen.insert(event_id.to_string(), effects.clone());
-    Outcome::Changed { record: Box::new(record), effects, note }
+    record.seen.insert(event_id.to_string());
+    record.pending.extend(effects);
+    Outcome::Changed { record: Box::new(record), note }
 }
 
 fn kind(input: &Input) -> &'static str {

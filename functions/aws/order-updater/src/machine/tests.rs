@@ -13,22 +13,24 @@ fn run(events: &[(&str, Input)]) -> (Option<OrderRecord>, Vec<Outcome>) {
     for (i, (id, input)) in events.iter().enumerate() {
         let outcome = apply(record.clone(), id, at(i as u32), input.clone());
         if let Outcome::Changed { record: r, .. } = &outcome {
-            record = Some(r.as_ref().clone());
+            // As the function does once the effects have run.
+            record = Some(OrderRecord { pending: Vec::new(), ..r.as_ref().clone() });
         }
         outcomes.push(outcome);
     }
     (record, outcomes)
 }
 
+/// The events a change left pending, as (topic, JSON).
 fn published(outcome: &Outcome) -> Vec<(String, serde_json::Value)> {
-    let effects = match outcome {
-        Outcome::Changed { effects, .. } | Outcome::Redelivery { effects } => effects.clone(),
-        Outcome::Ignored { .. } => Vec::new(),
-    };
-    effects
-        .into_iter()
+    let Outcome::Changed { record, .. } = outcome else { return Vec::new() };
+    record
+        .pending
+        .iter()
         .filter_map(|e| match e {
-            Effect::Publish { topic, payload, .. } => Some((topic, serde_json::from_str(&payload).expect("json"))),
+            Effect::Publish { topic, payload, .. } => {
+                Some((topic.clone(), serde_json::from_str(payload).expect("json")))
+            }
             Effect::EmptyCart { .. } => None,
         })
         .collect()
@@ -52,8 +54,9 @@ fn an_approved_order_requests_payment_once_paid_announces_it_and_empties_the_car
     assert_eq!(request[0].1["data"]["amount"]["amount_minor"], 5_000);
     let paid = published(&outcomes[2]);
     assert_eq!((paid[0].0.as_str(), &paid[0].1["data"]["payment_id"]), (topics::ORDER_PAID, &"pay-A-1".into()));
-    let Outcome::Changed { effects, .. } = &outcomes[2] else { panic!("changed") };
-    let skus: Vec<String> = effects
+    let Outcome::Changed { record, .. } = &outcomes[2] else { panic!("changed") };
+    let skus: Vec<String> = record
+        .pending
         .iter()
         .filter_map(|e| match e {
             Effect::EmptyCart { customer_id, skus } if customer_id.as_str() == "C-1" => {
@@ -73,7 +76,7 @@ fn a_decision_before_the_order_waits_and_applies_when_the_order_arrives() {
         ("c1", Input::Confirmed(confirmed("A-1"))),
     ]);
     assert!(
-        matches!(&outcomes[0], Outcome::Changed { record, effects, .. } if record.state == OrderState::Pending && effects.is_empty())
+        matches!(&outcomes[0], Outcome::Changed { record, .. } if record.state == OrderState::Pending && record.pending.is_empty())
     );
     assert_eq!(record.as_ref().map(|r| (r.state, r.waiting.len())), Some((OrderState::PaymentRequested, 0)));
     assert_eq!(published(&outcomes[1]).len(), 1, "the payment request is the confirmation's effect");
@@ -114,16 +117,32 @@ fn review_holds_until_a_manual_decision_and_otherwise_the_first_decision_wins() 
 }
 
 #[test]
-fn a_redelivery_changes_nothing_and_repeats_its_effects() {
-    let (record, outcomes) = run(&[
-        ("c1", Input::Confirmed(confirmed("A-1"))),
-        ("f1", Input::Scored(scored("A-1", FraudDecision::Approve))),
-    ]);
-    let again = apply(record.clone(), "f1", at(30), Input::Scored(scored("A-1", FraudDecision::Approve)));
-    assert_eq!(published(&again), published(&outcomes[1]), "the same payment request, byte for byte");
-    assert!(matches!(again, Outcome::Redelivery { .. }));
-    let again = apply(record, "c1", at(31), Input::Confirmed(confirmed("A-1")));
-    assert_eq!(again, Outcome::Redelivery { effects: vec![] });
+fn a_redelivery_changes_nothing_and_effects_stay_pending_until_they_have_run() {
+    let (record, _) = run(&[("c1", Input::Confirmed(confirmed("A-1")))]);
+    let Outcome::Changed { record: approved, .. } =
+        apply(record, "f1", at(1), Input::Scored(scored("A-1", FraudDecision::Approve)))
+    else {
+        panic!("approved")
+    };
+    assert_eq!(approved.pending.len(), 1, "the payment request waits in the record until it has run");
+    let again =
+        apply(Some(approved.as_ref().clone()), "f1", at(30), Input::Scored(scored("A-1", FraudDecision::Approve)));
+    assert_eq!(again, Outcome::Redelivery);
+    // Had its run failed, the next change of the order carries it along with its own effects.
+    let Outcome::Changed { record: paid, .. } =
+        apply(Some(*approved), "p1", at(31), Input::Succeeded(succeeded("A-1")))
+    else {
+        panic!("paid")
+    };
+    let kinds: Vec<&str> = paid
+        .pending
+        .iter()
+        .map(|e| match e {
+            Effect::Publish { topic, .. } => topic.as_str(),
+            Effect::EmptyCart { .. } => "cart",
+        })
+        .collect();
+    assert_eq!(kinds, [topics::PAYMENT_REQUESTED, topics::ORDER_PAID, "cart"]);
 }
 
 #[test]

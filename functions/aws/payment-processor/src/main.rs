@@ -1,0 +1,36 @@
+//! Lambda entry point: configuration from the environment (in Lambda the Kafka bootstrap servers
+//! are required), the idempotency records in DynamoDB, the gateway, then the runtime's loop.
+//!
+//! The only gateway adapter is the deterministic test gateway (`inmemory::TestGateway`,
+//! documented tokens): no card processor's API is reachable from here. A deployment must name it
+//! (`PAYMENT_GATEWAY=test`); a real adapter would be another `GatewayKind`.
+use aws_lambda_events::event::kafka::KafkaEvent;
+use lambda_runtime::{LambdaEvent, service_fn};
+use payment_processor::{Config, GatewayKind, PaymentProcessor};
+use platform_aws::dynamodb::{DynamoDocuments, client_from_env};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), serve::Fatal> {
+    serve::init_tracing();
+    let config = Config::from_env(&serve::Env::Process)?;
+    let client = client_from_env().await;
+    let processor = Arc::new(PaymentProcessor {
+        clock: Arc::new(chrono::Utc::now),
+        payments: Arc::new(DynamoDocuments::new(client, &config.payments_table)),
+        gateway: match config.gateway {
+            GatewayKind::Test => Arc::new(inmemory::TestGateway::default()),
+        },
+        bus: Arc::new(kafka::KafkaPublisher::new(&config.kafka_bootstrap)?),
+        dead_letters: config.dead_letters,
+        rules: config.rules,
+    });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<KafkaEvent>| {
+        let processor = processor.clone();
+        async move {
+            processor.handle(event.payload).await.map(|(response, _)| response).map_err(lambda_runtime::Error::from)
+        }
+    }))
+    .await
+    .map_err(|e| std::io::Error::other(format!("Lambda runtime: {e}")).into())
+}
