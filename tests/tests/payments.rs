@@ -148,3 +148,34 @@ async fn a_held_payment_waits_and_an_outcome_that_cannot_be_learned_is_dead_lett
     assert_eq!(stored.body["state"], "gave_up");
     assert_eq!(estate.gateway.charges_for("pay-P-8"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn every_request_delivered_three_times_at_once_is_charged_once() {
+    let estate = Estate::new();
+    let tokens = ["tok_visa", "tok_mc_1", "tok_timeout", "tok_decline", "tok_amex"];
+    for (i, token) in tokens.iter().enumerate() {
+        publish(&estate, &request(&format!("Q-{i}"), Some(token))).await;
+    }
+    let records = estate.bus.records(topics::PAYMENT_REQUESTED);
+    // Three invocations of the same batch at the same time, as overlapping pollers would send.
+    let deliveries: Vec<_> = (0..3)
+        .map(|_| {
+            let (processor, event) = (estate.payment_processor.clone(), msk_event(&records));
+            tokio::spawn(async move { processor.handle(event).await.expect("a Kafka batch") })
+        })
+        .collect();
+    for d in deliveries {
+        d.await.expect("delivery ran");
+    }
+    // Lambda retries what failed (a held lease, the timeout) until every request is done.
+    for _ in 0..10 {
+        let (response, _) = estate.payment_processor.handle(msk_event(&records)).await.expect("a Kafka batch");
+        if response.batch_item_failures.is_empty() {
+            break;
+        }
+    }
+    for i in 0..tokens.len() {
+        assert_eq!(estate.gateway.charges_for(&format!("pay-Q-{i}")), 1, "pay-Q-{i}");
+    }
+    assert_eq!(outcomes(&estate).len(), tokens.len(), "every payment has its outcome");
+}

@@ -106,6 +106,44 @@ pub struct OrderConfirmed {
 }
 domain_event!(OrderConfirmed, "com.shop.order.confirmed.v1", topics::ORDER_CONFIRMED, |s| s.order_id.to_string());
 
+/// The most lines a checkout accepts in one order; a larger one is `oversize`.
+pub const MAX_ORDER_LINES: usize = 100;
+
+impl OrderConfirmed {
+    /// What the types cannot say: between 1 and [`MAX_ORDER_LINES`] lines, one currency, a
+    /// positive total, and prices that are not negative. The reason code and why, if not.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let id = &self.order_id;
+        if self.lines.len() > MAX_ORDER_LINES {
+            return Err(("oversize", format!("order {id} has {} lines, over {MAX_ORDER_LINES}", self.lines.len())));
+        }
+        if self.lines.is_empty() {
+            return Err(("invalid_order", format!("order {id} has no lines")));
+        }
+        if self.total.amount_minor <= 0 {
+            return Err(("invalid_order", format!("order {id} has total {}, not a positive amount", self.total)));
+        }
+        for line in &self.lines {
+            if line.unit_price.currency != self.total.currency {
+                return Err((
+                    "invalid_order",
+                    format!(
+                        "order {id}: {} priced in {}, total in {}",
+                        line.sku, line.unit_price.currency, self.total.currency
+                    ),
+                ));
+            }
+            if line.unit_price.amount_minor < 0 {
+                return Err((
+                    "invalid_order",
+                    format!("order {id}: {} has a negative price {}", line.sku, line.unit_price),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// An order whose payment succeeded: what fulfilment books and dispatches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderPaid {

@@ -1,6 +1,7 @@
 //! How every Lambda of the estate on a Kafka event source mapping goes through its batch, so they
 //! all keep the same rules:
-//! - records in (topic, partition, offset) order, each processed alone;
+//! - records in (topic, partition, offset) order, each processed alone; one over 64 KiB is
+//!   `oversize`;
 //! - a record that can never succeed (undecodable, wrong type, refused for good) is dead-lettered
 //!   on the function's dead-letter topic and counts as done;
 //! - a record that may succeed later (a store or the bus unavailable), or whose dead letter could
@@ -13,6 +14,9 @@ use domain::dead_letter::{DeadLetterPolicy, Rejected};
 use domain::ports::{OutboundMessage, PortError, Publisher};
 use std::collections::BTreeSet;
 use std::future::Future;
+
+/// The checkout flow's largest record: an order of 100 lines is well under it.
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 
 /// Why one record did not go through.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +78,10 @@ pub async fn handle<H: RecordHandler>(handler: &H, event: KafkaEvent) -> Result<
             continue;
         }
         let result = match &record {
+            Ok(r) if r.value.len() > MAX_RECORD_BYTES => {
+                let reason = format!("record is {} bytes, over the {MAX_RECORD_BYTES}-byte limit", r.value.len());
+                Err(Failure::Permanent("oversize", reason))
+            }
             Ok(r) => handler.process(r).await,
             Err(u) => Err(Failure::Permanent(u.error.code(), u.error.to_string())),
         };

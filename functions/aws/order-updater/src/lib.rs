@@ -220,7 +220,11 @@ fn decode(r: &MskRecord) -> Result<(String, chrono::DateTime<chrono::Utc>, Input
     let raw = RawEvent::parse(&r.value)?;
     let (id, time) = (raw.id.clone(), raw.time);
     let input = match r.topic.as_str() {
-        OrderConfirmed::TOPIC => Input::Confirmed(raw.into_event::<OrderConfirmed>()?.data),
+        OrderConfirmed::TOPIC => {
+            let order = raw.into_event::<OrderConfirmed>()?.data;
+            order.check().map_err(|(code, reason)| Failure::Permanent(code, reason))?;
+            Input::Confirmed(order)
+        }
         FraudScored::TOPIC => Input::Scored(raw.into_event::<FraudScored>()?.data),
         PaymentSucceeded::TOPIC => Input::Succeeded(raw.into_event::<PaymentSucceeded>()?.data),
         PaymentFailed::TOPIC => Input::Failed(raw.into_event::<PaymentFailed>()?.data),

@@ -35,8 +35,8 @@ pub const HOST_JSON: &str = include_str!("../host.json");
 pub const TRIGGER_BINDING: &str = "orders";
 pub const SCORES_BINDING: &str = "scores";
 pub const DLQ_BINDING: &str = "deadLetters";
-/// An order of a few hundred lines is under this; a record over it is not an order.
-pub const MAX_RECORD_BYTES: usize = 256 * 1024;
+/// The checkout flow's record limit: an order of 100 lines is well under it.
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 /// Where the scorer's state lives unless `COSMOS_DATABASE` / `COSMOS_CONTAINER` say otherwise.
 pub const COSMOS_DATABASE: &str = "checkout";
 pub const COSMOS_CONTAINER: &str = "fraud";
@@ -109,10 +109,13 @@ impl Scorer {
         let last_attempt = req.is_last_attempt();
         for entry in entries {
             let Some(ev) = dead.readable(req, entry, MAX_RECORD_BYTES) else { continue };
-            let order = match decode::<OrderConfirmed>(ev.value.as_bytes()) {
+            let checked = decode::<OrderConfirmed>(ev.value.as_bytes())
+                .map_err(|e| (e.code(), e.to_string()))
+                .and_then(|o| o.data.check().map(|()| o));
+            let order = match checked {
                 Ok(order) => order,
-                Err(e) => {
-                    dead.record(&ev, e.code(), e.to_string());
+                Err((code, reason)) => {
+                    dead.record(&ev, code, reason);
                     continue;
                 }
             };

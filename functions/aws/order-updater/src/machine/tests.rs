@@ -158,3 +158,69 @@ fn failures_and_foreign_payments() {
     assert_eq!(record.map(|r| r.state), Some(OrderState::PaymentFailed));
     assert!(matches!(&outcomes[4], Outcome::Ignored { .. }), "terminal");
 }
+
+/// Every (state, event) pair, and a duplicate of each: the whole transition table.
+#[test]
+fn every_state_and_event_pair_goes_where_the_table_says() {
+    use FraudDecision::*;
+    let foreign = PaymentSucceeded { payment_id: "pay-OTHER".into(), ..succeeded("A-1") };
+    let c = || ("c1", Input::Confirmed(confirmed("A-1")));
+    let f = |id: &'static str, d| (id, Input::Scored(scored("A-1", d)));
+    let states: Vec<(&str, Vec<(&str, Input)>)> = vec![
+        ("none", vec![]),
+        ("pending", vec![("x0", Input::Succeeded(foreign))]),
+        ("confirmed", vec![c()]),
+        ("held", vec![c(), f("f0", Review)]),
+        ("rejected", vec![c(), f("f0", Reject)]),
+        ("payment_requested", vec![c(), f("f0", Approve)]),
+        ("paid", vec![c(), f("f0", Approve), ("p0", Input::Succeeded(succeeded("A-1")))]),
+        ("payment_failed", vec![c(), f("f0", Approve), ("p0", Input::Failed(failed("A-1")))]),
+    ];
+    let events: Vec<(&str, Input)> = vec![
+        ("e-confirmed", Input::Confirmed(confirmed("A-1"))),
+        ("e-approve", Input::Scored(scored("A-1", Approve))),
+        ("e-review", Input::Scored(scored("A-1", Review))),
+        ("e-reject", Input::Scored(scored("A-1", Reject))),
+        ("e-succeeded", Input::Succeeded(succeeded("A-1"))),
+        ("e-failed", Input::Failed(failed("A-1"))),
+    ];
+    // What each event does in each state: the state it leaves, `+wait` when it waits in the
+    // record, `ignored` when it changes nothing.
+    let table = [
+        ("none", ["confirmed", "pending+wait", "pending+wait", "pending+wait", "pending+wait", "pending+wait"]),
+        ("pending", ["confirmed", "pending+wait", "pending+wait", "pending+wait", "pending+wait", "pending+wait"]),
+        ("confirmed", ["ignored", "payment_requested", "held", "rejected", "confirmed+wait", "confirmed+wait"]),
+        ("held", ["ignored", "payment_requested", "ignored", "rejected", "held+wait", "held+wait"]),
+        ("rejected", ["ignored"; 6]),
+        ("payment_requested", ["ignored", "ignored", "ignored", "ignored", "paid", "payment_failed"]),
+        ("paid", ["ignored"; 6]),
+        ("payment_failed", ["ignored"; 6]),
+    ];
+    let name = |s: OrderState| serde_json::to_value(s).expect("state").as_str().unwrap_or("").to_string();
+    for ((state, history), (row, expected)) in states.iter().zip(table) {
+        assert_eq!(*state, row);
+        let (record, _) = run(history);
+        if *state != "none" {
+            assert_eq!(record.as_ref().map(|r| name(r.state)).as_deref(), Some(*state), "building {state}");
+        }
+        for ((id, input), want) in events.iter().zip(expected) {
+            let got = match apply(record.clone(), id, at(50), input.clone()) {
+                Outcome::Ignored { .. } => "ignored".to_string(),
+                Outcome::Redelivery => "redelivery".to_string(),
+                Outcome::Changed { record: after, .. } => {
+                    let waited = after.waiting.len() > record.as_ref().map_or(0, |r| r.waiting.len());
+                    format!("{}{}", name(after.state), if waited { "+wait" } else { "" })
+                }
+            };
+            assert_eq!(got, want, "{id} on a {state} order");
+            // The same event again, once it has been applied, is a redelivery in every state.
+            if let Outcome::Changed { record: after, .. } = apply(record.clone(), id, at(50), input.clone()) {
+                assert_eq!(
+                    apply(Some(*after), id, at(51), input.clone()),
+                    Outcome::Redelivery,
+                    "{id} twice on {state}"
+                );
+            }
+        }
+    }
+}
