@@ -82,7 +82,8 @@ async fn fraud_scorer_dead_letters_each_broken_order_and_scores_the_good_one() {
         .collect();
     let mut expected: Vec<&str> = cases.iter().map(|(code, _)| *code).collect();
     let mut got: Vec<&str> = codes.iter().map(String::as_str).collect();
-    (expected.sort(), got.sort());
+    expected.sort();
+    got.sort();
     assert_eq!(got, expected);
 }
 
@@ -107,7 +108,8 @@ async fn order_updater_dead_letters_each_broken_record_and_applies_the_good_one(
     let mut got = dead_letter_codes(&estate);
     let mut expected: Vec<String> =
         cases.iter().map(|(c, _)| c.to_string()).chain(["bad_base64".to_string()]).collect();
-    (got.sort(), expected.sort());
+    got.sort();
+    expected.sort();
     assert_eq!(got, expected);
 }
 
