@@ -27,7 +27,8 @@ locals {
   # Custom audiences: the push token's `aud`, checked by the functions (PUSH_AUDIENCE).
   normalizer_audience = "merch-normalizer"
   audit_audience      = "audit-sink"
-  mirrored_topics     = ["merch.price-changed", "merch.inventory-changed", "merch.dlq"]
+  # The same list as domain::events::topics::MIRRORED (tests/tests/infra.rs compares them).
+  mirrored_topics = ["merch.price-changed", "merch.inventory-changed", "merch.dlq", "order.paid", "checkout.dlq"]
 }
 
 data "google_project" "current" {}
@@ -190,8 +191,8 @@ resource "google_cloud_run_v2_service_iam_member" "audit_invoker" {
   member   = "serviceAccount:${google_service_account.pusher.email}"
 }
 
-# Kafka Connect's Pub/Sub sink mirrors each Kafka topic to a Pub/Sub topic of the same name
-# (dots become dashes), with the kafka_* attributes audit-sink reads.
+# kafka-pubsub-bridge (a Lambda on the Kafka side) mirrors each Kafka topic to a Pub/Sub topic of
+# the same name (dots become dashes), with the kafka_* attributes audit-sink reads.
 resource "google_pubsub_topic" "mirror" {
   for_each = toset(local.mirrored_topics)
   name     = "mirror-${replace(each.value, ".", "-")}"

@@ -46,7 +46,7 @@ impl Publisher for CountingPublisher {
         assert_ne!(msg.topic, domain::events::topics::MERCH_DLQ, "a bench record was dead-lettered");
         black_box(&msg);
         let n = self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(Delivery { partition: 0, offset: n as i64 })
+        Ok(Delivery::Kafka { partition: 0, offset: n as i64 })
     }
 }
 

@@ -76,7 +76,7 @@ pub async fn run(
                 estate.docs.outage.fail_next(1); // Cosmos hiccup: the host retries the invocation.
             }
             estate.run_projection_updater(opts.batch).await?;
-            estate.run_audit_bridge(opts.batch).await?;
+            estate.run_mirror(opts.batch).await?;
             progress(format!("  {:>5}/{total} pushed, projected and audited", i + 1));
         }
     }

@@ -15,7 +15,9 @@ use chrono::{DateTime, Utc};
 use domain::events::topics;
 use domain::ports::{OutboundMessage, Publisher};
 use fraud_scorer::Scorer;
+use fulfillment::Fulfillment;
 use inmemory::{Bus, InMemoryCarts, InMemoryDocuments, InMemoryObjects, TestGateway};
+use kafka_pubsub_bridge::Bridge;
 use merch_normalizer::Normalizer;
 use order_updater::OrderUpdater;
 use payment_processor::PaymentProcessor;
@@ -30,11 +32,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const AUDIT_BUCKET: &str = "estate-audit";
 const ERP_SUBSCRIPTION: &str = "projects/local/subscriptions/erp-changes-merch-normalizer";
-/// Topics the bridge mirrors to Pub/Sub for audit-sink.
-pub const MIRRORED: [&str; 3] = [topics::PRICE_CHANGED, topics::INVENTORY_CHANGED, topics::MERCH_DLQ];
+/// The push subscriptions on the mirrored topics, by the Cloud Run function they push to.
+const PUSH_SUBSCRIPTIONS: [(&str, &[&str]); 2] =
+    [(audit_sink::NAME, &topics::MIRRORED), (fulfillment::NAME, &[topics::ORDER_PAID])];
 
 /// Every function the estate runs, by name: `local invoke` takes these.
-pub const FUNCTIONS: [&str; 7] = [
+pub const FUNCTIONS: [&str; 9] = [
     merch_normalizer::NAME,
     projection_updater::NAME,
     audit_sink::NAME,
@@ -42,6 +45,8 @@ pub const FUNCTIONS: [&str; 7] = [
     order_updater::NAME,
     payment_processor::NAME,
     cart_cleaner::NAME,
+    kafka_pubsub_bridge::NAME,
+    fulfillment::NAME,
 ];
 /// The local carts index is listed in small pages, so a few carts already take several.
 const CART_PAGE_SIZE: u32 = 10;
@@ -90,8 +95,10 @@ pub struct Estate {
     pub gateway: TestGateway,
     pub payment_processor: Arc<PaymentProcessor>,
     pub cart_cleaner: Arc<CartCleaner>,
+    pub bridge: Arc<Bridge>,
     normalizer: Router,
     audit: Router,
+    fulfillment: Router,
     azure_apps: Vec<AzureApp>,
     pub stats: BTreeMap<&'static str, Stats>,
     invocation: AtomicU64,
@@ -149,7 +156,20 @@ impl Estate {
             dead_letters: domain::dead_letter::DeadLetterPolicy::new(cart_cleaner::NAME, topics::CHECKOUT_DLQ),
             page_size: CART_PAGE_SIZE,
         });
+        // Pub/Sub is played by the bus too: the bridge publishes under the `mirror-…` names, and
+        // fulfillment's ledger entries and dispatches land on their Pub/Sub topic names.
+        let bridge = Arc::new(Bridge {
+            pubsub: Arc::new(bus.clone()),
+            kafka: Arc::new(bus.clone()),
+            dead_letters: domain::dead_letter::DeadLetterPolicy::new(kafka_pubsub_bridge::NAME, topics::CHECKOUT_DLQ),
+        });
+        let fulfillment = Arc::new(Fulfillment {
+            pubsub: Arc::new(bus.clone()),
+            dead_letters: domain::dead_letter::DeadLetterPolicy::new(fulfillment::NAME, topics::CHECKOUT_DLQ),
+        });
         Estate {
+            bridge,
+            fulfillment: fulfillment::app(fulfillment, &PushGuard::local()),
             cart_cleaner,
             orders,
             carts,
@@ -174,13 +194,15 @@ impl Estate {
         match function {
             merch_normalizer::NAME => Some(&self.normalizer),
             audit_sink::NAME => Some(&self.audit),
+            fulfillment::NAME => Some(&self.fulfillment),
             _ => self.azure_apps.iter().find(|a| a.name == function).map(|a| &a.router),
         }
     }
 
     /// True for a function that runs on AWS Lambda (invoked with an event, not over HTTP).
     pub fn is_lambda(&self, function: &str) -> bool {
-        [order_updater::NAME, payment_processor::NAME, cart_cleaner::NAME].contains(&function)
+        [order_updater::NAME, payment_processor::NAME, cart_cleaner::NAME, kafka_pubsub_bridge::NAME]
+            .contains(&function)
     }
 
     /// Invokes a Lambda with an event as its runtime would: its partial batch response and a
@@ -203,6 +225,12 @@ impl Estate {
             cart_cleaner::NAME => {
                 let out = self.cart_cleaner.handle(event).await.map_err(|e| e.to_string())?;
                 let report = format!("done {:?}, dead-lettered {}, failed {}", out.done, out.dead_lettered, out.failed);
+                Ok((out.response, report))
+            }
+            kafka_pubsub_bridge::NAME => {
+                let out = self.bridge.handle(event).await.map_err(|e| e.to_string())?;
+                let report =
+                    format!("mirrored {}, dead-lettered {}, failed {}", out.done.len(), out.dead_lettered, out.failed);
                 Ok((out.response, report))
             }
             other => Err(format!("{other} is not a Lambda of the estate")),
@@ -417,21 +445,46 @@ impl Estate {
         Ok(())
     }
 
-    /// The Kafka→Pub/Sub bridge: pushes every new record of the mirrored topics to audit-sink.
-    pub async fn run_audit_bridge(&mut self, max_batch: usize) -> Result<(), RunError> {
+    /// kafka-pubsub-bridge's event source mappings (one per mirrored topic), publishing to the
+    /// in-memory Pub/Sub (the bus, under the `mirror-…` topic names), then Pub/Sub's push
+    /// subscriptions delivering what was mirrored to audit-sink and fulfillment.
+    pub async fn run_mirror(&mut self, max_batch: usize) -> Result<(), RunError> {
+        let bridge = self.bridge.clone();
+        self.run_lambda(kafka_pubsub_bridge::NAME, &topics::MIRRORED, max_batch, move |event| {
+            let bridge = bridge.clone();
+            async move { bridge.handle(event).await.map(|out| (out.response, out.dead_lettered)).map_err(|e| e.to_string()) }
+        })
+        .await?;
+        for (subscriber, kafka_topics) in PUSH_SUBSCRIPTIONS {
+            for kafka_topic in kafka_topics {
+                self.run_push_subscription(subscriber, &topics::mirror_topic(kafka_topic), max_batch).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One push subscription: every new message of a Pub/Sub topic pushed to its Cloud Run
+    /// function, redelivered while it answers non-2xx (bounded, see `push_raw`).
+    async fn run_push_subscription(
+        &mut self,
+        function: &'static str,
+        topic: &str,
+        max_batch: usize,
+    ) -> Result<(), RunError> {
+        let subscription = format!("{topic}-{function}");
         loop {
-            let batch = self.bus.poll("audit-bridge", &MIRRORED, max_batch);
+            let batch = self.bus.poll(&subscription, &[topic], max_batch);
             if batch.is_empty() {
                 return Ok(());
             }
             for r in &batch {
-                let status = self.push_raw(audit_sink::NAME, pubsub_push::mirror_push_body(r)).await;
+                let status = self.push_raw(function, pubsub_push::pushed_from_bus(r, &subscription)).await;
                 if !status.is_success() {
-                    return Err(RunError(format!("audit-sink refused {}/{}@{}", r.topic, r.partition, r.offset)));
+                    return Err(RunError(format!("{function} refused {}/{}@{}", r.topic, r.partition, r.offset)));
                 }
-                self.stat(audit_sink::NAME).records_in += 1;
+                self.stat(function).records_in += 1;
             }
-            self.bus.commit("audit-bridge", &batch);
+            self.bus.commit(&subscription, &batch);
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Pub/Sub's side of a push subscription, played locally: the JSON body it pushes for one
-//! message, and the Kafka→Pub/Sub bridge's push of a mirrored record.
+//! message, and for a message published to the in-memory Pub/Sub.
 use chrono::{DateTime, TimeZone, Utc};
 use inmemory::Record;
 use platform_gcp::push::PushEnvelope;
@@ -16,16 +16,13 @@ pub fn push_body(
     serde_json::to_vec(&PushEnvelope::wrap(data, attributes, message_id, at, sub)).unwrap_or_default()
 }
 
-/// The Kafka→Pub/Sub bridge's push of one bus record (what Kafka Connect's Pub/Sub sink does).
-pub fn mirror_push_body(r: &Record) -> Vec<u8> {
-    let attrs = BTreeMap::from([
-        ("kafka_topic".to_string(), r.topic.clone()),
-        ("kafka_partition".to_string(), r.partition.to_string()),
-        ("kafka_offset".to_string(), r.offset.to_string()),
-        ("kafka_key".to_string(), r.key.clone()),
-    ]);
-    let id = format!("mirror-{}-{}-{}", r.topic, r.partition, r.offset);
-    let sub = format!("projects/local/subscriptions/mirror-{}", r.topic.replace('.', "-"));
+/// The push of a message published to the in-memory Pub/Sub (a bus record under its Pub/Sub
+/// topic name): its data, its attributes (the record's headers), an id from its position, and
+/// its publish time.
+pub fn pushed_from_bus(r: &Record, subscription: &str) -> Vec<u8> {
+    let attrs: BTreeMap<String, String> = r.headers.iter().cloned().collect();
+    let id = format!("{}-{}-{}", r.topic, r.partition, r.offset);
+    let sub = format!("projects/local/subscriptions/{subscription}");
     push_body(&r.payload, attrs, &id, ms_to_time(r.timestamp_ms), &sub)
 }
 

@@ -73,10 +73,11 @@ pub fn fresh(prefix: &str) -> String {
 pub fn function_for(path: &str) -> Option<&'static str> {
     match path.split('/').collect::<Vec<_>>().as_slice() {
         ["gcp", "pubsub-push", name] if name.starts_with("audit-") => Some("audit-sink"),
+        ["gcp", "pubsub-push", name] if name.starts_with("fulfillment-") => Some("fulfillment"),
         ["gcp", "pubsub-push" | "pubsub-push-unwrapped" | "eventarc", _] => Some("merch-normalizer"),
         ["azure", "kafka-trigger", name] if name.starts_with("order-") => Some("fraud-scorer"),
         // An MSK fixture named `<function>-…` is that Lambda's; the others are decoded only.
-        ["aws", "msk", name] => ["order-updater", "payment-processor", "cart-cleaner"]
+        ["aws", "msk", name] => ["order-updater", "payment-processor", "cart-cleaner", "kafka-pubsub-bridge"]
             .into_iter()
             .find(|f| name.starts_with(&format!("{f}-"))),
         ["azure", "kafka-trigger", _] => Some("projection-updater"),

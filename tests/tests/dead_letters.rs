@@ -81,7 +81,7 @@ async fn three_bad_entries_of_one_invocation_are_three_dead_letters_and_three_au
     for (i, id) in first.iter().enumerate() {
         assert!(id.starts_with(&format!("dlq-projection-updater-entry-{i}:")), "{id}");
     }
-    estate.run_audit_bridge(100).await.expect("bridge");
+    estate.run_mirror(100).await.expect("bridge");
     let audited =
         |estate: &Estate| estate.objects.all().iter().filter(|o| o.key.starts_with("audit/topic=merch.dlq/")).count();
     assert_eq!(audited(&estate), 3, "each bad entry is its own audit object");
@@ -90,7 +90,7 @@ async fn three_bad_entries_of_one_invocation_are_three_dead_letters_and_three_au
     let again = ids(&estate);
     assert_eq!(again.len(), 6);
     assert!(again.iter().all(|id| first.contains(id)), "{again:?}");
-    estate.run_audit_bridge(100).await.expect("bridge");
+    estate.run_mirror(100).await.expect("bridge");
     assert_eq!(audited(&estate), 3, "a redelivery adds no audit object");
 }
 

@@ -4,7 +4,7 @@
 //! tests; they are never skipped.
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use domain::ports::{Documents, ObjectStore, OutboundMessage, PortError, Publisher, PutOutcome};
+use domain::ports::{Delivery, Documents, ObjectStore, OutboundMessage, PortError, Publisher, PutOutcome};
 use estate_tests::{emulator, fixture, fresh};
 use kafka::{KafkaPublisher, ensure_topics, read_topic};
 use platform_azure::cosmos::{CosmosConfig, CosmosDocuments};
@@ -16,6 +16,8 @@ use std::time::Duration;
 
 #[path = "emulators/cosmos_stub.rs"]
 mod cosmos_stub;
+#[path = "emulators/pubsub_bridge.rs"]
+mod pubsub_bridge;
 
 /// Reads until `expected` records arrived, or for `wait` when reading everything there is.
 async fn read_for(
@@ -53,9 +55,10 @@ async fn kafka_publisher_acks_and_partitions_like_every_kafka_client() {
             )
             .await
             .expect("acknowledged");
-        assert_eq!(d.partition, inmemory::kafka_partition(key.as_bytes(), 3), "murmur2 placement for {key}");
-        assert!(d.offset > last_offset[d.partition as usize], "offsets grow per partition");
-        last_offset[d.partition as usize] = d.offset;
+        let Delivery::Kafka { partition, offset } = d else { panic!("a Kafka delivery: {d:?}") };
+        assert_eq!(partition, inmemory::kafka_partition(key.as_bytes(), 3), "murmur2 placement for {key}");
+        assert!(offset > last_offset[partition as usize], "offsets grow per partition");
+        last_offset[partition as usize] = offset;
     }
     let records = read(&bootstrap, &topic, 3, 30).await;
     assert_eq!(records.len(), 30);

@@ -43,7 +43,7 @@ async fn final_state(order: &[String]) -> Value {
     }
     estate.run_projection_updater(100).await.expect("projection-updater");
     estate.run_fraud_scorer(100).await.expect("fraud-scorer");
-    estate.run_audit_bridge(100).await.expect("audit bridge");
+    estate.run_mirror(100).await.expect("audit bridge");
     let topics: Vec<Value> = estate
         .bus
         .topics()

@@ -22,6 +22,16 @@ pub mod topics {
     pub const PRODUCT_IMAGE_PROCESSED: &str = "product-images.processed";
     pub const ACCOUNTING_ENTRIES: &str = "accounting.entries";
     pub const WAREHOUSE_DISPATCH: &str = "warehouse.dispatch";
+
+    /// The Kafka topics kafka-pubsub-bridge mirrors to Pub/Sub, each to [`mirror_topic`]:
+    /// audit-sink audits them all, fulfillment reads `order.paid`'s. `infra/gcp` declares the same
+    /// list (a test compares them), and the local runner bridges these.
+    pub const MIRRORED: [&str; 5] = [PRICE_CHANGED, INVENTORY_CHANGED, MERCH_DLQ, ORDER_PAID, CHECKOUT_DLQ];
+
+    /// The Pub/Sub topic a Kafka topic is mirrored to: `mirror-` and its name with `.` as `-`.
+    pub fn mirror_topic(kafka_topic: &str) -> String {
+        format!("mirror-{}", kafka_topic.replace('.', "-"))
+    }
 }
 
 macro_rules! domain_event {

@@ -59,12 +59,14 @@ pub struct BusRecord {
 }
 
 /// Where the broker put a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Delivery {
-    pub partition: i32,
-    pub offset: i64,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Kafka { partition: i32, offset: i64 },
+    PubSub { message_id: String },
 }
 
+/// A message bus: Kafka (topic, key, payload, headers) or Pub/Sub (topic, ordering key, data,
+/// attributes), or their in-memory twin.
 #[async_trait]
 pub trait Publisher: Send + Sync {
     /// Returns once the broker has acknowledged the message (acks=all), never before.

@@ -53,7 +53,7 @@ impl Bus {
             headers: msg.headers,
             timestamp_ms,
         });
-        Delivery { partition, offset }
+        Delivery::Kafka { partition, offset }
     }
 
     /// Every record of a topic, partition by partition, in offset order.

@@ -59,7 +59,7 @@ impl Publisher for KafkaPublisher {
         }
         let record = FutureRecord::to(&msg.topic).key(&msg.key).payload(&msg.payload).headers(headers);
         match self.producer.send(record, self.timeout).await {
-            Ok(d) => Ok(Delivery { partition: d.partition, offset: d.offset }),
+            Ok(d) => Ok(Delivery::Kafka { partition: d.partition, offset: d.offset }),
             Err((e, _)) => Err(classify(&e)),
         }
     }

@@ -48,6 +48,10 @@ pub trait RecordHandler: Sync {
     /// What a record that went through came to, for the batch's report.
     type Done: Send;
     fn process(&self, record: &MskRecord) -> impl Future<Output = Result<Self::Done, Failure>> + Send;
+    /// Records over this are `oversize` (the checkout flow's 64 KiB unless a handler says more).
+    fn max_record_bytes(&self) -> usize {
+        MAX_RECORD_BYTES
+    }
     fn publisher(&self) -> &dyn Publisher;
     fn dead_letters(&self) -> &DeadLetterPolicy;
 }
@@ -78,8 +82,9 @@ pub async fn handle<H: RecordHandler>(handler: &H, event: KafkaEvent) -> Result<
             continue;
         }
         let result = match &record {
-            Ok(r) if r.value.len() > MAX_RECORD_BYTES => {
-                let reason = format!("record is {} bytes, over the {MAX_RECORD_BYTES}-byte limit", r.value.len());
+            Ok(r) if r.value.len() > handler.max_record_bytes() => {
+                let reason =
+                    format!("record is {} bytes, over the {}-byte limit", r.value.len(), handler.max_record_bytes());
                 Err(Failure::Permanent("oversize", reason))
             }
             Ok(r) => handler.process(r).await,

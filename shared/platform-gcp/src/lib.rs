@@ -4,6 +4,7 @@
 pub mod gcs;
 pub mod guard;
 pub mod oidc;
+pub mod pubsub;
 pub mod push;
 
 pub use guard::PushGuard;

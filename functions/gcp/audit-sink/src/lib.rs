@@ -21,12 +21,7 @@ pub const NAME: &str = "audit-sink";
 pub const CONTENT_TYPE: &str = "application/x-ndjson";
 
 /// Attributes the Kafka→Pub/Sub bridge sets on each mirrored record.
-pub mod attrs {
-    pub const TOPIC: &str = "kafka_topic";
-    pub const PARTITION: &str = "kafka_partition";
-    pub const OFFSET: &str = "kafka_offset";
-    pub const KEY: &str = "kafka_key";
-}
+pub use platform_gcp::pubsub::attrs;
 
 /// `AUDIT_BUCKET` (default `estate-audit`).
 pub fn bucket_from_env(env: &serve::Env) -> String {
