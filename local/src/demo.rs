@@ -28,7 +28,7 @@ impl Verdict {
     pub fn all_hold(&self) -> bool {
         self.checks.iter().all(|(_, ok)| *ok)
     }
-    fn check(&mut self, what: String, ok: bool) {
+    pub fn check(&mut self, what: String, ok: bool) {
         self.checks.push((what, ok));
     }
 }

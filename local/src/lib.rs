@@ -1,6 +1,7 @@
 //! The `local` runner: the estate on one machine. `demo` drives the whole flow on the embedded
 //! default, `invoke` runs one function on one fixture, `replay` republishes the audit log, and
 //! `schemas` regenerates the event JSON Schemas.
+pub mod checkout_demo;
 pub mod demo;
 pub mod estate;
 pub mod functions_host;
@@ -9,3 +10,4 @@ pub mod lambda_host;
 pub mod oneshot;
 pub mod pubsub_push;
 pub mod scenario;
+pub mod storefront;

@@ -12,10 +12,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the merchandising flow end to end on the embedded default and check its invariants.
+    /// Run the flows end to end on the embedded default and check their invariants.
     Demo {
+        /// Which flows: `merch`, `checkout`, or both (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "merch,checkout")]
+        flows: Vec<String>,
+        /// ERP records of the merch flow.
         #[arg(long, default_value_t = 3000)]
         records: usize,
+        /// Orders of the checkout flow.
+        #[arg(long, default_value_t = 500)]
+        orders: usize,
         #[arg(long, default_value_t = 7)]
         seed: u64,
         /// Records per projection-updater invocation (the host's maxBatchSize).
@@ -50,18 +57,39 @@ async fn main() -> ExitCode {
     let filter = serve::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into());
     let _ = tracing::subscriber::set_global_default(serve::json_subscriber(filter, std::io::stderr));
     match Cli::parse().command {
-        Command::Demo { records, seed, batch } => {
-            let opts = DemoOptions { records, seed, batch: batch.max(1) };
-            match run(&opts, &mut |line| eprintln!("{line}")).await {
-                Ok((estate, scenario, verdict)) => {
-                    println!("{}", summary(&estate, &scenario, &verdict));
-                    if verdict.all_hold() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
-                }
-                Err(e) => {
-                    eprintln!("demo failed: {e}");
-                    ExitCode::FAILURE
+        Command::Demo { flows, records, orders, seed, batch } => {
+            if let Some(unknown) = flows.iter().find(|f| !["merch", "checkout"].contains(&f.as_str())) {
+                eprintln!("unknown flow {unknown:?}; known: merch, checkout");
+                return ExitCode::from(2);
+            }
+            let mut all_hold = true;
+            if flows.iter().any(|f| f == "merch") {
+                let opts = DemoOptions { records, seed, batch: batch.max(1) };
+                match run(&opts, &mut |line| eprintln!("{line}")).await {
+                    Ok((estate, scenario, verdict)) => {
+                        println!("{}", summary(&estate, &scenario, &verdict));
+                        all_hold &= verdict.all_hold();
+                    }
+                    Err(e) => {
+                        eprintln!("merch demo failed: {e}");
+                        return ExitCode::FAILURE;
+                    }
                 }
             }
+            if flows.iter().any(|f| f == "checkout") {
+                let opts = local::checkout_demo::CheckoutOptions { orders, seed };
+                match local::checkout_demo::run(&opts, &mut |line| eprintln!("{line}")).await {
+                    Ok((estate, verdict)) => {
+                        println!("{}", local::checkout_demo::summary(&estate, &verdict));
+                        all_hold &= verdict.all_hold();
+                    }
+                    Err(e) => {
+                        eprintln!("checkout demo failed: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            if all_hold { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         Command::Invoke { function, fixture } => {
             let bytes = match std::fs::read(&fixture) {

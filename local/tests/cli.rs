@@ -11,7 +11,7 @@ fn local(args: &[&str]) -> Output {
 
 #[test]
 fn demo_holds_its_invariants_and_prints_a_summary() {
-    let out = local(&["demo", "--records", "800", "--batch", "150", "--seed", "11"]);
+    let out = local(&["demo", "--flows", "merch", "--records", "800", "--batch", "150", "--seed", "11"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(stdout.matches("[ok]").count(), 7, "{stdout}");
@@ -20,6 +20,26 @@ fn demo_holds_its_invariants_and_prints_a_summary() {
     for function in ["merch-normalizer", "projection-updater", "audit-sink", "sample projections:"] {
         assert!(stdout.contains(function), "summary lacks {function}:\n{stdout}");
     }
+}
+
+#[test]
+fn the_checkout_demo_holds_its_invariants() {
+    let out = local(&["demo", "--flows", "checkout", "--orders", "300", "--seed", "5"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for invariant in [
+        "every order's state matches its events",
+        "no payment charged twice",
+        "no deleted product in any cart",
+        "the ledger total per currency equals the paid orders'",
+    ] {
+        assert!(stdout.contains(&format!("[ok] {invariant}")), "{invariant}:\n{stdout}");
+    }
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+    assert!(!stdout.contains("merch-normalizer"), "only the flow asked for runs");
+    let out = local(&["demo", "--flows", "shipping"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown flow \"shipping\"; known: merch, checkout"));
 }
 
 #[test]
