@@ -129,7 +129,9 @@ fn main() {
     tracing::subscriber::set_global_default(serve::json_subscriber(EnvFilter::new("info"), std::io::sink))
         .expect("the only subscriber");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    println!("Checkout functions along their real path, JSON logs at info into a sink; medians of {ROUNDS} alternating rounds");
+    println!(
+        "Checkout functions along their real path, JSON logs at info into a sink; medians of {ROUNDS} alternating rounds"
+    );
 
     // fraud-scorer: one invocation of 500 orders.
     let events = orders(500);
@@ -192,7 +194,8 @@ fn main() {
         for records in event.records.values() {
             for r in records {
                 use base64::Engine;
-                let value = base64::engine::general_purpose::STANDARD.decode(r.value.as_deref().unwrap_or("")).expect("b64");
+                let value =
+                    base64::engine::general_purpose::STANDARD.decode(r.value.as_deref().unwrap_or("")).expect("b64");
                 black_box(serde_json::from_slice::<CloudEvent<OrderConfirmed>>(&value).expect("order"));
             }
         }

@@ -65,3 +65,55 @@ pub async fn carts(carts: &dyn Carts) {
     assert_eq!(first.items.len(), 6);
     assert!(!first.items.contains(&customer(3)));
 }
+
+/// S3's semantics: create-only puts, MD5 entity tags, a version id per write in a versioned
+/// bucket, reads of a given version (also after the key was replaced or deleted), listings by
+/// prefix in key order, deletes of what is gone.
+pub async fn versioned_objects(s3: &dyn domain::ports::VersionedObjects, bucket: &str) {
+    use domain::ports::NewObject;
+    let object = |key: &'static str, bytes: &[u8]| NewObject {
+        key,
+        bytes: bytes.to_vec(),
+        content_type: "image/jpeg",
+        cache_control: Some("public, max-age=31536000, immutable"),
+    };
+    let first = s3.put_new(bucket, object("uploads/SKU-1/front.jpg", b"first")).await.expect("put");
+    assert_eq!(first.etag, "8b04d5e3775d298e78455efc5ca404d5", "MD5 of the bytes, unquoted");
+    let v1 = first.version_id.clone().expect("a versioned bucket gives version ids");
+    assert_eq!(s3.put_new(bucket, object("uploads/SKU-1/front.jpg", b"again")).await, Err(PortError::AlreadyExists));
+    let (meta, bytes) = s3.get(bucket, "uploads/SKU-1/front.jpg", None).await.expect("get").expect("found");
+    assert_eq!((bytes.as_slice(), meta.content_type.as_deref()), (&b"first"[..], Some("image/jpeg")));
+    assert_eq!(meta.cache_control.as_deref(), Some("public, max-age=31536000, immutable"));
+    assert_eq!((meta.etag.as_str(), meta.version_id.as_deref()), (first.etag.as_str(), Some(v1.as_str())));
+    let head = s3.head(bucket, "uploads/SKU-1/front.jpg").await.expect("head").expect("found");
+    assert_eq!((head.size, head.etag), (5, first.etag.clone()));
+
+    // Replaced: delete, then a new upload under the same key; the old version stays readable.
+    s3.delete(bucket, "uploads/SKU-1/front.jpg").await.expect("delete");
+    assert_eq!(s3.get(bucket, "uploads/SKU-1/front.jpg", None).await.expect("get"), None);
+    assert_eq!(s3.head(bucket, "uploads/SKU-1/front.jpg").await.expect("head"), None);
+    let second = s3.put_new(bucket, object("uploads/SKU-1/front.jpg", b"second")).await.expect("put after delete");
+    assert_ne!(second.version_id.as_deref(), Some(v1.as_str()));
+    let (_, old) = s3.get(bucket, "uploads/SKU-1/front.jpg", Some(&v1)).await.expect("get").expect("version 1");
+    assert_eq!(old, b"first");
+    assert_eq!(
+        s3.get(bucket, "uploads/SKU-1/front.jpg", Some("nosuchversion0000000000000000000")).await.expect("get"),
+        None
+    );
+    s3.delete(bucket, "uploads/SKU-1/nothing.jpg").await.expect("deleting what is not there is fine");
+
+    for key in
+        ["processed/SKU-1/front@a/thumb.jpg", "processed/SKU-1/front@a/large.jpg", "processed/SKU-2/x@b/thumb.jpg"]
+    {
+        s3.put_new(
+            bucket,
+            NewObject { key, bytes: key.as_bytes().to_vec(), content_type: "image/jpeg", cache_control: None },
+        )
+        .await
+        .expect("put");
+    }
+    let listed = s3.list(bucket, "processed/SKU-1/").await.expect("list");
+    let keys: Vec<&str> = listed.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, ["processed/SKU-1/front@a/large.jpg", "processed/SKU-1/front@a/thumb.jpg"]);
+    assert_eq!(listed[0].size, "processed/SKU-1/front@a/large.jpg".len() as u64);
+}

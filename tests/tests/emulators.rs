@@ -212,6 +212,17 @@ async fn payment_processor_charges_once_with_its_idempotency_records_in_dynamodb
 }
 
 #[tokio::test]
+async fn s3_keeps_the_versioned_objects_contract_on_moto() {
+    emulator("AWS_ENDPOINT_URL");
+    let s3 =
+        platform_aws::s3_store::S3Objects::new(platform_aws::s3_store::client_from_env(&serve::Env::Process).await);
+    let bucket = fresh("it-images");
+    s3.ensure_versioned_bucket(&bucket, "eu-west-1").await.expect("bucket");
+    s3.ensure_versioned_bucket(&bucket, "eu-west-1").await.expect("an existing bucket is fine");
+    estate_tests::contracts::versioned_objects(&s3, &bucket).await;
+}
+
+#[tokio::test]
 async fn gcs_port_is_create_only_and_audit_log_replays_to_kafka() {
     let gcs = Arc::new(GcsObjects::emulator(&emulator("GCS_ENDPOINT")));
     let bucket = fresh("it-audit");

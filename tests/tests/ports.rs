@@ -11,3 +11,8 @@ async fn in_memory_documents_keep_the_documents_contract() {
 async fn in_memory_carts_keep_the_carts_contract() {
     contracts::carts(&InMemoryCarts::default()).await;
 }
+
+#[tokio::test]
+async fn in_memory_s3_keeps_the_versioned_objects_contract() {
+    contracts::versioned_objects(&inmemory::InMemoryS3::versioned(), "images").await;
+}

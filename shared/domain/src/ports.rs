@@ -183,3 +183,47 @@ pub trait PaymentGateway: Send + Sync {
     /// What the gateway did under this payment id, if anything.
     async fn lookup(&self, payment_id: &str) -> Result<Option<ChargeOutcome>, PortError>;
 }
+
+/// An object's identity and metadata as S3 reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub key: String,
+    pub size: u64,
+    /// S3's entity tag without its quotes: the hex MD5 of the bytes for a single-part upload.
+    pub etag: String,
+    /// None for a bucket without versioning.
+    pub version_id: Option<String>,
+    /// Not reported by listings.
+    pub content_type: Option<String>,
+    pub cache_control: Option<String>,
+}
+
+/// An object to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewObject<'a> {
+    pub key: &'a str,
+    pub bytes: Vec<u8>,
+    pub content_type: &'a str,
+    pub cache_control: Option<&'a str>,
+}
+
+/// Object storage with versions and entity tags (S3). Writes are create-only, so an immutable
+/// key is written once however often its producer runs.
+#[async_trait]
+pub trait VersionedObjects: Send + Sync {
+    /// The object as it is now, or that version of it; None if there is no such object or version.
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<(ObjectMeta, Vec<u8>)>, PortError>;
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>, PortError>;
+    /// Creates the object unless the key exists (`If-None-Match: *`): `AlreadyExists` if it does.
+    async fn put_new(&self, bucket: &str, object: NewObject<'_>) -> Result<ObjectMeta, PortError>;
+    /// Deletes the object (in a versioned bucket: adds a delete marker); deleting what is not there is fine.
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError>;
+    /// Every object whose key starts with `prefix`, in key order (as a listing reports them: no
+    /// version id, content type or cache control).
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectMeta>, PortError>;
+}

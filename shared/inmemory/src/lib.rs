@@ -8,12 +8,14 @@ mod carts;
 mod documents;
 mod gateway;
 mod objects;
+mod s3;
 
 pub use bus::{Bus, Record, kafka_partition};
 pub use carts::InMemoryCarts;
 pub use documents::InMemoryDocuments;
 pub use gateway::TestGateway;
 pub use objects::InMemoryObjects;
+pub use s3::{InMemoryS3, etag_of};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

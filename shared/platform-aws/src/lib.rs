@@ -5,6 +5,7 @@ pub mod dynamodb;
 pub mod kafka_batch;
 pub mod msk;
 pub mod s3;
+pub mod s3_store;
 pub mod sqs;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
