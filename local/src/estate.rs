@@ -16,7 +16,7 @@ use domain::events::topics;
 use domain::ports::{OutboundMessage, Publisher};
 use fraud_scorer::Scorer;
 use fulfillment::Fulfillment;
-use inmemory::{Bus, InMemoryCarts, InMemoryDocuments, InMemoryObjects, TestGateway};
+use inmemory::{Bus, InMemoryCarts, InMemoryDocuments, InMemoryImageTotals, InMemoryObjects, TestGateway};
 use kafka_pubsub_bridge::Bridge;
 use merch_normalizer::Normalizer;
 use order_updater::OrderUpdater;
@@ -37,7 +37,7 @@ const PUSH_SUBSCRIPTIONS: [(&str, &[&str]); 2] =
     [(audit_sink::NAME, &topics::MIRRORED), (fulfillment::NAME, &[topics::ORDER_PAID])];
 
 /// Every function the estate runs, by name: `local invoke` takes these.
-pub const FUNCTIONS: [&str; 9] = [
+pub const FUNCTIONS: [&str; 10] = [
     merch_normalizer::NAME,
     projection_updater::NAME,
     audit_sink::NAME,
@@ -47,6 +47,7 @@ pub const FUNCTIONS: [&str; 9] = [
     cart_cleaner::NAME,
     kafka_pubsub_bridge::NAME,
     fulfillment::NAME,
+    image_analytics::NAME,
 ];
 /// The local carts index is listed in small pages, so a few carts already take several.
 const CART_PAGE_SIZE: u32 = 10;
@@ -99,6 +100,9 @@ pub struct Estate {
     normalizer: Router,
     audit: Router,
     fulfillment: Router,
+    image_analytics: Router,
+    /// image-analytics' PostgreSQL tables.
+    pub image_totals: InMemoryImageTotals,
     azure_apps: Vec<AzureApp>,
     pub stats: BTreeMap<&'static str, Stats>,
     invocation: AtomicU64,
@@ -167,7 +171,15 @@ impl Estate {
             pubsub: Arc::new(bus.clone()),
             dead_letters: domain::dead_letter::DeadLetterPolicy::new(fulfillment::NAME, topics::CHECKOUT_DLQ),
         });
+        let image_totals = InMemoryImageTotals::default();
+        let analytics = Arc::new(image_analytics::ImageAnalytics {
+            totals: Arc::new(image_totals.clone()),
+            pubsub: Arc::new(bus.clone()),
+            dead_letters: domain::dead_letter::DeadLetterPolicy::new(image_analytics::NAME, topics::IMAGES_DLQ),
+        });
         Estate {
+            image_analytics: image_analytics::app(analytics, &PushGuard::local()),
+            image_totals,
             bridge,
             fulfillment: fulfillment::app(fulfillment, &PushGuard::local()),
             cart_cleaner,
@@ -195,6 +207,7 @@ impl Estate {
             merch_normalizer::NAME => Some(&self.normalizer),
             audit_sink::NAME => Some(&self.audit),
             fulfillment::NAME => Some(&self.fulfillment),
+            image_analytics::NAME => Some(&self.image_analytics),
             _ => self.azure_apps.iter().find(|a| a.name == function).map(|a| &a.router),
         }
     }

@@ -119,5 +119,14 @@ pub fn effects(estate: &Estate) -> Value {
             effects[name] = Value::Array(docs);
         }
     }
+    let windows: Vec<Value> = estate
+        .image_totals
+        .all()
+        .into_iter()
+        .map(|t| json!({"window_start": t.window_start, "size_label": t.size_label, "format": t.format, "bytes": t.bytes, "images": t.images}))
+        .collect();
+    if !windows.is_empty() {
+        effects["image_totals"] = Value::Array(windows);
+    }
     effects
 }

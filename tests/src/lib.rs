@@ -74,6 +74,7 @@ pub fn function_for(path: &str) -> Option<&'static str> {
     match path.split('/').collect::<Vec<_>>().as_slice() {
         ["gcp", "pubsub-push", name] if name.starts_with("audit-") => Some("audit-sink"),
         ["gcp", "pubsub-push", name] if name.starts_with("fulfillment-") => Some("fulfillment"),
+        ["gcp", "pubsub-push", name] if name.starts_with("image-analytics-") => Some("image-analytics"),
         ["gcp", "pubsub-push" | "pubsub-push-unwrapped" | "eventarc", _] => Some("merch-normalizer"),
         ["azure", "kafka-trigger", name] if name.starts_with("order-") => Some("fraud-scorer"),
         // An MSK fixture named `<function>-…` is that Lambda's; the others are decoded only.

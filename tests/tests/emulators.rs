@@ -222,6 +222,56 @@ async fn s3_keeps_the_versioned_objects_contract_on_moto() {
     estate_tests::contracts::versioned_objects(&s3, &bucket).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn image_totals_count_each_event_once_in_postgres() {
+    use domain::ports::{Counted, ImageCount, ImageTotals};
+    use image_analytics::postgres::PostgresTotals;
+    let url = emulator("DATABASE_URL");
+    let first = PostgresTotals::connect(&url).await.expect("PostgreSQL");
+    let totals = Arc::new(PostgresTotals::connect(&url).await.expect("migrations run again harmlessly"));
+    drop(first);
+    // A window of this run's own, so earlier runs against the same server do not show.
+    let minute = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos()
+        % 500_000) as i64;
+    let window: chrono::DateTime<chrono::Utc> =
+        "2099-01-01T00:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().expect("time")
+            + chrono::Duration::minutes(minute);
+    let id = fresh("img-event");
+    // The same event three times at once (Pub/Sub redelivering while the first is in flight).
+    let racers: Vec<_> = (0..3)
+        .map(|_| {
+            let (totals, id) = (totals.clone(), id.clone());
+            tokio::spawn(async move {
+                let image = ImageCount {
+                    event_id: &id,
+                    window_start: window,
+                    size_label: "thumb",
+                    format: "jpeg",
+                    bytes: 4_096,
+                };
+                totals.count(image).await.expect("counted")
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for r in racers {
+        outcomes.push(r.await.expect("ran"));
+    }
+    assert_eq!(outcomes.iter().filter(|o| **o == Counted::Added).count(), 1, "{outcomes:?}");
+    let other = fresh("img-event");
+    let webp = ImageCount { event_id: &other, window_start: window, size_label: "thumb", format: "webp", bytes: 1_000 };
+    assert_eq!(totals.count(webp).await.expect("counted"), Counted::Added);
+    let mine: Vec<(String, u64, u64)> = totals
+        .totals()
+        .await
+        .expect("totals")
+        .into_iter()
+        .filter(|t| t.window_start == window)
+        .map(|t| (t.format, t.bytes, t.images))
+        .collect();
+    assert_eq!(mine, [("jpeg".to_string(), 4_096, 1), ("webp".to_string(), 1_000, 1)]);
+}
+
 #[tokio::test]
 async fn gcs_port_is_create_only_and_audit_log_replays_to_kafka() {
     let gcs = Arc::new(GcsObjects::emulator(&emulator("GCS_ENDPOINT")));

@@ -237,6 +237,12 @@ pub struct ProductImageProcessed {
     pub height: u32,
     /// Hex SHA-256 of the encoded variant.
     pub sha256: String,
+    /// The source object's version id, else its etag (v1 addition, optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+    /// `jpeg` or `webp` (v1 addition, optional; absent means `jpeg`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 domain_event!(ProductImageProcessed, "com.shop.product-image.processed.v1", topics::PRODUCT_IMAGE_PROCESSED, |s| s
     .sku

@@ -2,6 +2,7 @@
 //! `kafka` and `platform-*`; the domain never sees a cloud SDK.
 use crate::values::{CustomerId, Money, Sku};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -226,4 +227,41 @@ pub trait VersionedObjects: Send + Sync {
     /// Every object whose key starts with `prefix`, in key order (as a listing reports them: no
     /// version id, content type or cache control).
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectMeta>, PortError>;
+}
+
+/// One processed image, to be counted in its minute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageCount<'a> {
+    /// The event's CloudEvent id: what makes counting exactly once possible.
+    pub event_id: &'a str,
+    pub window_start: DateTime<Utc>,
+    pub size_label: &'a str,
+    pub format: &'a str,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    Added,
+    /// This event id was counted before: nothing changed.
+    AlreadyCounted,
+}
+
+/// The totals of one (minute, size label, format).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowTotal {
+    pub window_start: DateTime<Utc>,
+    pub size_label: String,
+    pub format: String,
+    pub bytes: u64,
+    pub images: u64,
+}
+
+/// Per-minute image totals (Cloud SQL for PostgreSQL). Counting records the event id in the same
+/// transaction as the increment, so each event is counted exactly once.
+#[async_trait]
+pub trait ImageTotals: Send + Sync {
+    async fn count(&self, image: ImageCount<'_>) -> Result<Counted, PortError>;
+    /// Every window's totals, in (window, size label, format) order.
+    async fn totals(&self) -> Result<Vec<WindowTotal>, PortError>;
 }

@@ -7,6 +7,7 @@ mod bus;
 mod carts;
 mod documents;
 mod gateway;
+mod image_totals;
 mod objects;
 mod s3;
 
@@ -14,6 +15,7 @@ pub use bus::{Bus, Record, kafka_partition};
 pub use carts::InMemoryCarts;
 pub use documents::InMemoryDocuments;
 pub use gateway::TestGateway;
+pub use image_totals::InMemoryImageTotals;
 pub use objects::InMemoryObjects;
 pub use s3::{InMemoryS3, etag_of};
 
