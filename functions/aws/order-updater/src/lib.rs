@@ -22,6 +22,7 @@ use machine::{Effect, Input, OrderRecord, Outcome};
 use platform_aws::EnvelopeError;
 use platform_aws::kafka_batch::{self, Failure, RecordHandler};
 use platform_aws::msk::{KafkaBatchResponse, MskRecord};
+use serde::Deserialize;
 use serde_json::json;
 use serve::{ConfigError, Env};
 use std::sync::Arc;
@@ -134,7 +135,8 @@ impl OrderUpdater {
 
     async fn read(&self, pk: &str) -> Result<(Option<OrderRecord>, Option<Etag>), PortError> {
         let Some(d) = self.orders.read(pk, RECORD_ID).await? else { return Ok((None, None)) };
-        let record = serde_json::from_value(d.body["record"].clone())
+        // Deserialised from the stored tree in place, not from a copy of it.
+        let record = OrderRecord::deserialize(&d.body["record"])
             .map_err(|e| PortError::Rejected(format!("stored order {pk}: {e}")))?;
         Ok((Some(record), Some(d.etag)))
     }

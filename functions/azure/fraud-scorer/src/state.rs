@@ -14,6 +14,7 @@ use domain::dead_letter::sha256_hex;
 use domain::events::FraudScored;
 use domain::ports::{Documents, Etag, PortError};
 use domain::values::{CustomerId, OrderId};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// A history document: whose it is, and where it lives.
@@ -47,7 +48,8 @@ fn rejected(what: &str, e: impl std::fmt::Display) -> PortError {
 
 pub async fn read_history(docs: &dyn Documents, key: &HistoryKey) -> Result<StoredHistory, PortError> {
     let Some(doc) = docs.read(key.as_str(), key.as_str()).await? else { return Ok(StoredHistory::default()) };
-    let orders = serde_json::from_value(doc.body["orders"].clone()).map_err(|e| rejected(key.as_str(), e))?;
+    // Deserialised from the stored tree in place, not from a copy of it.
+    let orders = Vec::<PastOrder>::deserialize(&doc.body["orders"]).map_err(|e| rejected(key.as_str(), e))?;
     Ok(StoredHistory { orders, etag: Some(doc.etag) })
 }
 
@@ -88,7 +90,7 @@ fn verdict_id(order: &OrderId) -> String {
 pub async fn read_verdict(docs: &dyn Documents, order: &OrderId) -> Result<Option<CloudEvent<FraudScored>>, PortError> {
     let id = verdict_id(order);
     let Some(doc) = docs.read(&id, &id).await? else { return Ok(None) };
-    let event = serde_json::from_value(doc.body["event"].clone()).map_err(|e| rejected(&id, e))?;
+    let event = CloudEvent::<FraudScored>::deserialize(&doc.body["event"]).map_err(|e| rejected(&id, e))?;
     Ok(Some(event))
 }
 
