@@ -107,6 +107,32 @@ pub struct PushedMessage {
 }
 
 impl PushedMessage {
+    /// The data as a domain event of type `T`: the reason code and why, if it is not one (data
+    /// that was not base64 is `bad_base64`).
+    pub fn decode<T: domain::cloudevent::DomainEvent>(
+        &self,
+    ) -> Result<domain::cloudevent::CloudEvent<T>, (&'static str, String)> {
+        match &self.data {
+            Ok(bytes) => domain::cloudevent::decode::<T>(bytes).map_err(|e| (e.code(), e.to_string())),
+            Err(e) => Err(("bad_base64", e.to_string())),
+        }
+    }
+
+    /// The dead letter of this message: placed by its message id, timed by its publish time (so a
+    /// redelivery yields the same one), keeping its data (as it arrived, if it was not base64).
+    pub fn dead_letter(
+        &self,
+        policy: &domain::dead_letter::DeadLetterPolicy,
+        code: &str,
+        reason: String,
+    ) -> domain::ports::OutboundMessage {
+        let origin = format!("pubsub:{}", self.message_id);
+        tracing::warn!(%origin, reason_code = code, %reason, "push dead-lettered");
+        let payload = self.data.as_deref().unwrap_or(&self.raw_data);
+        let rejected = domain::dead_letter::Rejected { code, reason, origin, payload, key: None };
+        policy.message(rejected, self.publish_time)
+    }
+
     pub fn from_envelope(env: PushEnvelope, form: PushForm) -> Self {
         let raw = env.message.data.unwrap_or_default();
         let data = STANDARD.decode(raw.as_bytes()).map_err(|e| PushError::BadBase64(e.to_string()));

@@ -12,8 +12,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use domain::cloudevent::{CloudEvent, DomainEvent, decode};
-use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy, Rejected};
+use domain::cloudevent::{CloudEvent, DomainEvent};
+use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy};
 use domain::events::{DispatchLine, LedgerEntry, OrderPaid, WarehouseDispatch, topics};
 use domain::ports::{OutboundMessage, PortError, Publisher};
 use platform_gcp::PushGuard;
@@ -78,28 +78,18 @@ fn message<T: DomainEvent>(event: &CloudEvent<T>) -> OutboundMessage {
 impl Fulfillment {
     /// `Err` means not acknowledged: Pub/Sub redelivers.
     pub async fn handle(&self, msg: &PushedMessage) -> Result<Handled, PortError> {
-        let decoded = match &msg.data {
-            Ok(bytes) => decode::<OrderPaid>(bytes).map_err(|e| (e.code(), e.to_string())),
-            Err(e) => Err(("bad_base64", e.to_string())),
-        };
-        let paid = match decoded {
+        let paid = match msg.decode::<OrderPaid>() {
             Ok(paid) => paid,
-            Err((code, reason)) => return self.dead_letter(msg, code, reason).await,
+            Err((code, reason)) => {
+                self.pubsub.publish(msg.dead_letter(&self.dead_letters, code, reason)).await?;
+                return Ok(Handled::DeadLettered { code });
+            }
         };
         let (entry, dispatch) = plan(&paid);
         self.pubsub.publish(message(&entry)).await?;
         self.pubsub.publish(message(&dispatch)).await?;
         tracing::info!(order_id = %paid.data.order_id, amount = %paid.data.total, "booked and sent to the warehouse");
         Ok(Handled::Booked { order_id: paid.data.order_id.to_string() })
-    }
-
-    async fn dead_letter(&self, msg: &PushedMessage, code: &'static str, reason: String) -> Result<Handled, PortError> {
-        let origin = format!("pubsub:{}", msg.message_id);
-        tracing::warn!(%origin, reason_code = code, %reason, "push dead-lettered");
-        let payload = msg.data.as_deref().unwrap_or(&msg.raw_data);
-        let rejected = Rejected { code, reason, origin, payload, key: None };
-        self.pubsub.publish(self.dead_letters.message(rejected, msg.publish_time)).await?;
-        Ok(Handled::DeadLettered { code })
     }
 }
 

@@ -15,8 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use domain::cloudevent::decode;
-use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy, Rejected};
+use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy};
 use domain::events::{ProductImageProcessed, topics};
 use domain::ports::{Counted, ImageCount, ImageTotals, PortError, Publisher};
 use platform_gcp::PushGuard;
@@ -55,18 +54,10 @@ pub enum Handled {
 impl ImageAnalytics {
     /// `Err` means not acknowledged: Pub/Sub redelivers.
     pub async fn handle(&self, msg: &PushedMessage) -> Result<Handled, PortError> {
-        let decoded = match &msg.data {
-            Ok(bytes) => decode::<ProductImageProcessed>(bytes).map_err(|e| (e.code(), e.to_string())),
-            Err(e) => Err(("bad_base64", e.to_string())),
-        };
-        let event = match decoded {
+        let event = match msg.decode::<ProductImageProcessed>() {
             Ok(event) => event,
             Err((code, reason)) => {
-                let origin = format!("pubsub:{}", msg.message_id);
-                tracing::warn!(%origin, reason_code = code, %reason, "push dead-lettered");
-                let payload = msg.data.as_deref().unwrap_or(&msg.raw_data);
-                let rejected = Rejected { code, reason, origin, payload, key: None };
-                self.pubsub.publish(self.dead_letters.message(rejected, msg.publish_time)).await?;
+                self.pubsub.publish(msg.dead_letter(&self.dead_letters, code, reason)).await?;
                 return Ok(Handled::DeadLettered { code });
             }
         };
