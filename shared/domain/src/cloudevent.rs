@@ -51,6 +51,13 @@ impl<T: DomainEvent> CloudEvent<T> {
         // Serialising our own derive-only types cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
     }
+    /// The event for its topic, keyed by its partition key, in structured mode (`ce_id` and the
+    /// content type as headers, for readers that route without parsing).
+    pub fn to_message(&self) -> crate::ports::OutboundMessage {
+        crate::ports::OutboundMessage::new(T::TOPIC, self.key(), self.to_json())
+            .with_header("ce_id", &self.id)
+            .with_header("content-type", "application/cloudevents+json")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

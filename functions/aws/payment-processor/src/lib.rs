@@ -275,10 +275,7 @@ impl PaymentProcessor {
 }
 
 fn message<T: DomainEvent>(id: String, time: DateTime<Utc>, data: T) -> OutboundMessage {
-    let event = CloudEvent::new(id, SOURCE, time, data);
-    OutboundMessage::new(T::TOPIC, event.key(), event.to_json())
-        .with_header("ce_id", &event.id)
-        .with_header("content-type", "application/cloudevents+json")
+    CloudEvent::new(id, SOURCE, time, data).to_message()
 }
 
 impl RecordHandler for PaymentProcessor {

@@ -1,0 +1,98 @@
+//! One decode per source image, at the plan's scale, to 8-bit sRGB, turned upright. Only called
+//! after the header passed the limits; the decoders' own allocation limits are set from the same
+//! numbers as a second fence.
+use crate::error::ImageError;
+use crate::limits::{Limits, Plan};
+use crate::pixels::{self, Rgb8};
+use crate::probe::{Format, Header};
+use std::io::Cursor;
+
+pub fn decode(bytes: &[u8], header: &Header, plan: &Plan, limits: &Limits) -> Result<Rgb8, ImageError> {
+    let max = usize::try_from(limits.max_decode_bytes).unwrap_or(usize::MAX);
+    let (img, exif) = match header.format {
+        Format::Jpeg => jpeg(bytes, plan, max)?,
+        Format::Png => png(bytes, max)?,
+        Format::WebP => webp(bytes, max)?,
+    };
+    Ok(pixels::orient(img, pixels::exif_orientation(exif.as_deref())))
+}
+
+type Decoded = (Rgb8, Option<Vec<u8>>);
+
+fn jpeg(bytes: &[u8], plan: &Plan, max: usize) -> Result<Decoded, ImageError> {
+    let corrupt = |e: jpeg_decoder::Error| ImageError::Corrupt(format!("JPEG: {e}"));
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.set_max_decoding_buffer_size(max);
+    // The probe accepted only 16-bit sizes; asking for the planned size selects its DCT scale.
+    let (w, h) = decoder.scale(plan.width as u16, plan.height as u16).map_err(corrupt)?;
+    if (u32::from(w), u32::from(h)) != (plan.width, plan.height) {
+        return Err(ImageError::Corrupt(format!(
+            "JPEG decodes to {w} x {h}, not the planned {} x {}",
+            plan.width, plan.height
+        )));
+    }
+    let raw = decoder.decode().map_err(corrupt)?;
+    let info = decoder.info().ok_or_else(|| ImageError::Corrupt("JPEG without a frame".into()))?;
+    let rgb = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => raw,
+        jpeg_decoder::PixelFormat::L8 => pixels::from_grey(&raw),
+        jpeg_decoder::PixelFormat::CMYK32 => pixels::from_cmyk(&raw),
+        jpeg_decoder::PixelFormat::L16 => return Err(ImageError::UnsupportedFormat("16-bit JPEG".into())),
+    };
+    checked(u32::from(w), u32::from(h), rgb, decoder.exif_data().map(<[u8]>::to_vec))
+}
+
+fn png(bytes: &[u8], max: usize) -> Result<Decoded, ImageError> {
+    let corrupt = |e: png::DecodingError| match e {
+        png::DecodingError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            ImageError::Truncated(format!("PNG: {io}"))
+        }
+        e => ImageError::Corrupt(format!("PNG: {e}")),
+    };
+    let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: max });
+    // Palettes and low bit depths expanded, 16-bit reduced to 8.
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().map_err(corrupt)?;
+    let size =
+        reader.output_buffer_size().ok_or(ImageError::DecodeTooLarge { bytes: u64::MAX, limit: max as u64 })?;
+    let mut raw = vec![0; size];
+    let frame = reader.next_frame(&mut raw).map_err(corrupt)?;
+    raw.truncate(frame.buffer_size());
+    let rgb = match frame.color_type {
+        png::ColorType::Rgb => raw,
+        png::ColorType::Rgba => pixels::from_rgba(&raw),
+        png::ColorType::Grayscale => pixels::from_grey(&raw),
+        png::ColorType::GrayscaleAlpha => pixels::from_grey_alpha(&raw),
+        png::ColorType::Indexed => return Err(ImageError::Corrupt("PNG palette not expanded".into())),
+    };
+    let exif = reader.info().exif_metadata.as_ref().map(|e| e.to_vec());
+    checked(frame.width, frame.height, rgb, exif)
+}
+
+fn webp(bytes: &[u8], max: usize) -> Result<Decoded, ImageError> {
+    let corrupt = |e: image_webp::DecodingError| match e {
+        image_webp::DecodingError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            ImageError::Truncated(format!("WebP: {io}"))
+        }
+        e => ImageError::Corrupt(format!("WebP: {e}")),
+    };
+    let mut decoder = image_webp::WebPDecoder::new(Cursor::new(bytes)).map_err(corrupt)?;
+    decoder.set_memory_limit(max);
+    let (w, h) = decoder.dimensions();
+    let size = decoder
+        .output_buffer_size()
+        .ok_or(ImageError::DecodeTooLarge { bytes: u64::MAX, limit: max as u64 })?;
+    let mut raw = vec![0; size];
+    decoder.read_image(&mut raw).map_err(corrupt)?;
+    let rgb = if decoder.has_alpha() { pixels::from_rgba(&raw) } else { raw };
+    let exif = decoder.exif_metadata().map_err(corrupt)?;
+    checked(w, h, rgb, exif)
+}
+
+/// A decoder that returned fewer bytes than its dimensions need is not trusted further.
+fn checked(width: u32, height: u32, pixels: Vec<u8>, exif: Option<Vec<u8>>) -> Result<Decoded, ImageError> {
+    if pixels.len() != width as usize * height as usize * 3 {
+        return Err(ImageError::Corrupt(format!("{} bytes for {width} x {height} RGB", pixels.len())));
+    }
+    Ok((Rgb8 { width, height, pixels }, exif))
+}

@@ -1,0 +1,238 @@
+//! image-resizer (AWS Lambda, S3 event notifications from the uploads bucket): each photo put
+//! under `uploads/<sku>/` becomes three web variants (`large` 1600, `medium` 640, `thumb` 160 px
+//! on the longest side; JPEG, and WebP when `IMAGE_FORMATS` asks) at immutable keys, each
+//! announced on `product-images.processed`. Removing an upload removes its variants.
+//!
+//! - The header is read first and every limit checked from it (`limits.rs`) before a pixel is
+//!   decoded; a JPEG is decoded once, at the DCT scale that still covers `large` (`decode.rs`),
+//!   and each variant made from the next larger (`variants.rs`).
+//! - Bad input (a bomb, a truncated file, HEIC, a non-image, a bad key) is dead-lettered on
+//!   `images.dlq` with its reason code, and the invocation succeeds. S3 or Kafka unavailable is
+//!   returned as an error: Lambda retries the event, then sends it to the on-failure destination.
+//! - At-least-once: the same object version gives the same keys, bytes and event ids, and the
+//!   variants are written create-only.
+pub mod decode;
+pub mod error;
+pub mod keys;
+pub mod limits;
+pub mod pixels;
+pub mod probe;
+mod settings;
+pub mod variants;
+
+pub use settings::Settings;
+
+use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
+use domain::cloudevent::CloudEvent;
+use domain::dead_letter::{Rejected, sha256_hex};
+use domain::events::ProductImageProcessed;
+use domain::ports::{NewObject, ObjectMeta, PortError, Publisher, VersionedObjects};
+use error::ImageError;
+use keys::Upload;
+use std::sync::Arc;
+use tracing::Instrument;
+use variants::Variant;
+
+pub const NAME: &str = "image-resizer";
+pub const SOURCE: &str = "aws.lambda/image-resizer";
+/// Variant keys never change content, so caches keep them for a year.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+pub struct ImageResizer {
+    pub objects: Arc<dyn VersionedObjects>,
+    pub bus: Arc<dyn Publisher>,
+    pub settings: Settings,
+}
+
+/// What became of one S3 record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Processed(Vec<ProductImageProcessed>),
+    /// An upload's variants removed (how many objects).
+    Removed(usize),
+    Skipped(&'static str),
+    DeadLettered(&'static str),
+}
+
+/// Why the invocation fails (and Lambda retries it).
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("not an S3 notification: {0}")]
+    NotS3(String),
+    #[error("{0}")]
+    Unavailable(#[from] PortError),
+}
+
+/// The upload being processed: its event, where it is, and its current version.
+struct Source<'a> {
+    record: &'a S3EventRecord,
+    bucket: &'a str,
+    key: &'a str,
+    upload: &'a Upload,
+    meta: ObjectMeta,
+    /// Where its variants go.
+    prefix: String,
+}
+
+enum Failure {
+    Bad(ImageError),
+    Transient(PortError),
+}
+
+impl From<ImageError> for Failure {
+    fn from(e: ImageError) -> Self {
+        Failure::Bad(e)
+    }
+}
+
+impl From<PortError> for Failure {
+    fn from(e: PortError) -> Self {
+        Failure::Transient(e)
+    }
+}
+
+impl ImageResizer {
+    pub async fn handle(&self, event: S3Event) -> Result<Vec<Outcome>, HandlerError> {
+        if event.records.is_empty() {
+            return Err(HandlerError::NotS3("no records".into()));
+        }
+        let mut outcomes = Vec::with_capacity(event.records.len());
+        for record in &event.records {
+            if record.event_source.as_deref() != Some("aws:s3") {
+                return Err(HandlerError::NotS3(format!("eventSource {:?}", record.event_source)));
+            }
+            let key = record.s3.object.key.as_deref().unwrap_or_default();
+            let span = tracing::info_span!("record", event = record.event_name.as_deref().unwrap_or_default(), key);
+            let outcome = match self.record(record).instrument(span.clone()).await {
+                Ok(outcome) => outcome,
+                Err(Failure::Transient(e)) => return Err(e.into()),
+                Err(Failure::Bad(e)) => self.dead_letter(record, e).instrument(span).await?,
+            };
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    async fn record(&self, record: &S3EventRecord) -> Result<Outcome, Failure> {
+        let key = keys::decode_event_key(record.s3.object.key.as_deref().unwrap_or_default())?;
+        let Some(upload) = Upload::parse(&key)? else {
+            tracing::info!(%key, "not under uploads/: skipped");
+            return Ok(Outcome::Skipped("outside_uploads"));
+        };
+        let bucket = record.s3.bucket.name.as_deref().unwrap_or_default();
+        match record.event_name.as_deref().unwrap_or_default() {
+            name if name.starts_with("ObjectCreated:") => self.created(record, bucket, &key, &upload).await,
+            name if name.starts_with("ObjectRemoved:") => self.removed(bucket, &key, &upload).await,
+            other => Err(ImageError::UnsupportedEvent(other.to_string()).into()),
+        }
+    }
+
+    async fn created(&self, record: &S3EventRecord, bucket: &str, key: &str, up: &Upload) -> Result<Outcome, Failure> {
+        let named = &record.s3.object;
+        if let Some(size) = named.size {
+            self.settings.limits.check_size(size.max(0) as u64)?;
+        }
+        // The current object, processed only if it is the version the event names: if it was
+        // replaced or deleted since, that change has its own event, which does the work.
+        let Some((meta, bytes)) = self.objects.get(bucket, key, None).await? else {
+            tracing::info!("gone since the event: skipped");
+            return Ok(Outcome::Skipped("gone"));
+        };
+        let is_named = match (&named.version_id, &named.e_tag) {
+            (Some(v), _) if !v.is_empty() => meta.version_id.as_deref() == Some(v.as_str()),
+            (_, Some(tag)) => meta.etag == tag.trim_matches('"'),
+            _ => true,
+        };
+        if !is_named {
+            tracing::info!(current_etag = %meta.etag, "replaced since the event: skipped");
+            return Ok(Outcome::Skipped("replaced"));
+        }
+        self.settings.limits.check_size(bytes.len() as u64)?;
+        let (limits, encodings) = (self.settings.limits, self.settings.encodings.clone());
+        // Decoding and encoding are CPU work: off the async threads.
+        let made = tokio::task::spawn_blocking(move || {
+            let header = probe::probe(&bytes)?;
+            let plan = limits.plan(&header)?;
+            let image = decode::decode(&bytes, &header, &plan, &limits)?;
+            variants::make(image, &encodings)
+        })
+        .await
+        .map_err(|e| ImageError::Corrupt(format!("decoder stopped: {e}")))??;
+        let source = Source { record, bucket, key, upload: up, prefix: up.variant_prefix(&meta.etag)?, meta };
+        let mut events = Vec::with_capacity(made.len());
+        for variant in made {
+            events.push(self.store(&source, variant).await?);
+        }
+        let prefix = source.prefix;
+        tracing::info!(variants = events.len(), %prefix, "variants stored and announced");
+        Ok(Outcome::Processed(events))
+    }
+
+    async fn store(&self, source: &Source<'_>, v: Variant) -> Result<ProductImageProcessed, Failure> {
+        let Source { record, bucket, key, upload: up, meta, prefix } = source;
+        let object_key = format!("{prefix}{}.{}", v.label, v.encoding.extension());
+        let target = self.settings.processed_bucket.as_deref().unwrap_or(bucket);
+        let processed = ProductImageProcessed {
+            sku: up.sku.clone(),
+            source_key: key.to_string(),
+            object_key: object_key.clone(),
+            size_label: v.label.to_string(),
+            bytes: v.bytes.len() as u64,
+            width: v.width,
+            height: v.height,
+            sha256: sha256_hex(&v.bytes),
+            source_version: Some(meta.version_id.clone().unwrap_or_else(|| meta.etag.clone())),
+            format: Some(v.encoding.name().to_string()),
+        };
+        let object = NewObject {
+            key: &object_key,
+            bytes: v.bytes,
+            content_type: v.encoding.content_type(),
+            cache_control: Some(IMMUTABLE),
+        };
+        match self.objects.put_new(target, object).await {
+            // Written by an earlier delivery of this version: the same bytes, by construction.
+            Ok(_) | Err(PortError::AlreadyExists) => {}
+            Err(e) => return Err(e.into()),
+        }
+        // One id per (source version, variant): a redelivery publishes the same event.
+        let id = format!("image-{}", &sha256_hex(format!("{bucket}/{object_key}").as_bytes())[..32]);
+        let event = CloudEvent::new(id, SOURCE, record.event_time, processed.clone());
+        self.bus.publish(event.to_message()).await?;
+        Ok(processed)
+    }
+
+    /// The upload's variants, of every version but the one now current (an upload put again
+    /// before this event arrived keeps its new variants).
+    async fn removed(&self, bucket: &str, key: &str, up: &Upload) -> Result<Outcome, Failure> {
+        let target = self.settings.processed_bucket.as_deref().unwrap_or(bucket);
+        let keep = match self.objects.head(bucket, key).await? {
+            Some(current) => Some(up.variant_prefix(&current.etag)?),
+            None => None,
+        };
+        let mut removed = 0;
+        for object in self.objects.list(target, &up.all_versions_prefix()).await? {
+            let kept = keep.as_deref().is_some_and(|k| object.key.starts_with(k));
+            if up.is_variant(&object.key) && !kept {
+                self.objects.delete(target, &object.key).await?;
+                removed += 1;
+            }
+        }
+        tracing::info!(removed, "variants of a removed upload deleted");
+        Ok(Outcome::Removed(removed))
+    }
+
+    async fn dead_letter(&self, record: &S3EventRecord, e: ImageError) -> Result<Outcome, HandlerError> {
+        let object = &record.s3.object;
+        let key = object.key.clone().unwrap_or_default();
+        let version = object.version_id.clone().or_else(|| object.e_tag.clone()).unwrap_or_default();
+        let bucket = record.s3.bucket.name.as_deref().unwrap_or_default();
+        let origin = format!("s3:{bucket}/{key}#{version}");
+        tracing::warn!(%origin, reason_code = e.code(), reason = %e, "image dead-lettered");
+        // The record, not the image: the object stays in the bucket, where the origin finds it.
+        let payload = serde_json::to_vec(record).unwrap_or_default();
+        let letter = Rejected { code: e.code(), reason: e.to_string(), origin, payload: &payload, key: Some(key) };
+        self.bus.publish(self.settings.dead_letters.message(letter, record.event_time)).await?;
+        Ok(Outcome::DeadLettered(e.code()))
+    }
+}

@@ -1,0 +1,220 @@
+//! Reading an image's header, and only its header: what format it is, how large it claims to be,
+//! and what decoding it would cost. Every limit is checked from here, before a decoder allocates
+//! a pixel, so a bomb (a tiny file claiming 60 000 × 60 000 pixels) costs a few hundred bytes of
+//! reading. The parsers are deliberately small: they read the fields the limits need and reject
+//! any shape the decoders behind them do not handle, so those decoders never see it.
+use crate::error::ImageError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Jpeg,
+    Png,
+    WebP,
+}
+
+/// What the header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub format: Format,
+    pub width: u32,
+    pub height: u32,
+    /// Channels the decoder produces (palette PNGs count as RGBA: a tRNS chunk may follow).
+    pub channels: u32,
+    pub bytes_per_channel: u32,
+}
+
+impl Header {
+    pub fn pixels(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.height)
+    }
+}
+
+/// Reads the header of `bytes`. Formats we recognise but do not decode (HEIC, AVIF, GIF, TIFF,
+/// BMP, arithmetic-coded or lossless JPEG, animated WebP) are `unsupported_format`.
+pub fn probe(bytes: &[u8]) -> Result<Header, ImageError> {
+    if bytes.is_empty() {
+        return Err(ImageError::Empty);
+    }
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return jpeg(bytes);
+    }
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return png(bytes);
+    }
+    if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        return webp(bytes);
+    }
+    Err(recognised_but_unsupported(bytes).map_or(ImageError::NotAnImage, ImageError::UnsupportedFormat))
+}
+
+fn recognised_but_unsupported(bytes: &[u8]) -> Option<String> {
+    if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
+        let brand = String::from_utf8_lossy(&bytes[8..12]).into_owned();
+        return match brand.as_str() {
+            "heic" | "heix" | "hevc" | "heim" | "heis" | "hevm" | "hevs" | "mif1" | "msf1" => {
+                Some(format!("HEIF ({brand})"))
+            }
+            "avif" | "avis" => Some(format!("AVIF ({brand})")),
+            _ => None,
+        };
+    }
+    [(&b"GIF8"[..], "GIF"), (b"II*\0", "TIFF"), (b"MM\0*", "TIFF"), (b"BM", "BMP")]
+        .iter()
+        .find(|(magic, _)| bytes.starts_with(magic))
+        .map(|(_, name)| name.to_string())
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?)))
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn le24(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at + 3)?;
+    Some(u32::from(s[0]) | u32::from(s[1]) << 8 | u32::from(s[2]) << 16)
+}
+
+/// Walks the JPEG's marker segments to the frame header (SOFn), then on to the first scan
+/// (SOS). A JPEG whose entropy-coded data has no end-of-image marker after that scan is
+/// truncated: refused, not decoded into grey padding.
+fn jpeg(b: &[u8]) -> Result<Header, ImageError> {
+    let mut at = 2;
+    let mut frame: Option<Header> = None;
+    loop {
+        // Fill bytes (0xFF) may precede a marker.
+        while b.get(at) == Some(&0xFF) && b.get(at + 1) == Some(&0xFF) {
+            at += 1;
+        }
+        let (Some(&0xFF), Some(&marker)) = (b.get(at), b.get(at + 1)) else {
+            return Err(if at >= b.len() {
+                ImageError::Truncated("the JPEG ends before its first scan".into())
+            } else {
+                ImageError::BadHeader(format!("no JPEG marker at byte {at}"))
+            });
+        };
+        at += 2;
+        if marker == 0x01 || (0xD0..=0xD7).contains(&marker) {
+            continue; // standalone markers carry no length
+        }
+        if marker == 0xD9 {
+            return Err(ImageError::BadHeader("the JPEG ends before any scan".into()));
+        }
+        let len = be16(b, at).ok_or_else(|| ImageError::Truncated("the JPEG ends inside a marker".into()))? as usize;
+        if len < 2 {
+            return Err(ImageError::BadHeader(format!("marker 0x{marker:02X} has length {len}")));
+        }
+        match marker {
+            0xC0..=0xC2 => frame = Some(jpeg_frame(b, at + 2, marker)?),
+            0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
+                let kind = if marker == 0xC3 {
+                    "lossless"
+                } else if marker >= 0xC9 {
+                    "arithmetic-coded"
+                } else {
+                    "hierarchical"
+                };
+                return Err(ImageError::UnsupportedFormat(format!("{kind} JPEG")));
+            }
+            0xDA => {
+                let header =
+                    frame.ok_or_else(|| ImageError::BadHeader("a JPEG scan before its frame header".into()))?;
+                // Searched from the end, where the marker is unless something trails the image.
+                let scan = at + len;
+                if !b.get(scan..).is_some_and(|rest| rest.windows(2).rev().any(|w| w == [0xFF, 0xD9])) {
+                    return Err(ImageError::Truncated("the JPEG has no end-of-image marker".into()));
+                }
+                return Ok(header);
+            }
+            _ => {}
+        }
+        at += len;
+    }
+}
+
+fn jpeg_frame(b: &[u8], at: usize, marker: u8) -> Result<Header, ImageError> {
+    let short = || ImageError::Truncated("the JPEG ends inside its frame header".into());
+    let precision = *b.get(at).ok_or_else(short)?;
+    let height = be16(b, at + 1).ok_or_else(short)?;
+    let width = be16(b, at + 3).ok_or_else(short)?;
+    let components = u32::from(*b.get(at + 5).ok_or_else(short)?);
+    if precision != 8 {
+        return Err(ImageError::UnsupportedFormat(format!("{precision}-bit JPEG (SOF 0x{marker:02X})")));
+    }
+    if width == 0 || height == 0 {
+        return Err(ImageError::BadHeader(format!("JPEG frame of {width} x {height}")));
+    }
+    if !matches!(components, 1 | 3 | 4) {
+        return Err(ImageError::BadHeader(format!("JPEG with {components} components")));
+    }
+    Ok(Header { format: Format::Jpeg, width, height, channels: components, bytes_per_channel: 1 })
+}
+
+/// The IHDR chunk, which the PNG specification puts first.
+fn png(b: &[u8]) -> Result<Header, ImageError> {
+    let short = || ImageError::Truncated("the PNG ends inside its header".into());
+    if b.get(12..16).ok_or_else(short)? != b"IHDR" {
+        return Err(ImageError::BadHeader("the PNG does not start with IHDR".into()));
+    }
+    let width = be32(b, 16).ok_or_else(short)?;
+    let height = be32(b, 20).ok_or_else(short)?;
+    let depth = *b.get(24).ok_or_else(short)?;
+    let color = *b.get(25).ok_or_else(short)?;
+    if width == 0 || height == 0 || width > i32::MAX as u32 || height > i32::MAX as u32 {
+        return Err(ImageError::BadHeader(format!("PNG of {width} x {height}")));
+    }
+    let channels = match color {
+        0 => 1,
+        2 => 3,
+        3 => 4,
+        4 => 2,
+        6 => 4,
+        other => return Err(ImageError::BadHeader(format!("PNG colour type {other}"))),
+    };
+    let bytes_per_channel = if depth == 16 { 2 } else { 1 };
+    Ok(Header { format: Format::Png, width, height, channels, bytes_per_channel })
+}
+
+/// The first chunk: `VP8 ` (lossy), `VP8L` (lossless) or `VP8X` (extended, with a canvas size
+/// and flags).
+fn webp(b: &[u8]) -> Result<Header, ImageError> {
+    let short = || ImageError::Truncated("the WebP ends inside its header".into());
+    let chunk = b.get(12..16).ok_or_else(short)?;
+    let data = 20;
+    let (width, height, channels) = match chunk {
+        b"VP8 " => {
+            if b.get(data + 3..data + 6).ok_or_else(short)? != [0x9D, 0x01, 0x2A] {
+                return Err(ImageError::BadHeader("VP8 frame without its start code".into()));
+            }
+            let w = u32::from(u16::from_le_bytes([b[data + 6], *b.get(data + 7).ok_or_else(short)?]) & 0x3FFF);
+            let h = u32::from(
+                u16::from_le_bytes([*b.get(data + 8).ok_or_else(short)?, *b.get(data + 9).ok_or_else(short)?]) & 0x3FFF,
+            );
+            (w, h, 3)
+        }
+        b"VP8L" => {
+            if *b.get(data).ok_or_else(short)? != 0x2F {
+                return Err(ImageError::BadHeader("VP8L without its signature".into()));
+            }
+            let bits =
+                u32::from_le_bytes(b.get(data + 1..data + 5).ok_or_else(short)?.try_into().map_err(|_| short())?);
+            ((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, 4)
+        }
+        b"VP8X" => {
+            let flags = *b.get(data).ok_or_else(short)?;
+            if flags & 0x02 != 0 {
+                return Err(ImageError::UnsupportedFormat("animated WebP".into()));
+            }
+            let w = le24(b, data + 4).ok_or_else(short)? + 1;
+            let h = le24(b, data + 7).ok_or_else(short)? + 1;
+            (w, h, if flags & 0x10 != 0 { 4 } else { 3 })
+        }
+        other => return Err(ImageError::BadHeader(format!("WebP chunk {:?}", String::from_utf8_lossy(other)))),
+    };
+    if width == 0 || height == 0 {
+        return Err(ImageError::BadHeader(format!("WebP of {width} x {height}")));
+    }
+    Ok(Header { format: Format::WebP, width, height, channels, bytes_per_channel: 1 })
+}
