@@ -53,8 +53,7 @@ fn png(bytes: &[u8], max: usize) -> Result<Decoded, ImageError> {
     // Palettes and low bit depths expanded, 16-bit reduced to 8.
     decoder.set_transformations(png::Transformations::normalize_to_color8());
     let mut reader = decoder.read_info().map_err(corrupt)?;
-    let size =
-        reader.output_buffer_size().ok_or(ImageError::DecodeTooLarge { bytes: u64::MAX, limit: max as u64 })?;
+    let size = reader.output_buffer_size().ok_or(ImageError::DecodeTooLarge { bytes: u64::MAX, limit: max as u64 })?;
     let mut raw = vec![0; size];
     let frame = reader.next_frame(&mut raw).map_err(corrupt)?;
     raw.truncate(frame.buffer_size());
@@ -79,9 +78,7 @@ fn webp(bytes: &[u8], max: usize) -> Result<Decoded, ImageError> {
     let mut decoder = image_webp::WebPDecoder::new(Cursor::new(bytes)).map_err(corrupt)?;
     decoder.set_memory_limit(max);
     let (w, h) = decoder.dimensions();
-    let size = decoder
-        .output_buffer_size()
-        .ok_or(ImageError::DecodeTooLarge { bytes: u64::MAX, limit: max as u64 })?;
+    let size = decoder.output_buffer_size().ok_or(ImageError::DecodeTooLarge { bytes: u64::MAX, limit: max as u64 })?;
     let mut raw = vec![0; size];
     decoder.read_image(&mut raw).map_err(corrupt)?;
     let rgb = if decoder.has_alpha() { pixels::from_rgba(&raw) } else { raw };

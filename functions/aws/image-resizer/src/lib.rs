@@ -157,7 +157,8 @@ impl ImageResizer {
             variants::make(image, &encodings)
         })
         .await
-        .map_err(|e| ImageError::Corrupt(format!("decoder stopped: {e}")))??;
+        // A panic is a bug to see (in tests, a failure), not an image to dead-letter quietly.
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
         let source = Source { record, bucket, key, upload: up, prefix: up.variant_prefix(&meta.etag)?, meta };
         let mut events = Vec::with_capacity(made.len());
         for variant in made {

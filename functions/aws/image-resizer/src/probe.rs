@@ -181,6 +181,11 @@ fn png(b: &[u8]) -> Result<Header, ImageError> {
 /// and flags).
 fn webp(b: &[u8]) -> Result<Header, ImageError> {
     let short = || ImageError::Truncated("the WebP ends inside its header".into());
+    // The RIFF header says how long the file is: shorter is truncated, whatever the decoder says.
+    let riff = u64::from(u32::from_le_bytes([b[4], b[5], b[6], b[7]])) + 8;
+    if (b.len() as u64) < riff {
+        return Err(ImageError::Truncated(format!("the WebP is {} of its {riff} bytes", b.len())));
+    }
     let chunk = b.get(12..16).ok_or_else(short)?;
     let data = 20;
     let (width, height, channels) = match chunk {
