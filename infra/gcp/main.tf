@@ -28,7 +28,7 @@ locals {
   normalizer_audience = "merch-normalizer"
   audit_audience      = "audit-sink"
   # The same list as domain::events::topics::MIRRORED (tests/tests/infra.rs compares them).
-  mirrored_topics = ["merch.price-changed", "merch.inventory-changed", "merch.dlq", "order.paid", "checkout.dlq"]
+  mirrored_topics = ["merch.price-changed", "merch.inventory-changed", "merch.dlq", "order.paid", "checkout.dlq", "product-images.processed"]
 }
 
 data "google_project" "current" {}

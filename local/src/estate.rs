@@ -16,7 +16,8 @@ use domain::events::topics;
 use domain::ports::{OutboundMessage, Publisher};
 use fraud_scorer::Scorer;
 use fulfillment::Fulfillment;
-use inmemory::{Bus, InMemoryCarts, InMemoryDocuments, InMemoryImageTotals, InMemoryObjects, TestGateway};
+use image_resizer::ImageResizer;
+use inmemory::{Bus, InMemoryCarts, InMemoryDocuments, InMemoryImageTotals, InMemoryObjects, InMemoryS3, TestGateway};
 use kafka_pubsub_bridge::Bridge;
 use merch_normalizer::Normalizer;
 use order_updater::OrderUpdater;
@@ -33,11 +34,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const AUDIT_BUCKET: &str = "estate-audit";
 const ERP_SUBSCRIPTION: &str = "projects/local/subscriptions/erp-changes-merch-normalizer";
 /// The push subscriptions on the mirrored topics, by the Cloud Run function they push to.
-const PUSH_SUBSCRIPTIONS: [(&str, &[&str]); 2] =
-    [(audit_sink::NAME, &topics::MIRRORED), (fulfillment::NAME, &[topics::ORDER_PAID])];
+const PUSH_SUBSCRIPTIONS: [(&str, &[&str]); 3] = [
+    (audit_sink::NAME, &topics::MIRRORED),
+    (fulfillment::NAME, &[topics::ORDER_PAID]),
+    (image_analytics::NAME, &[topics::PRODUCT_IMAGE_PROCESSED]),
+];
 
 /// Every function the estate runs, by name: `local invoke` takes these.
-pub const FUNCTIONS: [&str; 10] = [
+pub const FUNCTIONS: [&str; 11] = [
     merch_normalizer::NAME,
     projection_updater::NAME,
     audit_sink::NAME,
@@ -48,6 +52,7 @@ pub const FUNCTIONS: [&str; 10] = [
     kafka_pubsub_bridge::NAME,
     fulfillment::NAME,
     image_analytics::NAME,
+    image_resizer::NAME,
 ];
 /// The local carts index is listed in small pages, so a few carts already take several.
 const CART_PAGE_SIZE: u32 = 10;
@@ -103,6 +108,9 @@ pub struct Estate {
     image_analytics: Router,
     /// image-analytics' PostgreSQL tables.
     pub image_totals: InMemoryImageTotals,
+    /// The product-image uploads bucket image-resizer reads, and writes its variants to.
+    pub uploads: InMemoryS3,
+    pub image_resizer: Arc<ImageResizer>,
     azure_apps: Vec<AzureApp>,
     pub stats: BTreeMap<&'static str, Stats>,
     invocation: AtomicU64,
@@ -177,7 +185,16 @@ impl Estate {
             pubsub: Arc::new(bus.clone()),
             dead_letters: domain::dead_letter::DeadLetterPolicy::new(image_analytics::NAME, topics::IMAGES_DLQ),
         });
+        // The uploads bucket: unversioned on a laptop, so S3 events name objects by etag alone.
+        let uploads = InMemoryS3::unversioned();
+        let image_resizer = Arc::new(ImageResizer {
+            objects: Arc::new(uploads.clone()),
+            bus: Arc::new(bus.clone()),
+            settings: image_resizer::Settings::local(),
+        });
         Estate {
+            uploads,
+            image_resizer,
             image_analytics: image_analytics::app(analytics, &PushGuard::local()),
             image_totals,
             bridge,
@@ -214,8 +231,14 @@ impl Estate {
 
     /// True for a function that runs on AWS Lambda (invoked with an event, not over HTTP).
     pub fn is_lambda(&self, function: &str) -> bool {
-        [order_updater::NAME, payment_processor::NAME, cart_cleaner::NAME, kafka_pubsub_bridge::NAME]
-            .contains(&function)
+        [
+            order_updater::NAME,
+            payment_processor::NAME,
+            cart_cleaner::NAME,
+            kafka_pubsub_bridge::NAME,
+            image_resizer::NAME,
+        ]
+        .contains(&function)
     }
 
     /// Invokes a Lambda with an event as its runtime would: its partial batch response and a

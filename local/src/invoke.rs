@@ -2,9 +2,12 @@
 //! embedded default and reports the native response and every effect, as one JSON document.
 use crate::estate::{self, Estate};
 use crate::oneshot::post;
+use aws_lambda_events::event::s3::S3Event;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use domain::ports::{NewObject, VersionedObjects};
 use platform_azure::{InvocationRequest, InvocationResponse};
 use serde_json::{Value, json};
+use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
@@ -37,12 +40,27 @@ fn header_map(headers: &[(String, String)]) -> HeaderMap {
 }
 
 pub async fn invoke(function: &str, raw: &[u8]) -> Result<Value, InvokeError> {
+    invoke_with_objects(function, raw, None).await
+}
+
+/// As [`invoke`]; an S3 notification's objects are first put in the local bucket from
+/// `objects/<bucket>/<key>` when that file exists (S3 fixtures keep them beside themselves).
+pub async fn invoke_with_objects(function: &str, raw: &[u8], objects: Option<&Path>) -> Result<Value, InvokeError> {
     let fixture: Value = serde_json::from_slice(raw).map_err(|e| InvokeError::NotJson(e.to_string()))?;
     let not_envelope = |detail: String| InvokeError::NotAnEnvelope { function: function.into(), detail };
     let mut estate = Estate::new();
     let Some(name) = estate::FUNCTIONS.iter().copied().find(|f| *f == function) else {
         return Err(InvokeError::UnknownFunction(function.into()));
     };
+    if name == image_resizer::NAME {
+        let event: S3Event = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
+        if let Some(dir) = objects {
+            seed_uploads(&estate, &event, dir).await;
+        }
+        let outcomes = estate.image_resizer.handle(event).await.map_err(|e| not_envelope(e.to_string()))?;
+        let response = json!({"outcomes": outcomes});
+        return Ok(json!({"function": function, "response": response, "effects": effects(&estate)}));
+    }
     if estate.is_lambda(name) {
         // Lambda's runtime parses the event into the trigger's type before the handler runs.
         let event = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
@@ -87,6 +105,20 @@ pub async fn invoke(function: &str, raw: &[u8]) -> Result<Value, InvokeError> {
     Ok(json!({"function": function, "response": response, "effects": effects(&estate)}))
 }
 
+/// Puts the objects an S3 notification names (its created ones) from `dir/<bucket>/<key>`.
+pub async fn seed_uploads(estate: &Estate, event: &S3Event, dir: &Path) {
+    let created =
+        event.records.iter().filter(|r| r.event_name.as_deref().is_some_and(|n| n.starts_with("ObjectCreated:")));
+    for record in created {
+        let (Some(bucket), Some(raw)) = (&record.s3.bucket.name, &record.s3.object.key) else { continue };
+        let Ok(key) = platform_aws::s3::decode_key(raw) else { continue };
+        if let Ok(bytes) = std::fs::read(dir.join(bucket).join(&key)) {
+            let object = NewObject { key: &key, bytes, content_type: "image/jpeg", cache_control: None };
+            let _ = estate.uploads.put_new(bucket, object).await;
+        }
+    }
+}
+
 /// Everything the invocation left behind in the embedded backends.
 pub fn effects(estate: &Estate) -> Value {
     let messages: Vec<Value> = estate
@@ -127,6 +159,18 @@ pub fn effects(estate: &Estate) -> Value {
         .collect();
     if !windows.is_empty() {
         effects["image_totals"] = Value::Array(windows);
+    }
+    let uploads: Vec<Value> = estate
+        .uploads
+        .all()
+        .into_iter()
+        .map(|(bucket, o)| {
+            json!({"bucket": bucket, "key": o.key, "size": o.size, "etag": o.etag,
+            "content_type": o.content_type, "cache_control": o.cache_control})
+        })
+        .collect();
+    if !uploads.is_empty() {
+        effects["uploads"] = Value::Array(uploads);
     }
     effects
 }

@@ -99,7 +99,9 @@ async fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            match local::invoke::invoke(&function, &bytes).await {
+            // An S3 fixture's objects live beside it, in objects/<bucket>/<key>.
+            let objects = fixture.parent().map(|dir| dir.join("objects"));
+            match local::invoke::invoke_with_objects(&function, &bytes, objects.as_deref()).await {
                 Ok(out) => {
                     println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
                     ExitCode::SUCCESS

@@ -78,6 +78,7 @@ pub fn function_for(path: &str) -> Option<&'static str> {
         ["gcp", "pubsub-push" | "pubsub-push-unwrapped" | "eventarc", _] => Some("merch-normalizer"),
         ["azure", "kafka-trigger", name] if name.starts_with("order-") => Some("fraud-scorer"),
         // An MSK fixture named `<function>-…` is that Lambda's; the others are decoded only.
+        ["aws", "s3", name] if name.starts_with("image-resizer-") => Some("image-resizer"),
         ["aws", "msk", name] => ["order-updater", "payment-processor", "cart-cleaner", "kafka-pubsub-bridge"]
             .into_iter()
             .find(|f| name.starts_with(&format!("{f}-"))),

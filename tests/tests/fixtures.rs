@@ -58,7 +58,10 @@ fn every_fixture_is_used() {
 async fn function_fixtures_match_golden_invocations() {
     for path in all_fixtures() {
         let Some(function) = function_for(&path) else { continue };
-        let out = local::invoke::invoke(function, &fixture(&path)).await.unwrap_or_else(|e| panic!("{path}: {e}"));
+        let objects = estate_tests::repo_root().join("events/aws/s3/objects");
+        let out = local::invoke::invoke_with_objects(function, &fixture(&path), Some(&objects))
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
         assert_golden(&format!("invoke/{path}"), &out);
     }
 }

@@ -12,6 +12,12 @@ use std::collections::BTreeSet;
 async fn deliver(estate: &mut Estate, path: &str) {
     let function = function_for(path).unwrap_or_else(|| panic!("{path} has no function"));
     let raw = fixture(path);
+    if function == image_resizer::NAME {
+        let event = serde_json::from_slice(&raw).expect("an S3 notification");
+        local::invoke::seed_uploads(estate, &event, &estate_tests::repo_root().join("events/aws/s3/objects")).await;
+        estate.image_resizer.handle(event).await.expect("handled");
+        return;
+    }
     if estate.is_lambda(function) {
         let event = serde_json::from_slice(&raw).expect("fixture is a Lambda event");
         let (response, _) = estate.order_updater.handle(event).await.expect("a Kafka batch");
@@ -60,8 +66,9 @@ async fn final_state(order: &[String]) -> Value {
         })
         .collect();
     let objects: Vec<String> = estate.objects.all().into_iter().map(|o| o.key).collect();
+    let uploads: Vec<(String, String)> = estate.uploads.all().into_iter().map(|(_, o)| (o.key, o.etag)).collect();
     json!({"documents": estate.docs.all(), "fraud_state": estate.fraud_docs.all(), "orders": estate.orders.all(),
-           "topics": topics, "objects": objects})
+           "topics": topics, "objects": objects, "uploads": uploads, "image_totals": format!("{:?}", estate.image_totals.all())})
 }
 
 fn triggering_fixtures() -> Vec<String> {

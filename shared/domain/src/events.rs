@@ -26,7 +26,8 @@ pub mod topics {
     /// The Kafka topics kafka-pubsub-bridge mirrors to Pub/Sub, each to [`mirror_topic`]:
     /// audit-sink audits them all, fulfillment reads `order.paid`'s. `infra/gcp` declares the same
     /// list (a test compares them), and the local runner bridges these.
-    pub const MIRRORED: [&str; 5] = [PRICE_CHANGED, INVENTORY_CHANGED, MERCH_DLQ, ORDER_PAID, CHECKOUT_DLQ];
+    pub const MIRRORED: [&str; 6] =
+        [PRICE_CHANGED, INVENTORY_CHANGED, MERCH_DLQ, ORDER_PAID, CHECKOUT_DLQ, PRODUCT_IMAGE_PROCESSED];
 
     /// The Pub/Sub topic a Kafka topic is mirrored to: `mirror-` and its name with `.` as `-`.
     pub fn mirror_topic(kafka_topic: &str) -> String {

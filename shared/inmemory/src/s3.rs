@@ -40,6 +40,17 @@ impl InMemoryS3 {
         self.buckets.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Every current object of every bucket, as (bucket, metadata) in key order: what a run
+    /// left behind, for reports.
+    pub fn all(&self) -> Vec<(String, ObjectMeta)> {
+        let buckets = self.lock();
+        let current = |(bucket, keys): (&String, &BTreeMap<String, Vec<Version>>)| {
+            let live = keys.values().filter_map(|v| v.last().filter(|v| !v.delete_marker));
+            live.map(|v| (bucket.clone(), v.meta.clone())).collect::<Vec<_>>()
+        };
+        buckets.iter().flat_map(current).collect()
+    }
+
     fn next_version(&self) -> Option<String> {
         let n = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
         self.versioned.then(|| format!("v{n:031}"))

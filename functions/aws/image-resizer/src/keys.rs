@@ -15,26 +15,7 @@ pub const PROCESSED: &str = "processed/";
 /// space, `%XX` for other bytes, a literal `+` as `%2B`), so it is decoded once, here; decoding
 /// twice would turn a `%2B` that was really `%252B` into a `+`.
 pub fn decode_event_key(raw: &str) -> Result<String, ImageError> {
-    let bad = |why: &str| ImageError::BadKey(format!("{raw:?}: {why}"));
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut rest = raw.as_bytes();
-    while let Some((&b, tail)) = rest.split_first() {
-        match b {
-            b'+' => bytes.push(b' '),
-            b'%' => {
-                let hex = tail
-                    .get(..2)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .ok_or_else(|| bad("a % without two hex digits"))?;
-                bytes.push(u8::from_str_radix(hex, 16).map_err(|_| bad("a % without two hex digits"))?);
-                rest = &tail[2..];
-                continue;
-            }
-            _ => bytes.push(b),
-        }
-        rest = tail;
-    }
-    String::from_utf8(bytes).map_err(|_| bad("not UTF-8 once decoded"))
+    platform_aws::s3::decode_key(raw).map_err(|e| ImageError::BadKey(e.to_string()))
 }
 
 /// An upload's place: `uploads/<sku>/<path>`.

@@ -34,7 +34,7 @@ use tracing::Instrument;
 use variants::Variant;
 
 pub const NAME: &str = "image-resizer";
-pub const SOURCE: &str = "aws.lambda/image-resizer";
+pub const SOURCE: &str = "/aws/image-resizer";
 /// Variant keys never change content, so caches keep them for a year.
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
@@ -44,8 +44,9 @@ pub struct ImageResizer {
     pub settings: Settings,
 }
 
-/// What became of one S3 record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What became of one S3 record (the invocation's response, for `cargo lambda invoke`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Processed(Vec<ProductImageProcessed>),
     /// An upload's variants removed (how many objects).
@@ -225,15 +226,31 @@ impl ImageResizer {
 
     async fn dead_letter(&self, record: &S3EventRecord, e: ImageError) -> Result<Outcome, HandlerError> {
         let object = &record.s3.object;
-        let key = object.key.clone().unwrap_or_default();
+        // The key as stored, where it decodes: what finds the object again.
+        let raw = object.key.clone().unwrap_or_default();
+        let key = keys::decode_event_key(&raw).unwrap_or(raw);
         let version = object.version_id.clone().or_else(|| object.e_tag.clone()).unwrap_or_default();
         let bucket = record.s3.bucket.name.as_deref().unwrap_or_default();
         let origin = format!("s3:{bucket}/{key}#{version}");
         tracing::warn!(%origin, reason_code = e.code(), reason = %e, "image dead-lettered");
         // The record, not the image: the object stays in the bucket, where the origin finds it.
-        let payload = serde_json::to_vec(record).unwrap_or_default();
+        // Keys sorted: the record holds hash maps, and a redelivery must give the same letter.
+        let payload = serde_json::to_vec(&sorted(serde_json::to_value(record).unwrap_or_default())).unwrap_or_default();
         let letter = Rejected { code: e.code(), reason: e.to_string(), origin, payload: &payload, key: Some(key) };
         self.bus.publish(self.settings.dead_letters.message(letter, record.event_time)).await?;
         Ok(Outcome::DeadLettered(e.code()))
+    }
+}
+
+/// The JSON with every object's keys in order, whatever order its maps iterate in.
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(items) => serde_json::Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
     }
 }

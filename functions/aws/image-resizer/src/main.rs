@@ -18,8 +18,9 @@ async fn main() -> Result<(), serve::Fatal> {
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| {
         let resizer = resizer.clone();
-        // S3 invokes asynchronously: the outcomes are logged; an error makes Lambda retry.
-        async move { resizer.handle(event.payload).await.map(|_| ()).map_err(lambda_runtime::Error::from) }
+        // S3 invokes asynchronously and reads no response; an error makes Lambda retry. The
+        // outcomes are the response for direct invocations (`cargo lambda invoke`).
+        async move { resizer.handle(event.payload).await.map_err(lambda_runtime::Error::from) }
     }))
     .await
     .map_err(|e| std::io::Error::other(format!("Lambda runtime: {e}")).into())

@@ -33,6 +33,19 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The defaults, as on a laptop: variants beside their uploads, JPEG only.
+    pub fn local() -> Self {
+        Settings {
+            processed_bucket: None,
+            encodings: vec![Encoding::Jpeg],
+            limits: Limits::default(),
+            kafka_bootstrap: "127.0.0.1:9092".into(),
+            dead_letters: DeadLetterPolicy::new(NAME, topics::IMAGES_DLQ),
+        }
+    }
+}
+
 /// An unknown format refuses to start, naming it: a typo must not silently drop WebP.
 fn encodings(list: &str) -> Result<Vec<Encoding>, ConfigError> {
     let mut out = vec![Encoding::Jpeg];

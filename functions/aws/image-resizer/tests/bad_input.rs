@@ -135,3 +135,15 @@ async fn cut_or_corrupted_files_never_panic() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_redelivered_bad_upload_gives_the_same_dead_letter() {
+    let w = world(serve::Env::fixed([]));
+    let meta = w.upload("uploads/SKU-9/a.heic", images::heic()).await;
+    for _ in 0..2 {
+        w.resizer.handle(created("uploads/SKU-9/a.heic", &meta)).await.expect("handled");
+    }
+    let letters = w.dead_letters();
+    assert_eq!(letters.len(), 2);
+    assert_eq!(letters[0], letters[1], "same id source, same payload, same hash");
+}
