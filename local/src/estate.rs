@@ -294,7 +294,7 @@ impl Estate {
             .unwrap_or_default()
     }
 
-    fn stat(&mut self, f: &'static str) -> &mut Stats {
+    pub fn stat(&mut self, f: &'static str) -> &mut Stats {
         self.stats.entry(f).or_default()
     }
 
@@ -483,7 +483,7 @@ impl Estate {
 
     /// kafka-pubsub-bridge's event source mappings (one per mirrored topic), publishing to the
     /// in-memory Pub/Sub (the bus, under the `mirror-…` topic names), then Pub/Sub's push
-    /// subscriptions delivering what was mirrored to audit-sink and fulfillment.
+    /// subscriptions delivering what was mirrored to audit-sink, fulfillment and image-analytics.
     pub async fn run_mirror(&mut self, max_batch: usize) -> Result<(), RunError> {
         let bridge = self.bridge.clone();
         self.run_lambda(kafka_pubsub_bridge::NAME, &topics::MIRRORED, max_batch, move |event| {

@@ -14,8 +14,8 @@ struct Cli {
 enum Command {
     /// Run the flows end to end on the embedded default and check their invariants.
     Demo {
-        /// Which flows: `merch`, `checkout`, or both (comma-separated).
-        #[arg(long, value_delimiter = ',', default_value = "merch,checkout")]
+        /// Which flows: `merch`, `checkout`, `images` (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "merch,checkout,images")]
         flows: Vec<String>,
         /// ERP records of the merch flow.
         #[arg(long, default_value_t = 3000)]
@@ -23,6 +23,9 @@ enum Command {
         /// Orders of the checkout flow.
         #[arg(long, default_value_t = 500)]
         orders: usize,
+        /// Uploads of the image flow.
+        #[arg(long, default_value_t = 60)]
+        photos: usize,
         #[arg(long, default_value_t = 7)]
         seed: u64,
         /// Records per projection-updater invocation (the host's maxBatchSize).
@@ -57,9 +60,9 @@ async fn main() -> ExitCode {
     let filter = serve::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into());
     let _ = tracing::subscriber::set_global_default(serve::json_subscriber(filter, std::io::stderr));
     match Cli::parse().command {
-        Command::Demo { flows, records, orders, seed, batch } => {
-            if let Some(unknown) = flows.iter().find(|f| !["merch", "checkout"].contains(&f.as_str())) {
-                eprintln!("unknown flow {unknown:?}; known: merch, checkout");
+        Command::Demo { flows, records, orders, photos, seed, batch } => {
+            if let Some(unknown) = flows.iter().find(|f| !["merch", "checkout", "images"].contains(&f.as_str())) {
+                eprintln!("unknown flow {unknown:?}; known: merch, checkout, images");
                 return ExitCode::from(2);
             }
             let mut all_hold = true;
@@ -85,6 +88,19 @@ async fn main() -> ExitCode {
                     }
                     Err(e) => {
                         eprintln!("checkout demo failed: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            if flows.iter().any(|f| f == "images") {
+                let opts = local::images_demo::ImageOptions { photos, seed };
+                match local::images_demo::run(&opts, &mut |line| eprintln!("{line}")).await {
+                    Ok((estate, verdict)) => {
+                        println!("{}", local::images_demo::summary(&estate, &verdict));
+                        all_hold &= verdict.all_hold();
+                    }
+                    Err(e) => {
+                        eprintln!("images demo failed: {e}");
                         return ExitCode::FAILURE;
                     }
                 }

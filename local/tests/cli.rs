@@ -39,7 +39,25 @@ fn the_checkout_demo_holds_its_invariants() {
     assert!(!stdout.contains("merch-normalizer"), "only the flow asked for runs");
     let out = local(&["demo", "--flows", "shipping"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown flow \"shipping\"; known: merch, checkout"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown flow \"shipping\"; known: merch, checkout, images"));
+}
+
+#[test]
+fn the_images_demo_holds_its_invariants() {
+    let out = local(&["demo", "--flows", "images", "--photos", "30", "--seed", "3"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for invariant in [
+        "every good upload has its three variants under its current etag",
+        "no variant of a replaced, removed or bad upload",
+        "every bad upload is dead-lettered with its reason",
+        "one event per variant, each naming its object's bytes",
+        "image-analytics counted each event once",
+    ] {
+        assert!(stdout.contains(&format!("[ok] {invariant}")), "{invariant}:\n{stdout}");
+    }
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+    assert!(stdout.contains("Lambda retries"), "the bucket's bad moments were retried:\n{stdout}");
 }
 
 #[test]

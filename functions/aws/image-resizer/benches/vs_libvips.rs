@@ -3,8 +3,9 @@
 //! libvips runs in-process through pyvips (benches/libvips.py), in the faster of its two ways;
 //! the ratio is libvips' time over ours, so above 1 is faster than libvips at its best.
 //!
-//! Also measured, on the 24 MP photo, the choices the function made: decoding at DCT scale
-//! against decoding in full, Lanczos-3 against Catmull-Rom, progressive against baseline JPEG.
+//! Also measured, on the 24 MP photo, the choices the function made: jpeg-decoder at DCT scale
+//! against jpeg-decoder in full and zune-jpeg (SIMD, no scaling), Lanczos-3 against Catmull-Rom,
+//! progressive against baseline JPEG.
 //!
 //! Needs libvips and pyvips: `apt-get install libvips-tools` and `pip install pyvips` (a venv's
 //! python in `PYVIPS_PYTHON`). Run: `cargo bench -p image-resizer --bench vs_libvips`.
@@ -85,13 +86,33 @@ fn ours(bytes: &[u8]) -> usize {
     variants::make(image, &[Encoding::Jpeg]).expect("variants").iter().map(|v| v.bytes.len()).sum()
 }
 
-/// The alternatives: decode in full or at scale, then the chain with this filter and encoding.
-fn alternative(bytes: &[u8], dct_scaled: bool, filter: FilterType, progressive: bool) -> usize {
+#[derive(Clone, Copy)]
+enum Decoder {
+    /// jpeg-decoder at the planned DCT scale: the function's choice.
+    Scaled,
+    /// jpeg-decoder at full size.
+    Full,
+    /// zune-jpeg (SIMD), which has no DCT scaling: full size.
+    Zune,
+}
+
+/// The alternatives: a decoder, then the chain with this filter and encoding.
+fn alternative(bytes: &[u8], decoder: Decoder, filter: FilterType, progressive: bool) -> usize {
     let limits = Limits::default();
     let header = probe::probe(bytes).expect("probe");
     let full = Plan { denominator: 1, width: header.width, height: header.height, decode_bytes: 0 };
-    let plan = if dct_scaled { limits.plan(&header).expect("plan") } else { full };
-    let mut current = decode::decode(bytes, &header, &plan, &limits).expect("decode");
+    let mut current = match decoder {
+        Decoder::Scaled => {
+            decode::decode(bytes, &header, &limits.plan(&header).expect("plan"), &limits).expect("decode")
+        }
+        Decoder::Full => decode::decode(bytes, &header, &full, &limits).expect("decode"),
+        Decoder::Zune => {
+            let mut zune = zune_jpeg::JpegDecoder::new(bytes);
+            let pixels = zune.decode().expect("zune decode");
+            let (w, h) = zune.dimensions().expect("dimensions");
+            Rgb8 { width: w as u32, height: h as u32, pixels }
+        }
+    };
     let mut resizer = Resizer::new();
     let mut total = 0;
     for (_, target) in SIZES {
@@ -173,15 +194,16 @@ fn main() {
     }
     let photo = &inputs[0].1;
     println!("\nchoices, on {} (ms; ratio to the function's own choice):", inputs[0].0);
-    let (chosen, _) = median_secs(iterations, || alternative(photo, true, FilterType::Lanczos3, true));
+    let (chosen, _) = median_secs(iterations, || alternative(photo, Decoder::Scaled, FilterType::Lanczos3, true));
     let others = [
-        ("decoded in full, not at DCT scale", false, FilterType::Lanczos3, true),
-        ("Catmull-Rom instead of Lanczos-3", true, FilterType::CatmullRom, true),
-        ("baseline instead of progressive", true, FilterType::Lanczos3, false),
+        ("jpeg-decoder in full, not at DCT scale", Decoder::Full, FilterType::Lanczos3, true),
+        ("zune-jpeg (SIMD, full size only)", Decoder::Zune, FilterType::Lanczos3, true),
+        ("Catmull-Rom instead of Lanczos-3", Decoder::Scaled, FilterType::CatmullRom, true),
+        ("baseline instead of progressive", Decoder::Scaled, FilterType::Lanczos3, false),
     ];
     println!("  {:<40} {:>8.1}", "chosen: DCT scale, Lanczos-3, progressive", chosen * 1e3);
-    for (what, scaled, filter, progressive) in others {
-        let (secs, _) = median_secs(iterations, || alternative(photo, scaled, filter, progressive));
+    for (what, decoder, filter, progressive) in others {
+        let (secs, _) = median_secs(iterations, || alternative(photo, decoder, filter, progressive));
         println!("  {what:<40} {:>8.1} {:>6.2}", secs * 1e3, secs / chosen);
     }
 }
