@@ -47,7 +47,8 @@ pub fn decode_key(raw: &str) -> Result<String, EnvelopeError> {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = b.get(i + 1..i + 3).ok_or_else(bad)?;
+                // Two hex digits exactly (from_str_radix alone would take "+A").
+                let hex = b.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit)).ok_or_else(bad)?;
                 let s = std::str::from_utf8(hex).map_err(|_| bad())?;
                 out.push(u8::from_str_radix(s, 16).map_err(|_| bad())?);
                 i += 2;
@@ -71,5 +72,6 @@ mod tests {
         assert!(decode_key("bad%zz").is_err());
         assert!(decode_key("trunc%4").is_err());
         assert!(decode_key("%FF").is_err(), "not UTF-8");
+        assert!(decode_key("a%+Ab").is_err(), "a sign is not a hex digit");
     }
 }

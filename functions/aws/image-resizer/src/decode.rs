@@ -1,20 +1,26 @@
-//! One decode per source image, at the plan's scale, to 8-bit sRGB, turned upright. Only called
-//! after the header passed the limits; the decoders' own allocation limits are set from the same
-//! numbers as a second fence.
+//! One decode per source image, at the plan's scale, to 8-bit sRGB, with the EXIF orientation to
+//! apply (after the first resize, on far fewer pixels). Only called after the header passed the
+//! limits, and each decoder's output must have the size the header promised.
 use crate::error::ImageError;
 use crate::limits::{Limits, Plan};
 use crate::pixels::{self, Rgb8};
 use crate::probe::{Format, Header};
 use std::io::Cursor;
 
-pub fn decode(bytes: &[u8], header: &Header, plan: &Plan, limits: &Limits) -> Result<Rgb8, ImageError> {
+/// The image as stored, and its EXIF orientation (1–8).
+pub fn decode(bytes: &[u8], header: &Header, plan: &Plan, limits: &Limits) -> Result<(Rgb8, u32), ImageError> {
     let max = usize::try_from(limits.max_decode_bytes).unwrap_or(usize::MAX);
     let (img, exif) = match header.format {
         Format::Jpeg => jpeg(bytes, plan, max)?,
         Format::Png => png(bytes, max)?,
         Format::WebP => webp(bytes, max)?,
     };
-    Ok(pixels::orient(img, pixels::exif_orientation(exif.as_deref())))
+    if (img.width, img.height) != (plan.width, plan.height) {
+        let (w, h) = (img.width, img.height);
+        let planned = format!("{} x {}", plan.width, plan.height);
+        return Err(ImageError::Corrupt(format!("decodes to {w} x {h}, not the {planned} its header says")));
+    }
+    Ok((img, pixels::exif_orientation(exif.as_deref())))
 }
 
 type Decoded = (Rgb8, Option<Vec<u8>>);
@@ -23,14 +29,14 @@ fn jpeg(bytes: &[u8], plan: &Plan, max: usize) -> Result<Decoded, ImageError> {
     let corrupt = |e: jpeg_decoder::Error| ImageError::Corrupt(format!("JPEG: {e}"));
     let mut decoder = jpeg_decoder::Decoder::new(bytes);
     decoder.set_max_decoding_buffer_size(max);
-    // The probe accepted only 16-bit sizes; asking for the planned size selects its DCT scale.
-    let (w, h) = decoder.scale(plan.width as u16, plan.height as u16).map_err(corrupt)?;
-    if (u32::from(w), u32::from(h)) != (plan.width, plan.height) {
-        return Err(ImageError::Corrupt(format!(
-            "JPEG decodes to {w} x {h}, not the planned {} x {}",
-            plan.width, plan.height
-        )));
-    }
+    // The decoder takes the first scale at which either side covers the request: asking for the
+    // planned longest side only (the other unbounded) selects the planned scale, even for a
+    // sliver whose short side rounds up. The probe accepted only 16-bit sizes.
+    let (w, h) = if plan.width >= plan.height {
+        decoder.scale(plan.width as u16, u16::MAX).map_err(corrupt)?
+    } else {
+        decoder.scale(u16::MAX, plan.height as u16).map_err(corrupt)?
+    };
     let raw = decoder.decode().map_err(corrupt)?;
     let info = decoder.info().ok_or_else(|| ImageError::Corrupt("JPEG without a frame".into()))?;
     let rgb = match info.pixel_format {
@@ -54,6 +60,9 @@ fn png(bytes: &[u8], max: usize) -> Result<Decoded, ImageError> {
     decoder.set_transformations(png::Transformations::normalize_to_color8());
     let mut reader = decoder.read_info().map_err(corrupt)?;
     let size = reader.output_buffer_size().ok_or(ImageError::DecodeTooLarge { bytes: u64::MAX, limit: max as u64 })?;
+    if size > max {
+        return Err(ImageError::DecodeTooLarge { bytes: size as u64, limit: max as u64 });
+    }
     let mut raw = vec![0; size];
     let frame = reader.next_frame(&mut raw).map_err(corrupt)?;
     raw.truncate(frame.buffer_size());

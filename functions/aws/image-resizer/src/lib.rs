@@ -115,15 +115,18 @@ impl ImageResizer {
     }
 
     async fn record(&self, record: &S3EventRecord) -> Result<Outcome, Failure> {
-        let key = keys::decode_event_key(record.s3.object.key.as_deref().unwrap_or_default())?;
-        let Some(upload) = Upload::parse(&key)? else {
-            tracing::info!(%key, "not under uploads/: skipped");
+        let raw = record.s3.object.key.as_deref().unwrap_or_default();
+        // `uploads/` reads the same encoded or not: other keys are skipped before decoding.
+        if !raw.starts_with(keys::UPLOADS) {
+            tracing::info!(key = raw, "not under uploads/: skipped");
             return Ok(Outcome::Skipped("outside_uploads"));
-        };
+        }
+        let key = keys::decode_event_key(raw)?;
+        let Some(upload) = Upload::parse(&key)? else { return Ok(Outcome::Skipped("outside_uploads")) };
         let bucket = record.s3.bucket.name.as_deref().unwrap_or_default();
         match record.event_name.as_deref().unwrap_or_default() {
             name if name.starts_with("ObjectCreated:") => self.created(record, bucket, &key, &upload).await,
-            name if name.starts_with("ObjectRemoved:") => self.removed(bucket, &key, &upload).await,
+            name if name.starts_with("ObjectRemoved:") => self.removed(bucket, &upload).await,
             other => Err(ImageError::UnsupportedEvent(other.to_string()).into()),
         }
     }
@@ -133,29 +136,37 @@ impl ImageResizer {
         if let Some(size) = named.size {
             self.settings.limits.check_size(size.max(0) as u64)?;
         }
-        // The current object, processed only if it is the version the event names: if it was
-        // replaced or deleted since, that change has its own event, which does the work.
-        let Some((meta, bytes)) = self.objects.get(bucket, key, None).await? else {
+        // Processed only if the version the event names is still the current one: if it was
+        // replaced or deleted since, that change has its own event, which does the work. The
+        // head comes first, so nothing is downloaded before it is known to be wanted and small.
+        let Some(current) = self.objects.head(bucket, key).await? else {
             tracing::info!("gone since the event: skipped");
             return Ok(Outcome::Skipped("gone"));
         };
         let is_named = match (&named.version_id, &named.e_tag) {
-            (Some(v), _) if !v.is_empty() => meta.version_id.as_deref() == Some(v.as_str()),
-            (_, Some(tag)) => meta.etag == tag.trim_matches('"'),
+            (Some(v), _) if !v.is_empty() => current.version_id.as_deref() == Some(v.as_str()),
+            (_, Some(tag)) => current.etag == tag.trim_matches('"'),
             _ => true,
         };
         if !is_named {
-            tracing::info!(current_etag = %meta.etag, "replaced since the event: skipped");
+            tracing::info!(current_etag = %current.etag, "replaced since the event: skipped");
             return Ok(Outcome::Skipped("replaced"));
         }
+        self.settings.limits.check_size(current.size)?;
+        let read = self.objects.get(bucket, key, current.version_id.as_deref()).await?;
+        // Without versions, the key may have been replaced between the two requests.
+        let Some((meta, bytes)) = read.filter(|(meta, _)| meta.etag == current.etag) else {
+            tracing::info!("replaced while read: skipped");
+            return Ok(Outcome::Skipped("replaced"));
+        };
         self.settings.limits.check_size(bytes.len() as u64)?;
         let (limits, encodings) = (self.settings.limits, self.settings.encodings.clone());
         // Decoding and encoding are CPU work: off the async threads.
         let made = tokio::task::spawn_blocking(move || {
             let header = probe::probe(&bytes)?;
             let plan = limits.plan(&header)?;
-            let image = decode::decode(&bytes, &header, &plan, &limits)?;
-            variants::make(image, &encodings)
+            let (image, orientation) = decode::decode(&bytes, &header, &plan, &limits)?;
+            variants::make(image, orientation, &encodings)
         })
         .await
         // A panic is a bug to see (in tests, a failure), not an image to dead-letter quietly.
@@ -174,18 +185,7 @@ impl ImageResizer {
         let Source { record, bucket, key, upload: up, meta, prefix } = source;
         let object_key = format!("{prefix}{}.{}", v.label, v.encoding.extension());
         let target = self.settings.processed_bucket.as_deref().unwrap_or(bucket);
-        let processed = ProductImageProcessed {
-            sku: up.sku.clone(),
-            source_key: key.to_string(),
-            object_key: object_key.clone(),
-            size_label: v.label.to_string(),
-            bytes: v.bytes.len() as u64,
-            width: v.width,
-            height: v.height,
-            sha256: sha256_hex(&v.bytes),
-            source_version: Some(meta.version_id.clone().unwrap_or_else(|| meta.etag.clone())),
-            format: Some(v.encoding.name().to_string()),
-        };
+        let (mut size, mut sha256) = (v.bytes.len() as u64, sha256_hex(&v.bytes));
         let object = NewObject {
             key: &object_key,
             bytes: v.bytes,
@@ -193,28 +193,50 @@ impl ImageResizer {
             cache_control: Some(IMMUTABLE),
         };
         match self.objects.put_new(target, object).await {
-            // Written by an earlier delivery of this version: the same bytes, by construction.
-            Ok(_) | Err(PortError::AlreadyExists) => {}
+            Ok(_) => {}
+            // Written by an earlier delivery: the event describes the bytes that are there (a
+            // build with another encoder or CPU path may have made them a little differently).
+            Err(PortError::AlreadyExists) => {
+                if let Some((_, stored)) = self.objects.get(target, &object_key, None).await? {
+                    (size, sha256) = (stored.len() as u64, sha256_hex(&stored));
+                }
+            }
             Err(e) => return Err(e.into()),
         }
-        // One id per (source version, variant): a redelivery publishes the same event.
-        let id = format!("image-{}", &sha256_hex(format!("{bucket}/{object_key}").as_bytes())[..32]);
+        let source_version = meta.version_id.clone().unwrap_or_else(|| meta.etag.clone());
+        // One id per (variant, source version): a redelivery publishes the same event.
+        let id = format!("image-{}", &sha256_hex(format!("{bucket}/{object_key}#{source_version}").as_bytes())[..32]);
+        let processed = ProductImageProcessed {
+            sku: up.sku.clone(),
+            source_key: key.to_string(),
+            object_key,
+            size_label: v.label.to_string(),
+            bytes: size,
+            width: v.width,
+            height: v.height,
+            sha256,
+            source_version: Some(source_version),
+            format: Some(v.encoding.name().to_string()),
+        };
         let event = CloudEvent::new(id, SOURCE, record.event_time, processed.clone());
         self.bus.publish(event.to_message()).await?;
         Ok(processed)
     }
 
-    /// The upload's variants, of every version but the one now current (an upload put again
-    /// before this event arrived keeps its new variants).
-    async fn removed(&self, bucket: &str, key: &str, up: &Upload) -> Result<Outcome, Failure> {
+    /// The upload's variants, of every version but those of a live upload with the same stem:
+    /// the key put again before this event arrived, or `photo.png` beside a removed `photo.jpg`
+    /// (their variants share the stem; the etag tells them apart).
+    async fn removed(&self, bucket: &str, up: &Upload) -> Result<Outcome, Failure> {
         let target = self.settings.processed_bucket.as_deref().unwrap_or(bucket);
-        let keep = match self.objects.head(bucket, key).await? {
-            Some(current) => Some(up.variant_prefix(&current.etag)?),
-            None => None,
-        };
+        let mut keep = Vec::new();
+        for live in self.objects.list(bucket, &format!("{}{}/{}", keys::UPLOADS, up.sku, up.stem)).await? {
+            if Upload::parse(&live.key).ok().flatten().is_some_and(|u| u.stem == up.stem) {
+                keep.push(up.variant_prefix(&live.etag)?);
+            }
+        }
         let mut removed = 0;
         for object in self.objects.list(target, &up.all_versions_prefix()).await? {
-            let kept = keep.as_deref().is_some_and(|k| object.key.starts_with(k));
+            let kept = keep.iter().any(|k| object.key.starts_with(k.as_str()));
             if up.is_variant(&object.key) && !kept {
                 self.objects.delete(target, &object.key).await?;
                 removed += 1;

@@ -50,8 +50,12 @@ impl Limits {
         }
         let denominator = if h.format == Format::Jpeg { dct_denominator(h.width.max(h.height)) } else { 1 };
         let (width, height) = (h.width.div_ceil(denominator), h.height.div_ceil(denominator));
-        let decode_bytes =
-            u64::from(width) * u64::from(height) * u64::from(h.channels) * u64::from(h.bytes_per_channel);
+        let pixels = u64::from(width) * u64::from(height);
+        let output = pixels * u64::from(h.channels) * u64::from(h.bytes_per_channel);
+        // What is held at once: the decoder's output, a progressive JPEG's coefficients, and
+        // the 8-bit RGB copy of an output that is not 8-bit RGB already.
+        let conversion = if h.channels == 3 && h.bytes_per_channel == 1 { 0 } else { pixels * 3 };
+        let decode_bytes = output + h.coefficient_bytes + conversion;
         if decode_bytes > self.max_decode_bytes {
             return Err(ImageError::DecodeTooLarge { bytes: decode_bytes, limit: self.max_decode_bytes });
         }
@@ -59,7 +63,8 @@ impl Limits {
     }
 }
 
-/// A decode: at 1/`denominator` scale (JPEG's DCT scaling: 1, 2, 4 or 8), to `width` × `height`.
+/// A decode: at 1/`denominator` scale (JPEG's DCT scaling: 1, 2, 4 or 8), to `width` × `height`,
+/// holding `decode_bytes` at most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Plan {
     pub denominator: u32,
@@ -80,7 +85,7 @@ mod tests {
     use super::*;
 
     fn jpeg(width: u32, height: u32) -> Header {
-        Header { format: Format::Jpeg, width, height, channels: 3, bytes_per_channel: 1 }
+        Header { format: Format::Jpeg, width, height, channels: 3, bytes_per_channel: 1, coefficient_bytes: 0 }
     }
 
     #[test]
@@ -97,10 +102,32 @@ mod tests {
     fn pixels_and_decoded_bytes_are_limited_from_the_header() {
         let l = Limits { max_image_bytes: 1000, max_pixels: 1_000_000, max_decode_bytes: 3_000_000 };
         assert_eq!(l.plan(&jpeg(1001, 1000)).map_err(|e| e.code()), Err("too_many_pixels"));
-        let png16 = Header { format: Format::Png, width: 1000, height: 1000, channels: 4, bytes_per_channel: 2 };
+        let png16 = Header {
+            format: Format::Png,
+            width: 1000,
+            height: 1000,
+            channels: 4,
+            bytes_per_channel: 2,
+            coefficient_bytes: 0,
+        };
         assert_eq!(l.plan(&png16).map_err(|e| e.code()), Err("decode_too_large"), "8 MB of RGBA16");
         let scaled = Limits { max_pixels: 100_000_000, max_decode_bytes: 13_000_000, ..l };
         assert_eq!(scaled.plan(&jpeg(8000, 8000)).map(|p| p.decode_bytes), Ok(2000 * 2000 * 3), "after DCT scaling");
+        let grey = Header {
+            format: Format::Png,
+            width: 1000,
+            height: 1000,
+            channels: 1,
+            bytes_per_channel: 1,
+            coefficient_bytes: 0,
+        };
+        assert_eq!(scaled.plan(&grey).map(|p| p.decode_bytes), Ok(1_000_000 + 3_000_000), "grey, and its RGB copy");
+        let progressive = Header { coefficient_bytes: 9_500_000, ..jpeg(4000, 3000) };
+        assert_eq!(
+            scaled.plan(&progressive).map_err(|e| e.code()),
+            Err("decode_too_large"),
+            "coefficients at full size"
+        );
         assert_eq!(l.check_size(1001).map_err(|e| e.code()), Err("too_many_bytes"));
     }
 }

@@ -18,9 +18,12 @@ pub struct Header {
     pub format: Format,
     pub width: u32,
     pub height: u32,
-    /// Channels the decoder produces (palette PNGs count as RGBA: a tRNS chunk may follow).
+    /// Channels the decoder produces (a PNG with a tRNS chunk gains an alpha channel).
     pub channels: u32,
     pub bytes_per_channel: u32,
+    /// What a progressive JPEG's decoder holds besides its output: every DCT coefficient of
+    /// the whole image at full size (2 bytes each), whatever scale it is decoded at.
+    pub coefficient_bytes: u64,
 }
 
 impl Header {
@@ -70,6 +73,10 @@ fn be16(b: &[u8], at: usize) -> Option<u32> {
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn le16(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?)))
 }
 
 fn le24(b: &[u8], at: usize) -> Option<u32> {
@@ -149,7 +156,21 @@ fn jpeg_frame(b: &[u8], at: usize, marker: u8) -> Result<Header, ImageError> {
     if !matches!(components, 1 | 3 | 4) {
         return Err(ImageError::BadHeader(format!("JPEG with {components} components")));
     }
-    Ok(Header { format: Format::Jpeg, width, height, channels: components, bytes_per_channel: 1 })
+    // Component specifications: id, sampling factors (H << 4 | V), quantisation table.
+    let sampling: Vec<(u32, u32)> = (0..components as usize)
+        .map(|i| b.get(at + 7 + 3 * i).map(|hv| (u32::from(hv >> 4).max(1), u32::from(hv & 0x0F).max(1))))
+        .collect::<Option<_>>()
+        .ok_or_else(short)?;
+    let coefficient_bytes = if marker == 0xC2 { coefficients(width, height, &sampling) * 2 } else { 0 };
+    Ok(Header { format: Format::Jpeg, width, height, channels: components, bytes_per_channel: 1, coefficient_bytes })
+}
+
+/// DCT coefficients of a frame: per component, its 8 × 8 blocks over whole MCUs, 64 each.
+fn coefficients(width: u32, height: u32, sampling: &[(u32, u32)]) -> u64 {
+    let h_max = sampling.iter().map(|s| s.0).max().unwrap_or(1);
+    let v_max = sampling.iter().map(|s| s.1).max().unwrap_or(1);
+    let (mcus_x, mcus_y) = (u64::from(width.div_ceil(8 * h_max)), u64::from(height.div_ceil(8 * v_max)));
+    sampling.iter().map(|(h, v)| mcus_x * u64::from(*h) * mcus_y * u64::from(*v) * 64).sum()
 }
 
 /// The IHDR chunk, which the PNG specification puts first.
@@ -174,7 +195,22 @@ fn png(b: &[u8]) -> Result<Header, ImageError> {
         other => return Err(ImageError::BadHeader(format!("PNG colour type {other}"))),
     };
     let bytes_per_channel = if depth == 16 { 2 } else { 1 };
-    Ok(Header { format: Format::Png, width, height, channels, bytes_per_channel })
+    // Transparency of a grey or RGB image is its own chunk before the data: it adds alpha.
+    let channels = if matches!(color, 0 | 2) && png_has_trns(b) { channels + 1 } else { channels };
+    Ok(Header { format: Format::Png, width, height, channels, bytes_per_channel, coefficient_bytes: 0 })
+}
+
+/// Whether a tRNS chunk comes before the image data (chunks walked by their lengths).
+fn png_has_trns(b: &[u8]) -> bool {
+    let mut at = 8;
+    while let (Some(len), Some(kind)) = (be32(b, at), b.get(at + 4..at + 8)) {
+        match kind {
+            b"tRNS" => return true,
+            b"IDAT" | b"IEND" => return false,
+            _ => at = at.saturating_add(12).saturating_add(len as usize),
+        }
+    }
+    false
 }
 
 /// The first chunk: `VP8 ` (lossy), `VP8L` (lossless) or `VP8X` (extended, with a canvas size
@@ -193,10 +229,8 @@ fn webp(b: &[u8]) -> Result<Header, ImageError> {
             if b.get(data + 3..data + 6).ok_or_else(short)? != [0x9D, 0x01, 0x2A] {
                 return Err(ImageError::BadHeader("VP8 frame without its start code".into()));
             }
-            let w = u32::from(u16::from_le_bytes([b[data + 6], *b.get(data + 7).ok_or_else(short)?]) & 0x3FFF);
-            let h = u32::from(
-                u16::from_le_bytes([*b.get(data + 8).ok_or_else(short)?, *b.get(data + 9).ok_or_else(short)?]) & 0x3FFF,
-            );
+            let w = le16(b, data + 6).ok_or_else(short)? & 0x3FFF;
+            let h = le16(b, data + 8).ok_or_else(short)? & 0x3FFF;
             (w, h, 3)
         }
         b"VP8L" => {
@@ -221,5 +255,54 @@ fn webp(b: &[u8]) -> Result<Header, ImageError> {
     if width == 0 || height == 0 {
         return Err(ImageError::BadHeader(format!("WebP of {width} x {height}")));
     }
-    Ok(Header { format: Format::WebP, width, height, channels, bytes_per_channel: 1 })
+    Ok(Header { format: Format::WebP, width, height, channels, bytes_per_channel: 1, coefficient_bytes: 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal VP8 header: RIFF, WEBP, the chunk, frame tag, start code, 640 × 480.
+    fn vp8() -> Vec<u8> {
+        let mut b = b"RIFF\0\0\0\0WEBPVP8 \0\0\0\0\0\0\0\x9d\x01\x2a\x80\x02\xe0\x01".to_vec();
+        b.extend_from_slice(&[0; 8]);
+        b
+    }
+
+    #[test]
+    fn every_prefix_of_a_header_is_an_error_or_a_header_never_a_panic() {
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\x02\x80\0\0\x01\xe0\x08\x02\0\0\0".to_vec();
+        png.extend_from_slice(b"\0\0\0\0\0\0\0\x01tRNS\0\0\0\0\0");
+        let jpeg =
+            b"\xff\xd8\xff\xc2\0\x11\x08\x01\xe0\x02\x80\x03\x01\x22\0\x02\x11\x01\x03\x11\x01\xff\xda\0\x02\xff\xd9"
+                .to_vec();
+        for full in [vp8(), png, jpeg] {
+            for cut in 0..=full.len() {
+                let mut b = full[..cut].to_vec();
+                if b.len() >= 8 && b.starts_with(b"RIFF") {
+                    // A RIFF size that agrees with the cut, so the chunk parser itself is reached.
+                    let size = (b.len() as u32).saturating_sub(8).to_le_bytes();
+                    b[4..8].copy_from_slice(&size);
+                }
+                let _ = probe(&b);
+            }
+        }
+    }
+
+    #[test]
+    fn headers_say_what_decoding_holds() {
+        let mut b = vp8();
+        let size = (b.len() as u32 - 8).to_le_bytes();
+        b[4..8].copy_from_slice(&size);
+        let h = probe(&b).expect("VP8");
+        assert_eq!((h.width, h.height, h.channels), (640, 480, 3));
+        // 640 × 480 progressive 4:2:0: 80 × 60 luma blocks and a quarter of that per chroma.
+        let jpeg =
+            b"\xff\xd8\xff\xc2\0\x11\x08\x01\xe0\x02\x80\x03\x01\x22\0\x02\x11\x01\x03\x11\x01\xff\xda\0\x02\xff\xd9";
+        assert_eq!(probe(jpeg).map(|h| h.coefficient_bytes), Ok((4800 + 2 * 1200) * 64 * 2));
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\x02\x80\0\0\x01\xe0\x08\x00\0\0\0\0\0\0\0".to_vec();
+        assert_eq!(probe(&png).map(|h| h.channels), Ok(1), "grey");
+        png.extend_from_slice(b"\0\0\0\x02tRNS\0\0\0\0\0\0");
+        assert_eq!(probe(&png).map(|h| h.channels), Ok(2), "grey with transparency gains alpha");
+    }
 }

@@ -61,18 +61,23 @@ pub fn fit(width: u32, height: u32, target: u32) -> (u32, u32) {
 }
 
 /// Every variant of `image` in every encoding asked for, in `SIZES` order then encoding order.
-pub fn make(image: Rgb8, encodings: &[Encoding]) -> Result<Vec<Variant>, ImageError> {
+/// The EXIF `orientation` is applied to the largest variant (the longest side is the same either
+/// way), so the turn costs a copy of at most 1600 × 1600 pixels rather than of the decode.
+pub fn make(image: Rgb8, orientation: u32, encodings: &[Encoding]) -> Result<Vec<Variant>, ImageError> {
     let mut resizer = Resizer::new();
     let mut out = Vec::with_capacity(SIZES.len() * encodings.len());
     let mut current = image;
-    for (label, target) in SIZES {
+    for (i, (label, target)) in SIZES.into_iter().enumerate() {
         let (w, h) = fit(current.width, current.height, target);
         if (w, h) != (current.width, current.height) {
             current = resize(&mut resizer, &current, w, h)?;
         }
+        if i == 0 {
+            current = crate::pixels::orient(current, orientation);
+        }
         for &encoding in encodings {
             let bytes = encode(&current, encoding)?;
-            out.push(Variant { label, encoding, width: w, height: h, bytes });
+            out.push(Variant { label, encoding, width: current.width, height: current.height, bytes });
         }
     }
     Ok(out)
@@ -99,9 +104,11 @@ pub fn encode(img: &Rgb8, encoding: Encoding) -> Result<Vec<u8>, ImageError> {
                 .map_err(|e| ImageError::Corrupt(format!("JPEG encoding: {e}")))?;
             Ok(out)
         }
-        Encoding::WebP => {
-            Ok(webp::Encoder::from_rgb(&img.pixels, img.width, img.height).encode(f32::from(QUALITY)).to_vec())
-        }
+        // encode_simple, not encode: the latter unwraps libwebp's errors.
+        Encoding::WebP => webp::Encoder::from_rgb(&img.pixels, img.width, img.height)
+            .encode_simple(false, f32::from(QUALITY))
+            .map(|memory| memory.to_vec())
+            .map_err(|e| ImageError::Corrupt(format!("WebP encoding: {e:?}"))),
     }
 }
 

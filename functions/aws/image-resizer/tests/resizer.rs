@@ -117,6 +117,33 @@ async fn keys_are_decoded_once_and_only_uploads_are_processed() {
     let other = w.upload("incoming/SKU-5/x.jpg", images::jpeg(10, 10)).await;
     let out = w.resizer.handle(created("incoming/SKU-5/x.jpg", &other)).await.expect("handled");
     assert_eq!(out, [Outcome::Skipped("outside_uploads")]);
+    let out = w.resizer.handle(created("incoming/SKU-5/x%ZZ.jpg", &other)).await.expect("handled");
+    assert_eq!(out, [Outcome::Skipped("outside_uploads")], "not ours, even when its key would not decode");
+}
+
+#[tokio::test]
+async fn slivers_decode_at_the_scale_their_long_side_needs() {
+    let w = world(serve::Env::fixed([]));
+    let meta = w.upload("uploads/SKU-5/banner.jpg", images::jpeg(6400, 3)).await;
+    let out = w.resizer.handle(created("uploads/SKU-5/banner.jpg", &meta)).await.expect("handled");
+    let Outcome::Processed(events) = &out[0] else { panic!("{out:?}") };
+    let sizes: Vec<_> = events.iter().map(|e| (e.width, e.height)).collect();
+    assert_eq!(sizes, [(1600, 1), (640, 1), (160, 1)]);
+}
+
+#[tokio::test]
+async fn removing_one_file_keeps_the_variants_of_another_with_the_same_stem() {
+    let w = world(serve::Env::fixed([]));
+    for key in ["uploads/SKU-6/photo.jpg", "uploads/SKU-6/photo.png"] {
+        let bytes = if key.ends_with("png") { images::png_rgba16(40, 30) } else { images::jpeg(40, 30) };
+        let meta = w.upload(key, bytes).await;
+        w.resizer.handle(created(key, &meta)).await.expect("processed");
+    }
+    w.s3.delete(BUCKET, "uploads/SKU-6/photo.jpg").await.expect("deleted");
+    assert_eq!(w.resizer.handle(removed("uploads/SKU-6/photo.jpg")).await.expect("removed"), [Outcome::Removed(3)]);
+    let png = w.s3.head(BUCKET, "uploads/SKU-6/photo.png").await.unwrap().expect("the PNG");
+    let left = w.keys("processed/SKU-6/").await;
+    assert!(left.len() == 3 && left.iter().all(|k| k.contains(&png.etag[..12])), "{left:?}");
 }
 
 #[tokio::test]

@@ -86,8 +86,20 @@ pub fn webp(width: u32, height: u32) -> Vec<u8> {
 
 /// A real JPEG whose frame header claims another size: a decompression bomb's header.
 pub fn jpeg_claiming(width: u16, height: u16) -> Vec<u8> {
-    let mut b = jpeg(64, 64);
-    let sof = b.windows(2).position(|w| w == [0xFF, 0xC0]).expect("SOF0");
+    claiming(jpeg(64, 64), 0xC0, width, height)
+}
+
+/// The same, progressive: its decoder would hold every coefficient at full size.
+pub fn progressive_jpeg_claiming(width: u16, height: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, 90);
+    encoder.set_progressive(true);
+    encoder.encode(&rgb(64, 64), 64, 64, jpeg_encoder::ColorType::Rgb).expect("encode");
+    claiming(out, 0xC2, width, height)
+}
+
+fn claiming(mut b: Vec<u8>, marker: u8, width: u16, height: u16) -> Vec<u8> {
+    let sof = b.windows(2).position(|w| w == [0xFF, marker]).expect("SOF");
     b[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
     b[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
     b
@@ -97,6 +109,14 @@ pub fn jpeg_claiming(width: u16, height: u16) -> Vec<u8> {
 /// it before any decoder would look).
 pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     let mut b = png(2, 2, png::ColorType::Rgb, png::BitDepth::Eight, &[0; 12]);
+    b[16..20].copy_from_slice(&width.to_be_bytes());
+    b[20..24].copy_from_slice(&height.to_be_bytes());
+    b
+}
+
+/// A grey PNG claiming another size: small to decode, three times larger as RGB.
+pub fn grey_png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut b = png(2, 2, png::ColorType::Grayscale, png::BitDepth::Eight, &[0; 4]);
     b[16..20].copy_from_slice(&width.to_be_bytes());
     b[20..24].copy_from_slice(&height.to_be_bytes());
     b
