@@ -1,7 +1,7 @@
 //! `local demo --flows images`: the image pipeline end to end on the embedded default. Merchants
-//! upload photos (JPEG of many sizes, some EXIF-rotated, PNG cut-outs with transparency) and a
-//! few bad files (cut off mid-upload, HEIC from a phone, a decompression bomb's header); some
-//! uploads are replaced and some removed before their events arrive. S3 delivers every
+//! upload photos (JPEG of many sizes, some EXIF-rotated, grey or CMYK; WebP; PNG cut-outs with
+//! transparency) and a few bad files (cut off mid-upload, HEIC from a phone, a decompression
+//! bomb's header); some uploads are replaced and some removed before their events arrive. S3 delivers every
 //! notification twice, in shuffled order, and the bucket has bad moments (Lambda retries the
 //! event, as for any asynchronous invocation). Then the bridge mirrors the events to Pub/Sub and
 //! image-analytics counts them, and the invariants are checked.
@@ -51,6 +51,25 @@ fn picture(rng: &mut Rng, width: u32, height: u32) -> Vec<u8> {
         }
     }
     px
+}
+
+/// A grey or CMYK JPEG (print shops send CMYK), from the same picture.
+fn jpeg_as(rng: &mut Rng, width: u32, height: u32, color: jpeg_encoder::ColorType) -> Vec<u8> {
+    let rgb = picture(rng, width, height);
+    let pixels: Vec<u8> = match color {
+        jpeg_encoder::ColorType::Luma => rgb.chunks(3).map(|p| p[0]).collect(),
+        _ => rgb.chunks(3).flat_map(|p| [255 - p[0], 255 - p[1], 255 - p[2], 0]).collect(),
+    };
+    let mut out = Vec::new();
+    let _ = jpeg_encoder::Encoder::new(&mut out, 90).encode(&pixels, width as u16, height as u16, color);
+    out
+}
+
+fn webp(rng: &mut Rng, width: u32, height: u32) -> Vec<u8> {
+    webp::Encoder::from_rgb(&picture(rng, width, height), width, height)
+        .encode_simple(false, 85.0)
+        .map(|m| m.to_vec())
+        .unwrap_or_default()
 }
 
 fn jpeg(rng: &mut Rng, width: u32, height: u32, orientation: Option<u16>) -> Vec<u8> {
@@ -139,7 +158,11 @@ async fn upload(
                 b
             }),
             3 | 9 => ("cutout.png", png_cutout(rng, w.min(1500), h.min(1500))),
-            4 | 10 => ("rotated.jpg", jpeg(rng, w, h, Some(6))),
+            4 => ("rotated.jpg", jpeg(rng, w, h, Some(6))),
+            10 => ("upside-down.jpg", jpeg(rng, w, h, Some(3))),
+            1 => ("grey.jpg", jpeg_as(rng, w, h, jpeg_encoder::ColorType::Luma)),
+            2 => ("print.jpg", jpeg_as(rng, w, h, jpeg_encoder::ColorType::Cmyk)),
+            8 => ("photo.webp", webp(rng, w, h)),
             _ => ("photo.jpg", jpeg(rng, w, h, None)),
         };
         let key = format!("uploads/{sku}/shot {n} {name}");
