@@ -82,8 +82,8 @@ fn ours(bytes: &[u8]) -> usize {
     let limits = Limits::default();
     let header = probe::probe(bytes).expect("probe");
     let plan = limits.plan(&header).expect("plan");
-    let (image, orientation) = decode::decode(bytes, &header, &plan, &limits).expect("decode");
-    variants::make(image, orientation, &[Encoding::Jpeg]).expect("variants").iter().map(|v| v.bytes.len()).sum()
+    let source = decode::decode(bytes, &header, &plan, &limits).expect("decode");
+    variants::make(source, &[Encoding::Jpeg]).expect("variants").iter().map(|v| v.bytes.len()).sum()
 }
 
 #[derive(Clone, Copy)]
@@ -103,9 +103,9 @@ fn alternative(bytes: &[u8], decoder: Decoder, filter: FilterType, progressive: 
     let full = Plan { denominator: 1, width: header.width, height: header.height, decode_bytes: 0 };
     let mut current = match decoder {
         Decoder::Scaled => {
-            decode::decode(bytes, &header, &limits.plan(&header).expect("plan"), &limits).expect("decode").0
+            decode::decode(bytes, &header, &limits.plan(&header).expect("plan"), &limits).expect("decode").image
         }
-        Decoder::Full => decode::decode(bytes, &header, &full, &limits).expect("decode").0,
+        Decoder::Full => decode::decode(bytes, &header, &full, &limits).expect("decode").image,
         Decoder::Zune => {
             let mut zune = zune_jpeg::JpegDecoder::new(bytes);
             let pixels = zune.decode().expect("zune decode");

@@ -1,16 +1,26 @@
 //! One decode per source image, at the plan's scale, to 8-bit sRGB, with the EXIF orientation to
 //! apply (after the first resize, on far fewer pixels). Only called after the header passed the
 //! limits, and each decoder's output must have the size the header promised.
+use crate::colour;
 use crate::error::ImageError;
 use crate::limits::{Limits, Plan};
 use crate::pixels::{self, Rgb8};
 use crate::probe::{Format, Header};
 use std::io::Cursor;
 
-/// The image as stored, and its EXIF orientation (1–8).
-pub fn decode(bytes: &[u8], header: &Header, plan: &Plan, limits: &Limits) -> Result<(Rgb8, u32), ImageError> {
+/// A decoded upload: its pixels as stored, its EXIF orientation (1–8) and its ICC profile, both
+/// applied later to the largest variant (on far fewer pixels than the decode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub image: Rgb8,
+    pub orientation: u32,
+    /// The RGB profile to convert from; None for sRGB (or CMYK, converted in decoding).
+    pub icc: Option<Vec<u8>>,
+}
+
+pub fn decode(bytes: &[u8], header: &Header, plan: &Plan, limits: &Limits) -> Result<Source, ImageError> {
     let max = usize::try_from(limits.max_decode_bytes).unwrap_or(usize::MAX);
-    let (img, exif) = match header.format {
+    let Decoded { image: img, exif, icc } = match header.format {
         Format::Jpeg => jpeg(bytes, plan, max)?,
         Format::Png => png(bytes, max)?,
         Format::WebP => webp(bytes, max)?,
@@ -20,10 +30,14 @@ pub fn decode(bytes: &[u8], header: &Header, plan: &Plan, limits: &Limits) -> Re
         let planned = format!("{} x {}", plan.width, plan.height);
         return Err(ImageError::Corrupt(format!("decodes to {w} x {h}, not the {planned} its header says")));
     }
-    Ok((img, pixels::exif_orientation(exif.as_deref())))
+    Ok(Source { image: img, orientation: pixels::exif_orientation(exif.as_deref()), icc })
 }
 
-type Decoded = (Rgb8, Option<Vec<u8>>);
+struct Decoded {
+    image: Rgb8,
+    exif: Option<Vec<u8>>,
+    icc: Option<Vec<u8>>,
+}
 
 fn jpeg(bytes: &[u8], plan: &Plan, max: usize) -> Result<Decoded, ImageError> {
     let corrupt = |e: jpeg_decoder::Error| ImageError::Corrupt(format!("JPEG: {e}"));
@@ -39,13 +53,22 @@ fn jpeg(bytes: &[u8], plan: &Plan, max: usize) -> Result<Decoded, ImageError> {
     };
     let raw = decoder.decode().map_err(corrupt)?;
     let info = decoder.info().ok_or_else(|| ImageError::Corrupt("JPEG without a frame".into()))?;
+    let mut icc = decoder.icc_profile();
     let rgb = match info.pixel_format {
         jpeg_decoder::PixelFormat::RGB24 => raw,
+        // A grey profile is not carried over: grey stays grey.
         jpeg_decoder::PixelFormat::L8 => pixels::from_grey(&raw),
-        jpeg_decoder::PixelFormat::CMYK32 => pixels::from_cmyk(&raw),
+        // CMYK is converted here, through its profile when it has one (naively when not).
+        jpeg_decoder::PixelFormat::CMYK32 => match colour::cmyk_to_srgb(&raw, icc.take().as_deref()) {
+            Some(rgb) => rgb,
+            None => pixels::from_cmyk(&raw),
+        },
         jpeg_decoder::PixelFormat::L16 => return Err(ImageError::UnsupportedFormat("16-bit JPEG".into())),
     };
-    checked(u32::from(w), u32::from(h), rgb, decoder.exif_data().map(<[u8]>::to_vec))
+    if info.pixel_format == jpeg_decoder::PixelFormat::L8 {
+        icc = None;
+    }
+    checked(u32::from(w), u32::from(h), rgb, decoder.exif_data().map(<[u8]>::to_vec), icc)
 }
 
 fn png(bytes: &[u8], max: usize) -> Result<Decoded, ImageError> {
@@ -73,8 +96,11 @@ fn png(bytes: &[u8], max: usize) -> Result<Decoded, ImageError> {
         png::ColorType::GrayscaleAlpha => pixels::from_grey_alpha(&raw),
         png::ColorType::Indexed => return Err(ImageError::Corrupt("PNG palette not expanded".into())),
     };
-    let exif = reader.info().exif_metadata.as_ref().map(|e| e.to_vec());
-    checked(frame.width, frame.height, rgb, exif)
+    let info = reader.info();
+    let exif = info.exif_metadata.as_ref().map(|e| e.to_vec());
+    let grey = matches!(frame.color_type, png::ColorType::Grayscale | png::ColorType::GrayscaleAlpha);
+    let icc = info.icc_profile.as_ref().filter(|_| !grey).map(|p| p.to_vec());
+    checked(frame.width, frame.height, rgb, exif, icc)
 }
 
 fn webp(bytes: &[u8], max: usize) -> Result<Decoded, ImageError> {
@@ -92,13 +118,20 @@ fn webp(bytes: &[u8], max: usize) -> Result<Decoded, ImageError> {
     decoder.read_image(&mut raw).map_err(corrupt)?;
     let rgb = if decoder.has_alpha() { pixels::from_rgba(&raw) } else { raw };
     let exif = decoder.exif_metadata().map_err(corrupt)?;
-    checked(w, h, rgb, exif)
+    let icc = decoder.icc_profile().map_err(corrupt)?;
+    checked(w, h, rgb, exif, icc)
 }
 
 /// A decoder that returned fewer bytes than its dimensions need is not trusted further.
-fn checked(width: u32, height: u32, pixels: Vec<u8>, exif: Option<Vec<u8>>) -> Result<Decoded, ImageError> {
+fn checked(
+    width: u32,
+    height: u32,
+    pixels: Vec<u8>,
+    exif: Option<Vec<u8>>,
+    icc: Option<Vec<u8>>,
+) -> Result<Decoded, ImageError> {
     if pixels.len() != width as usize * height as usize * 3 {
         return Err(ImageError::Corrupt(format!("{} bytes for {width} x {height} RGB", pixels.len())));
     }
-    Ok((Rgb8 { width, height, pixels }, exif))
+    Ok(Decoded { image: Rgb8 { width, height, pixels }, exif, icc })
 }

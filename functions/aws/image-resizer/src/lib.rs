@@ -11,6 +11,7 @@
 //!   returned as an error: Lambda retries the event, then sends it to the on-failure destination.
 //! - At-least-once: the same object version gives the same keys, bytes and event ids, and the
 //!   variants are written create-only.
+pub mod colour;
 pub mod decode;
 pub mod error;
 pub mod keys;
@@ -165,8 +166,7 @@ impl ImageResizer {
         let made = tokio::task::spawn_blocking(move || {
             let header = probe::probe(&bytes)?;
             let plan = limits.plan(&header)?;
-            let (image, orientation) = decode::decode(&bytes, &header, &plan, &limits)?;
-            variants::make(image, orientation, &encodings)
+            variants::make(decode::decode(&bytes, &header, &plan, &limits)?, &encodings)
         })
         .await
         // A panic is a bug to see (in tests, a failure), not an image to dead-letter quietly.

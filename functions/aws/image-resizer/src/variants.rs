@@ -1,6 +1,7 @@
 //! The three web variants of one decoded image, each resized from the next larger (`large` →
 //! `medium` → `thumb`, Lanczos-3 in SIMD), never upscaled, aspect kept, then encoded: JPEG q85
 //! progressive with no metadata (the encoder writes none), and WebP q85 when asked for.
+use crate::decode::Source;
 use crate::error::ImageError;
 use crate::pixels::Rgb8;
 use fast_image_resize::images::{Image, ImageRef};
@@ -60,10 +61,12 @@ pub fn fit(width: u32, height: u32, target: u32) -> (u32, u32) {
     (scale(width), scale(height))
 }
 
-/// Every variant of `image` in every encoding asked for, in `SIZES` order then encoding order.
-/// The EXIF `orientation` is applied to the largest variant (the longest side is the same either
-/// way), so the turn costs a copy of at most 1600 × 1600 pixels rather than of the decode.
-pub fn make(image: Rgb8, orientation: u32, encodings: &[Encoding]) -> Result<Vec<Variant>, ImageError> {
+/// Every variant of the source in every encoding asked for, in `SIZES` order then encoding
+/// order. The EXIF orientation and the ICC profile are applied to the largest variant (the
+/// longest side is the same either way, and libvips too colour-manages after shrinking), so
+/// they cost at most 1600 × 1600 pixels rather than the whole decode.
+pub fn make(source: Source, encodings: &[Encoding]) -> Result<Vec<Variant>, ImageError> {
+    let Source { image, orientation, icc } = source;
     let mut resizer = Resizer::new();
     let mut out = Vec::with_capacity(SIZES.len() * encodings.len());
     let mut current = image;
@@ -73,7 +76,7 @@ pub fn make(image: Rgb8, orientation: u32, encodings: &[Encoding]) -> Result<Vec
             current = resize(&mut resizer, &current, w, h)?;
         }
         if i == 0 {
-            current = crate::pixels::orient(current, orientation);
+            current = crate::colour::rgb_to_srgb(crate::pixels::orient(current, orientation), icc.as_deref());
         }
         for &encoding in encodings {
             let bytes = encode(&current, encoding)?;

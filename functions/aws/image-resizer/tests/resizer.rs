@@ -88,6 +88,24 @@ async fn exif_orientation_is_applied_and_cmyk_grey_and_alpha_become_srgb() {
 }
 
 #[tokio::test]
+async fn a_photo_with_a_wide_gamut_profile_is_converted_to_srgb() {
+    let w = world(serve::Env::fixed([]));
+    let adobe = moxcms::ColorProfile::new_adobe_rgb().encode().expect("an Adobe RGB profile");
+    let green = [40, 160, 60];
+    let meta = w.upload("uploads/SKU-3/adobe.jpg", images::jpeg_with_profile(64, 48, green, &adobe)).await;
+    let out = w.resizer.handle(created("uploads/SKU-3/adobe.jpg", &meta)).await.expect("handled");
+    let Outcome::Processed(events) = &out[0] else { panic!("{out:?}") };
+    let (_, bytes) = w.s3.get(BUCKET, &events[0].object_key, None).await.unwrap().expect("large");
+    assert!(!bytes.windows(4).any(|m| m == b"ICC_"), "the variant carries no profile: it is sRGB");
+    let (_, _, px) = images::decode_jpeg(&bytes);
+    let one = image_resizer::pixels::Rgb8 { width: 1, height: 1, pixels: green.to_vec() };
+    let expected = image_resizer::colour::rgb_to_srgb(one, Some(&adobe)).pixels;
+    let got = &px[(24 * 64 + 32) * 3..][..3];
+    assert!(got.iter().zip(&expected).all(|(g, e)| g.abs_diff(*e) <= 4), "{got:?} vs {expected:?}");
+    assert!(got[0].abs_diff(green[0]) > 20, "the conversion moved the colour: {got:?}");
+}
+
+#[tokio::test]
 async fn webp_variants_come_too_when_asked_for() {
     let w = world(serve::Env::fixed([("IMAGE_FORMATS", "jpeg,webp")]));
     let meta = w.upload("uploads/SKU-4/p.jpg", images::jpeg(2000, 2000)).await;

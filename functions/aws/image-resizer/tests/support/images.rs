@@ -43,6 +43,16 @@ pub fn grey_jpeg(width: u32, height: u32) -> Vec<u8> {
     jpeg_of(width, height, &pixels, jpeg_encoder::ColorType::Luma, None)
 }
 
+/// Every pixel `rgb`, with an embedded ICC profile.
+pub fn jpeg_with_profile(width: u32, height: u32, rgb: [u8; 3], icc: &[u8]) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..width * height).flat_map(|_| rgb).collect();
+    let mut out = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, 95);
+    encoder.add_icc_profile(icc).expect("ICC");
+    encoder.encode(&pixels, width as u16, height as u16, jpeg_encoder::ColorType::Rgb).expect("encode");
+    out
+}
+
 /// An APP1 Exif block holding one tag, the orientation (big-endian TIFF).
 fn exif_orientation(orientation: u16) -> Vec<u8> {
     let mut b = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01".to_vec();
