@@ -53,21 +53,17 @@ fn jpeg(bytes: &[u8], plan: &Plan, max: usize) -> Result<Decoded, ImageError> {
     };
     let raw = decoder.decode().map_err(corrupt)?;
     let info = decoder.info().ok_or_else(|| ImageError::Corrupt("JPEG without a frame".into()))?;
-    let mut icc = decoder.icc_profile();
-    let rgb = match info.pixel_format {
-        jpeg_decoder::PixelFormat::RGB24 => raw,
-        // A grey profile is not carried over: grey stays grey.
-        jpeg_decoder::PixelFormat::L8 => pixels::from_grey(&raw),
-        // CMYK is converted here, through its profile when it has one (naively when not).
-        jpeg_decoder::PixelFormat::CMYK32 => match colour::cmyk_to_srgb(&raw, icc.take().as_deref()) {
-            Some(rgb) => rgb,
-            None => pixels::from_cmyk(&raw),
-        },
+    let icc = decoder.icc_profile();
+    // Only an RGB profile is carried on to the variants: a grey one is not applied (grey stays
+    // grey), and CMYK is converted here, through its profile when it has one (naively when not).
+    let (rgb, icc) = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => (raw, icc),
+        jpeg_decoder::PixelFormat::L8 => (pixels::from_grey(&raw), None),
+        jpeg_decoder::PixelFormat::CMYK32 => {
+            (colour::cmyk_to_srgb(&raw, icc.as_deref()).unwrap_or_else(|| pixels::from_cmyk(&raw)), None)
+        }
         jpeg_decoder::PixelFormat::L16 => return Err(ImageError::UnsupportedFormat("16-bit JPEG".into())),
     };
-    if info.pixel_format == jpeg_decoder::PixelFormat::L8 {
-        icc = None;
-    }
     checked(u32::from(w), u32::from(h), rgb, decoder.exif_data().map(<[u8]>::to_vec), icc)
 }
 

@@ -155,12 +155,12 @@ impl ImageResizer {
         }
         self.settings.limits.check_size(current.size)?;
         let read = self.objects.get(bucket, key, current.version_id.as_deref()).await?;
-        // Without versions, the key may have been replaced between the two requests.
+        // Without versions, the key may have been replaced between the two requests; the same
+        // etag is the same object, of the size the HEAD checked.
         let Some((meta, bytes)) = read.filter(|(meta, _)| meta.etag == current.etag) else {
             tracing::info!("replaced while read: skipped");
             return Ok(Outcome::Skipped("replaced"));
         };
-        self.settings.limits.check_size(bytes.len() as u64)?;
         let (limits, encodings) = (self.settings.limits, self.settings.encodings.clone());
         // Decoding and encoding are CPU work: off the async threads.
         let made = tokio::task::spawn_blocking(move || {
@@ -256,23 +256,11 @@ impl ImageResizer {
         let origin = format!("s3:{bucket}/{key}#{version}");
         tracing::warn!(%origin, reason_code = e.code(), reason = %e, "image dead-lettered");
         // The record, not the image: the object stays in the bucket, where the origin finds it.
-        // Keys sorted: the record holds hash maps, and a redelivery must give the same letter.
-        let payload = serde_json::to_vec(&sorted(serde_json::to_value(record).unwrap_or_default())).unwrap_or_default();
+        // Through a `Value`, whose maps keep their keys in order: the record holds hash maps,
+        // and a redelivery must give the same letter byte for byte.
+        let payload = serde_json::to_value(record).and_then(|v| serde_json::to_vec(&v)).unwrap_or_default();
         let letter = Rejected { code: e.code(), reason: e.to_string(), origin, payload: &payload, key: Some(key) };
         self.bus.publish(self.settings.dead_letters.message(letter, record.event_time)).await?;
         Ok(Outcome::DeadLettered(e.code()))
-    }
-}
-
-/// The JSON with every object's keys in order, whatever order its maps iterate in.
-fn sorted(value: serde_json::Value) -> serde_json::Value {
-    match value {
-        serde_json::Value::Object(map) => {
-            let mut entries: Vec<_> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        serde_json::Value::Array(items) => serde_json::Value::Array(items.into_iter().map(sorted).collect()),
-        other => other,
     }
 }
