@@ -9,6 +9,9 @@
 //! Logging is production's (JSON at info, current span) into a sink. Also reported: fraud-scorer's
 //! scoring time per order (median and p99), from the state store read to the stored verdict.
 //! Run: `cargo bench -p local --bench checkout`.
+#[path = "support/side_by_side.rs"]
+mod side_by_side;
+
 use aws_lambda_events::event::kafka::KafkaEvent;
 use chrono::{DateTime, Duration as Minutes, Utc};
 use domain::CloudEvent;
@@ -22,13 +25,11 @@ use platform_azure::kafka_trigger::KafkaEventData;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serve::EnvFilter;
+use side_by_side::{ROUNDS, compare};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower::{Service, ServiceExt};
-
-const ROUNDS: usize = 31;
-const GOAL: f64 = 0.70;
 
 /// `n` orders of 60 customers paying with 40 cards, 1 to 4 lines each, a minute apart.
 fn orders(n: usize) -> Vec<CloudEvent<OrderConfirmed>> {
@@ -94,35 +95,6 @@ struct Invocation {
 #[derive(Deserialize)]
 struct InvData {
     orders: Vec<String>,
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-/// `function` and `baseline` alternately, ROUNDS times each after a warm-up; median rates and
-/// their ratio against GOAL.
-fn compare(name: &str, what: &str, records: usize, mut function: impl FnMut(), mut baseline: impl FnMut()) {
-    function();
-    baseline();
-    let (mut f, mut b) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let t = Instant::now();
-        function();
-        f.push(t.elapsed());
-        let t = Instant::now();
-        baseline();
-        b.push(t.elapsed());
-    }
-    let rate = |d: Duration| records as f64 / d.as_secs_f64();
-    let (fr, br) = (rate(median(f)), rate(median(b)));
-    let ratio = fr / br;
-    let verdict = if ratio >= GOAL { "met" } else { "NOT met" };
-    println!(
-        "{name:<18} {records} {what}: {fr:.0} rec/s | typed serde decode of the same bytes: {br:.0} rec/s | \
-         ratio {ratio:.2} (goal >= {GOAL:.2}: {verdict})"
-    );
 }
 
 fn main() {

@@ -7,6 +7,9 @@
 //! same run, and reported as a ratio: these machines are shared and noisy, absolute rates are not
 //! comparable from one run to the next, a ratio to a baseline measured alongside is.
 //! Run: `cargo bench -p local --bench throughput`.
+#[path = "support/side_by_side.rs"]
+mod side_by_side;
+
 use async_trait::async_trait;
 use axum::Router;
 use base64::Engine;
@@ -24,6 +27,7 @@ use projection_updater::Updater;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serve::EnvFilter;
+use side_by_side::{ROUNDS, compare, median};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -32,8 +36,6 @@ use std::time::{Duration, Instant};
 
 /// One measured unit for each function: 500 pushes, or one invocation of 500 records.
 const RECORDS: usize = 500;
-const ROUNDS: usize = 31;
-const GOAL: f64 = 0.70;
 
 /// Counts what it is given: the bench measures the function, not a broker.
 #[derive(Default)]
@@ -155,11 +157,6 @@ async fn invoke(body: &[u8], headers: &[(String, String)]) -> Vec<u8> {
     resp
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 /// The median of ROUNDS runs of `f` (after a warm-up), as records per second.
 fn rate(records: usize, mut f: impl FnMut()) -> f64 {
     f();
@@ -194,30 +191,6 @@ fn floors(rt: &tokio::runtime::Runtime, bodies: &[Vec<u8>], headers: &[(String, 
     println!(
         "{:<20} reference floors: the router alone {router:.0} rec/s; one span + one JSON log line {logging:.0} rec/s",
         ""
-    );
-}
-
-/// Runs `function` and `baseline` alternately (after one warm-up each), ROUNDS times each, and
-/// reports the median rates of `records` records per run, and their ratio against GOAL.
-fn compare(name: &str, what: &str, records: usize, mut function: impl FnMut(), mut baseline: impl FnMut()) {
-    function();
-    baseline();
-    let (mut f, mut b) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let t = Instant::now();
-        function();
-        f.push(t.elapsed());
-        let t = Instant::now();
-        baseline();
-        b.push(t.elapsed());
-    }
-    let rate = |d: Duration| records as f64 / d.as_secs_f64();
-    let (fr, br) = (rate(median(f)), rate(median(b)));
-    let ratio = fr / br;
-    let verdict = if ratio >= GOAL { "met" } else { "NOT met" };
-    println!(
-        "{name:<20} {records} {what}, JSON logs at info: {fr:.0} rec/s | typed serde decode of the same bytes: \
-         {br:.0} rec/s | ratio {ratio:.2} (goal >= {GOAL:.2}: {verdict})"
     );
 }
 

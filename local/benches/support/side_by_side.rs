@@ -1,0 +1,36 @@
+//! The one way the local benchmarks compare a function with its baseline: alternately, in one
+//! run (these machines are shared and noisy, so only the ratio means something), medians of
+//! ROUNDS rounds, the ratio against GOAL.
+use std::time::{Duration, Instant};
+
+pub const ROUNDS: usize = 31;
+pub const GOAL: f64 = 0.70;
+
+pub fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Runs `function` and `baseline` alternately (after one warm-up each), ROUNDS times each, and
+/// reports the median rates of `records` records per run, and their ratio against GOAL.
+pub fn compare(name: &str, what: &str, records: usize, mut function: impl FnMut(), mut baseline: impl FnMut()) {
+    function();
+    baseline();
+    let (mut f, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        function();
+        f.push(t.elapsed());
+        let t = Instant::now();
+        baseline();
+        b.push(t.elapsed());
+    }
+    let rate = |d: Duration| records as f64 / d.as_secs_f64();
+    let (fr, br) = (rate(median(f)), rate(median(b)));
+    let ratio = fr / br;
+    let verdict = if ratio >= GOAL { "met" } else { "NOT met" };
+    println!(
+        "{name:<20} {records} {what}, JSON logs at info: {fr:.0} rec/s | typed serde decode of the same bytes: \
+         {br:.0} rec/s | ratio {ratio:.2} (goal >= {GOAL:.2}: {verdict})"
+    );
+}
