@@ -106,42 +106,38 @@ impl Scorer {
             }
         };
         report.records = entries.len();
-        let last_attempt = req.is_last_attempt();
+        let mut orders = Vec::with_capacity(entries.len());
         for entry in entries {
             let Some(ev) = dead.readable(req, entry, MAX_RECORD_BYTES) else { continue };
             let checked = decode::<OrderConfirmed>(ev.value.as_bytes())
                 .map_err(|e| (e.code(), e.to_string()))
                 .and_then(|o| o.data.check().map(|()| o));
-            let order = match checked {
-                Ok(order) => order,
-                Err((code, reason)) => {
-                    dead.record(&ev, code, reason);
-                    continue;
-                }
-            };
-            // The verdict's time is the order event's own: every delivery of it gives the same.
-            match scorer::score_order(self.docs.as_ref(), &self.config.model, &order.data, order.time).await {
-                Ok(s) => {
-                    let d = &s.event.data;
-                    tracing::info!(order_id = %d.order_id, score = d.score, decision = ?d.decision, redelivery = s.redelivery, "order scored");
-                    if s.redelivery {
-                        report.redelivered += 1;
-                    } else {
-                        report.scored += 1;
+            match checked {
+                Ok(order) => orders.push((ev, order)),
+                Err((code, reason)) => dead.record(&ev, code, reason),
+            }
+        }
+        // The verdict's time is the order event's own: every delivery of it gives the same.
+        let batch: Vec<scorer::Order> = orders.iter().map(|(_, o)| (&o.data, o.time)).collect();
+        let last_attempt = req.is_last_attempt();
+        match scorer::score_batch(self.docs.as_ref(), &self.config.model, &batch).await {
+            Ok(scored) => scored.into_iter().for_each(|s| emit(s, &mut resp, &mut report)),
+            Err(e) if e.error.is_transient() && !last_attempt => retry_later(&e.order_id, &e.error, &mut report),
+            // The last attempt, or a stored document that cannot be read: one order at a time,
+            // so that what fails is each order's own and the rest are scored.
+            Err(_) => {
+                for ((ev, order), one) in orders.iter().zip(batch) {
+                    match scorer::score_batch(self.docs.as_ref(), &self.config.model, &[one]).await {
+                        Ok(mut s) => emit(s.remove(0), &mut resp, &mut report),
+                        Err(e) if e.error.is_transient() && !last_attempt => {
+                            retry_later(&order.data.order_id, &e.error, &mut report);
+                            break;
+                        }
+                        Err(e) => {
+                            let code = if e.error.is_transient() { "retries_exhausted" } else { "store_rejected" };
+                            dead.record(ev, code, e.error.to_string());
+                        }
                     }
-                    let value = String::from_utf8(s.event.to_json()).unwrap_or_default();
-                    resp.push_output(SCORES_BINDING, json!({"Key": s.event.key(), "Value": value}));
-                }
-                Err(e) if e.is_transient() && !last_attempt => {
-                    // The rest of the batch would meet the same store; the host retries it all,
-                    // and the orders scored so far re-emit their stored verdicts.
-                    tracing::warn!(order_id = %order.data.order_id, error = %e, "state store unavailable; the host will retry the batch");
-                    report.retry = Some(order.data.order_id.to_string());
-                    break;
-                }
-                Err(e) => {
-                    let code = if e.is_transient() { "retries_exhausted" } else { "store_rejected" };
-                    dead.record(&ev, code, e.to_string());
                 }
             }
         }
@@ -157,6 +153,26 @@ impl Scorer {
         }
         (StatusCode::OK, resp, report)
     }
+}
+
+/// A scored order's verdict goes to the `scores` output, keyed by order id.
+fn emit(s: scorer::Scored, resp: &mut InvocationResponse, report: &mut BatchReport) {
+    let d = &s.event.data;
+    tracing::info!(order_id = %d.order_id, score = d.score, decision = ?d.decision, redelivery = s.redelivery, "order scored");
+    if s.redelivery {
+        report.redelivered += 1;
+    } else {
+        report.scored += 1;
+    }
+    let value = String::from_utf8(s.event.to_json()).unwrap_or_default();
+    resp.push_output(SCORES_BINDING, json!({"Key": s.event.key(), "Value": value}));
+}
+
+/// The rest of the batch would meet the same store: the host retries it all, and the orders
+/// scored so far re-emit their stored verdicts.
+fn retry_later(order_id: &domain::values::OrderId, error: &domain::ports::PortError, report: &mut BatchReport) {
+    tracing::warn!(order_id = %order_id, error = %error, "state store unavailable; the host will retry the batch");
+    report.retry = Some(order_id.to_string());
 }
 
 impl platform_azure::handler_app::Invocations for Scorer {

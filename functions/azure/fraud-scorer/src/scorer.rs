@@ -1,15 +1,19 @@
-//! Scores one order: its verdict if it has one already (a redelivery), else the rules over its
-//! customer's and card's histories, weighed by the model, recorded, and kept as its verdict.
+//! Scores a batch of orders: each order's verdict if it has one already (a redelivery), else the
+//! rules over its customer's and card's histories, weighed by the model, recorded, and kept as its
+//! verdict. The orders of a batch are scored in turn, each seeing the ones before it, as if
+//! scored one at a time; the histories are read and written once per batch (`state::Histories`).
 use crate::model::Model;
 use crate::signals::{History, PastOrder, signals};
-use crate::state::{HistoryKey, keep_first_verdict, read_history, read_verdict, record};
+use crate::state::{Histories, HistoryKey, keep_first_verdict, read_verdict};
 use chrono::{DateTime, Utc};
 use domain::cloudevent::CloudEvent;
 use domain::events::{FraudScored, OrderConfirmed};
 use domain::ports::{Documents, PortError};
+use domain::values::OrderId;
+use std::collections::{HashMap, HashSet};
 
 pub const SOURCE: &str = "/azure/fraud-scorer";
-/// Lost etag races on an order's histories beyond this many are reported as transient.
+/// Lost etag races on a batch's histories beyond this many are reported as transient.
 pub const MAX_ATTEMPTS: usize = 8;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -20,63 +24,136 @@ pub struct Scored {
     pub redelivery: bool,
 }
 
-/// `time` is the event's time: the order record's own (its Kafka timestamp), so two instances
-/// scoring the same record race to store the same event.
+/// A batch that could not be scored: the store's error, and the first order left without a
+/// stored verdict (the batch's orders before it have theirs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchError {
+    pub order_id: OrderId,
+    pub error: PortError,
+}
+
+/// One order to score, and its event's time: the order record's own (its Kafka timestamp), so
+/// two instances scoring the same record race to store the same event.
+pub type Order<'a> = (&'a OrderConfirmed, DateTime<Utc>);
+
 pub async fn score_order(
     docs: &dyn Documents,
     model: &Model,
     order: &OrderConfirmed,
     time: DateTime<Utc>,
 ) -> Result<Scored, PortError> {
-    if let Some(event) = read_verdict(docs, &order.order_id).await? {
-        return Ok(Scored { event, redelivery: true });
-    }
-    let me = PastOrder::of(order);
-    let keep = model.rules.history_orders;
-    let customer_key = HistoryKey::customer(&order.customer_id);
-    let card_key = order.payment.as_ref().map(|p| HistoryKey::card(&p.card_fingerprint));
-    for _ in 0..MAX_ATTEMPTS {
-        let customer = read_history(docs, &customer_key).await?;
-        let card = match &card_key {
-            Some(key) => Some(read_history(docs, key).await?),
-            None => None,
-        };
-        let history = History { customer: &customer.orders, card: card.as_ref().map(|c| c.orders.as_slice()) };
-        let verdict = model.score(&signals(order, &history, &model.rules));
-        // Someone recorded another order of this customer or card since we read: score again
-        // with it. This order, once recorded, stays recorded and is never counted against itself.
-        if !record(docs, &customer_key, &customer, &me, keep).await? {
-            continue;
-        }
-        if let (Some(key), Some(card)) = (&card_key, &card)
-            && !record(docs, key, card, &me, keep).await?
-        {
-            continue;
-        }
-        let data = FraudScored {
-            order_id: order.order_id.clone(),
-            score: verdict.score,
-            decision: verdict.decision,
-            reasons: verdict.reasons,
-            model_version: model.version.clone(),
-        };
-        let event = CloudEvent::new(format!("fraud-scored-{}", order.order_id), SOURCE, time, data);
-        let stored = keep_first_verdict(docs, event.clone()).await?;
-        let redelivery = stored != event;
-        return Ok(Scored { event: stored, redelivery });
-    }
-    Err(PortError::Unavailable(format!("order {}: {MAX_ATTEMPTS} history conflicts in a row", order.order_id)))
+    let mut scored = score_batch(docs, model, &[(order, time)]).await.map_err(|e| e.error)?;
+    Ok(scored.remove(0))
 }
+
+/// Scores `orders`, returning one `Scored` each, in their order.
+pub async fn score_batch(docs: &dyn Documents, model: &Model, orders: &[Order<'_>]) -> Result<Vec<Scored>, BatchError> {
+    let fail = |i: usize| move |error: PortError| BatchError { order_id: orders[i].0.order_id.clone(), error };
+    let mut scored: Vec<Option<Scored>> = vec![None; orders.len()];
+    // Each order once: a second delivery in the same batch re-emits the first's verdict.
+    let mut first_of: HashMap<&OrderId, usize> = HashMap::new();
+    let mut fresh = Vec::new();
+    for (i, (order, _)) in orders.iter().enumerate() {
+        if first_of.contains_key(&order.order_id) {
+            continue;
+        }
+        first_of.insert(&order.order_id, i);
+        match read_verdict(docs, &order.order_id).await.map_err(fail(i))? {
+            Some(event) => scored[i] = Some(Scored { event, redelivery: true }),
+            None => fresh.push(i),
+        }
+    }
+    if let Some(&first) = fresh.first() {
+        let verdicts = record_and_score(docs, model, orders, &fresh).await.map_err(fail(first))?;
+        for (i, event) in fresh.iter().zip(verdicts) {
+            let stored = keep_first_verdict(docs, event.clone()).await.map_err(fail(*i))?;
+            let redelivery = stored != event;
+            scored[*i] = Some(Scored { event: stored, redelivery });
+        }
+    }
+    let scored: Vec<Option<Scored>> = (0..orders.len())
+        .map(|i| match &scored[i] {
+            Some(s) => Some(s.clone()),
+            None => scored[first_of[&orders[i].0.order_id]].clone().map(|s| Scored { redelivery: true, ..s }),
+        })
+        .collect();
+    Ok(scored.into_iter().map(|s| s.expect("every order scored or re-emitted")).collect())
+}
+
+/// Scores the `fresh` orders in turn against their histories and records them there; returns
+/// their verdicts, not yet stored. Reads again and starts over when another writer got in first.
+async fn record_and_score(
+    docs: &dyn Documents,
+    model: &Model,
+    orders: &[Order<'_>],
+    fresh: &[usize],
+) -> Result<Vec<CloudEvent<FraudScored>>, PortError> {
+    let keys: Vec<(HistoryKey, Option<HistoryKey>)> = fresh
+        .iter()
+        .map(|&i| {
+            let order = orders[i].0;
+            (
+                HistoryKey::customer(&order.customer_id),
+                order.payment.as_ref().map(|p| HistoryKey::card(&p.card_fingerprint)),
+            )
+        })
+        .collect();
+    let scoring: HashSet<&OrderId> = fresh.iter().map(|&i| &orders[i].0.order_id).collect();
+    let mut all_keys: Vec<&HistoryKey> = Vec::with_capacity(2 * keys.len());
+    for (customer, card) in &keys {
+        all_keys.push(customer);
+        all_keys.extend(card);
+    }
+    for _ in 0..MAX_ATTEMPTS {
+        let mut histories = Histories::read(docs, &all_keys, &scoring, model.rules.history_orders).await?;
+        let mut verdicts = Vec::with_capacity(fresh.len());
+        for (&i, (customer, card)) in fresh.iter().zip(&keys) {
+            let (order, time) = orders[i];
+            let history = History { customer: histories.get(customer), card: card.as_ref().map(|k| histories.get(k)) };
+            let verdict = model.score(&signals(order, &history, &model.rules));
+            let me = PastOrder::of(order);
+            histories.add(customer, &me);
+            if let Some(card) = card {
+                histories.add(card, &me);
+            }
+            let data = FraudScored {
+                order_id: order.order_id.clone(),
+                score: verdict.score,
+                decision: verdict.decision,
+                reasons: verdict.reasons,
+                model_version: model.version.clone(),
+            };
+            verdicts.push(CloudEvent::new(format!("fraud-scored-{}", order.order_id), SOURCE, time, data));
+        }
+        // Someone recorded another order of one of these customers or cards since we read:
+        // score again with it.
+        if histories.write(docs).await? {
+            return Ok(verdicts);
+        }
+    }
+    Err(PortError::Unavailable(format!("{MAX_ATTEMPTS} history conflicts in a row")))
+}
+
+#[cfg(test)]
+mod batch_tests;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::read_history;
     use crate::testing::order;
     use domain::events::FraudDecision;
     use inmemory::InMemoryDocuments;
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().expect("time")
+    }
+
+    /// Records one order in one history, as another instance's batch would.
+    async fn record(docs: &dyn Documents, key: &HistoryKey, order: &PastOrder) {
+        let mut histories = Histories::read(docs, &[key], &HashSet::new(), 50).await.expect("read");
+        histories.add(key, order);
+        assert!(histories.write(docs).await.expect("write"));
     }
 
     #[tokio::test]
@@ -105,8 +182,7 @@ mod tests {
         let o = order("A-1", "C-1", "2026-11-20T10:00:00Z");
         // The first attempt recorded both histories, then storing the verdict failed.
         for key in [HistoryKey::customer(&o.customer_id), HistoryKey::card("fp-1")] {
-            let stored = read_history(&docs, &key).await.expect("read");
-            assert!(record(&docs, &key, &stored, &PastOrder::of(&o), 50).await.expect("record"));
+            record(&docs, &key, &PastOrder::of(&o)).await;
         }
         let retried = score_order(&docs, &model, &o, at("2026-11-20T10:00:01Z")).await.expect("scored");
         let fresh = score_order(&InMemoryDocuments::default(), &model, &o, at("2026-11-20T10:00:01Z")).await;
@@ -142,7 +218,7 @@ mod tests {
             if pk.starts_with("customer:") && !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst) {
                 let other = PastOrder::of(&order("A-0", "C-1", "2026-11-20T09:59:00Z"));
                 let key = HistoryKey::customer(&other_customer());
-                assert!(record(&self.inner, &key, &Default::default(), &other, 50).await.expect("their write"));
+                record(&self.inner, &key, &other).await;
             }
             self.inner.create(pk, body).await
         }

@@ -4,10 +4,15 @@
 //!   of a card (ids, confirmation times, totals), what the velocity and amount rules read;
 //! - `verdict:<order id>`: the first `fraud.scored` event of an order, as published.
 //!
+//! A batch reads each history it needs once, scores its orders in turn against them, writes each
+//! changed history once and then stores the verdicts (`Histories`): on Cosmos DB that is one
+//! read and one write per customer and card of the batch instead of per order.
+//!
 //! Order of writes, for at-least-once delivery: an order is recorded in its histories first and
 //! its verdict last. A crash in between leaves the order in its histories without a verdict; the
-//! redelivery scores it again (the rules never count an order against itself) and stores the
-//! verdict. Once a verdict is stored, every redelivery re-emits it: the first result wins.
+//! redelivery scores it again (the rules never count an order against itself, nor one after it
+//! in its batch) and stores the verdict. Once a verdict is stored, every redelivery re-emits it:
+//! the first result wins.
 use crate::signals::PastOrder;
 use domain::cloudevent::CloudEvent;
 use domain::dead_letter::sha256_hex;
@@ -16,6 +21,7 @@ use domain::ports::{Documents, Etag, PortError};
 use domain::values::{CustomerId, OrderId};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
 
 /// A history document: whose it is, and where it lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,32 +59,78 @@ pub async fn read_history(docs: &dyn Documents, key: &HistoryKey) -> Result<Stor
     Ok(StoredHistory { orders, etag: Some(doc.etag) })
 }
 
-/// Adds `order` to the history read as `stored`, keeping the `keep` latest by confirmation time,
-/// under the etag read. Returns false if someone wrote in between (read again and start over);
-/// an order already there writes nothing.
-pub async fn record(
-    docs: &dyn Documents,
-    key: &HistoryKey,
-    stored: &StoredHistory,
-    order: &PastOrder,
+/// The histories one batch of orders reads and writes: each read once, brought up to date in
+/// memory order by order, and written once under the etag it was read with.
+#[derive(Debug, Default)]
+pub struct Histories {
+    by_key: HashMap<String, (StoredHistory, Vec<PastOrder>)>,
     keep: usize,
-) -> Result<bool, PortError> {
-    if stored.orders.iter().any(|p| p.order_id == order.order_id) {
-        return Ok(true);
+}
+
+impl Histories {
+    /// Reads every history in `keys` once. The orders in `scoring` are left out of what is read,
+    /// as if not recorded yet: an earlier attempt (or a lost etag race) may have recorded some of
+    /// them, and each is added back, in its turn, as it is scored, so an order never sees one
+    /// that comes after it in its batch, whatever happened before.
+    pub async fn read(
+        docs: &dyn Documents,
+        keys: &[&HistoryKey],
+        scoring: &HashSet<&OrderId>,
+        keep: usize,
+    ) -> Result<Self, PortError> {
+        let mut by_key = HashMap::new();
+        for key in keys.iter() {
+            if by_key.contains_key(key.as_str()) {
+                continue;
+            }
+            let stored = read_history(docs, key).await?;
+            let current = stored.orders.iter().filter(|p| !scoring.contains(&p.order_id)).cloned().collect();
+            by_key.insert(key.as_str().to_string(), (stored, current));
+        }
+        Ok(Histories { by_key, keep: keep.max(1) })
     }
-    let mut orders = stored.orders.clone();
-    orders.push(order.clone());
-    orders.sort_by(|a, b| b.confirmed_at.cmp(&a.confirmed_at).then_with(|| a.order_id.cmp(&b.order_id)));
-    orders.truncate(keep.max(1));
-    let body = json!({"id": key.as_str(), "pk": key.as_str(), "orders": orders});
-    let written = match &stored.etag {
-        Some(etag) => docs.replace(key.as_str(), key.as_str(), body, etag).await,
-        None => docs.create(key.as_str(), body).await,
-    };
-    match written {
-        Ok(_) => Ok(true),
-        Err(PortError::PreconditionFailed | PortError::AlreadyExists) => Ok(false),
-        Err(e) => Err(e),
+
+    /// The orders of a history as they stand (empty if it was not read).
+    pub fn get(&self, key: &HistoryKey) -> &[PastOrder] {
+        self.by_key.get(key.as_str()).map(|(_, current)| current.as_slice()).unwrap_or_default()
+    }
+
+    /// Adds `order`, keeping the `keep` latest by confirmation time (latest first, then by id).
+    pub fn add(&mut self, key: &HistoryKey, order: &PastOrder) {
+        let Some((_, orders)) = self.by_key.get_mut(key.as_str()) else { return };
+        if orders.iter().any(|p| p.order_id == order.order_id) {
+            return;
+        }
+        let at = orders.partition_point(|p| {
+            p.confirmed_at > order.confirmed_at || (p.confirmed_at == order.confirmed_at && p.order_id < order.order_id)
+        });
+        orders.insert(at, order.clone());
+        orders.truncate(self.keep);
+    }
+
+    /// Writes every history that changed, in key order, each under the etag it was read with.
+    /// Returns false if someone wrote one of them in between (read again and start over); those
+    /// written before it stay written, which `read` allows for.
+    pub async fn write(&self, docs: &dyn Documents) -> Result<bool, PortError> {
+        let mut keys: Vec<&String> = self.by_key.keys().collect();
+        keys.sort();
+        for key in keys {
+            let (stored, orders) = &self.by_key[key];
+            if *orders == stored.orders {
+                continue;
+            }
+            let body = json!({"id": key, "pk": key, "orders": orders});
+            let written = match &stored.etag {
+                Some(etag) => docs.replace(key, key, body, etag).await,
+                None => docs.create(key, body).await,
+            };
+            match written {
+                Ok(_) => {}
+                Err(PortError::PreconditionFailed | PortError::AlreadyExists) => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
     }
 }
 

@@ -1,0 +1,130 @@
+//! A batch is scored as its orders would be one at a time, with one read and one write per
+//! history instead of per order, whatever failed before.
+use super::*;
+use crate::testing::order;
+use async_trait::async_trait;
+use domain::ports::{Etag, StoredDocument};
+use inmemory::InMemoryDocuments;
+use serde_json::Value;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Counts each operation by kind and document family (`read customer`, `create verdict`, …);
+/// storing verdicts fails while `verdicts_fail` is set.
+#[derive(Default)]
+struct Counting {
+    inner: InMemoryDocuments,
+    ops: Mutex<HashMap<String, usize>>,
+    verdicts_fail: AtomicBool,
+}
+
+impl Counting {
+    fn count(&self, op: &str, id: &str) {
+        let family = id.split(':').next().unwrap_or(id);
+        *self.ops.lock().expect("lock").entry(format!("{op} {family}")).or_default() += 1;
+    }
+    fn take(&self) -> Vec<(String, usize)> {
+        let mut ops: Vec<(String, usize)> = self.ops.lock().expect("lock").drain().collect();
+        ops.sort();
+        ops
+    }
+}
+
+#[async_trait]
+impl Documents for Counting {
+    async fn read(&self, pk: &str, id: &str) -> Result<Option<StoredDocument>, PortError> {
+        self.count("read", id);
+        self.inner.read(pk, id).await
+    }
+    async fn create(&self, pk: &str, body: Value) -> Result<Etag, PortError> {
+        self.count("create", pk);
+        if pk.starts_with("verdict:") && self.verdicts_fail.load(Ordering::SeqCst) {
+            return Err(PortError::Unavailable("verdict store down".into()));
+        }
+        self.inner.create(pk, body).await
+    }
+    async fn replace(&self, pk: &str, id: &str, body: Value, if_match: &Etag) -> Result<Etag, PortError> {
+        self.count("replace", id);
+        self.inner.replace(pk, id, body, if_match).await
+    }
+}
+
+/// 12 orders a minute apart of 3 customers on 2 cards, the last of them 4 times the others' total.
+fn orders() -> Vec<(OrderConfirmed, DateTime<Utc>)> {
+    let start: DateTime<Utc> = "2026-11-20T10:00:00Z".parse().expect("time");
+    (0..12)
+        .map(|i| {
+            let at = start + chrono::Duration::minutes(i);
+            let mut o = order(&format!("B-{i}"), &format!("C-{}", i % 3), &at.to_rfc3339());
+            o.payment.as_mut().expect("payment").card_fingerprint = format!("fp-{}", i % 2);
+            if i == 11 {
+                o.total.amount_minor *= 4;
+            }
+            (o, at)
+        })
+        .collect()
+}
+
+fn batch(orders: &[(OrderConfirmed, DateTime<Utc>)]) -> Vec<Order<'_>> {
+    orders.iter().map(|(o, t)| (o, *t)).collect()
+}
+
+async fn one_at_a_time(orders: &[(OrderConfirmed, DateTime<Utc>)]) -> Vec<CloudEvent<FraudScored>> {
+    let (docs, model) = (InMemoryDocuments::default(), Model::select(None).expect("model"));
+    let mut out = Vec::new();
+    for (o, t) in orders {
+        out.push(score_order(&docs, &model, o, *t).await.expect("scored").event);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_batch_scores_as_one_order_at_a_time_with_one_read_and_write_per_history() {
+    let orders = orders();
+    let docs = Counting::default();
+    let scored = score_batch(&docs, &Model::select(None).expect("model"), &batch(&orders)).await.expect("scored");
+    let events: Vec<_> = scored.iter().map(|s| s.event.clone()).collect();
+    assert_eq!(events, one_at_a_time(&orders).await);
+    assert!(scored.iter().all(|s| !s.redelivery));
+    let reasons = &events[11].data.reasons;
+    assert!(reasons.iter().any(|r| r.starts_with("customer_velocity: 3 other orders")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.starts_with("card_velocity: 5 other orders")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.starts_with("amount_vs_history: 4.0x")), "{reasons:?}");
+    let per_batch = [("create card", 2), ("create customer", 3), ("create verdict", 12), ("read card", 2)];
+    let expected: Vec<(String, usize)> = per_batch
+        .into_iter()
+        .chain([("read customer", 3), ("read verdict", 12)])
+        .map(|(op, n)| (op.to_string(), n))
+        .collect();
+    assert_eq!(docs.take(), expected, "5 histories: each read once and written once");
+}
+
+#[tokio::test]
+async fn a_batch_retried_after_its_histories_were_written_gives_the_same_verdicts() {
+    let orders = orders();
+    let model = Model::select(None).expect("model");
+    let docs = Counting::default();
+    docs.verdicts_fail.store(true, Ordering::SeqCst);
+    let failed = score_batch(&docs, &model, &batch(&orders)).await.expect_err("verdicts not stored");
+    assert_eq!((failed.order_id.as_str(), failed.error.is_transient()), ("B-0", true));
+    docs.verdicts_fail.store(false, Ordering::SeqCst);
+    // The redelivery comes in a different cut: the second half first, then all of it.
+    let second_half = score_batch(&docs, &model, &batch(&orders[6..])).await.expect("scored");
+    let all = score_batch(&docs, &model, &batch(&orders)).await.expect("scored");
+    let reference = one_at_a_time(&orders).await;
+    assert_eq!(second_half.iter().map(|s| &s.event).collect::<Vec<_>>(), reference[6..].iter().collect::<Vec<_>>());
+    assert_eq!(all.iter().map(|s| s.event.clone()).collect::<Vec<_>>(), reference);
+    assert_eq!(all.iter().filter(|s| s.redelivery).count(), 6, "the second half re-emitted");
+}
+
+#[tokio::test]
+async fn an_order_twice_in_one_batch_is_scored_once_and_re_emitted() {
+    let orders = orders();
+    let twice = [orders[0].clone(), orders[1].clone(), orders[0].clone()];
+    let docs = Counting::default();
+    let scored = score_batch(&docs, &Model::select(None).expect("model"), &batch(&twice)).await.expect("scored");
+    assert_eq!(scored[2].event, scored[0].event);
+    assert_eq!(scored.iter().map(|s| s.redelivery).collect::<Vec<_>>(), [false, false, true]);
+    let verdicts = docs.take().into_iter().filter(|(op, _)| op.ends_with("verdict")).collect::<Vec<_>>();
+    assert_eq!(verdicts, [("create verdict".to_string(), 2), ("read verdict".to_string(), 2)]);
+}
