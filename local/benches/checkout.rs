@@ -111,11 +111,12 @@ fn main() {
     let body = serde_json::to_vec(&request).expect("request");
     let json = vec![("content-type".to_string(), "application/json".to_string())];
     let invoke = || {
-        let scorer = fraud_scorer::Scorer::new(Arc::new(InMemoryDocuments::default()), fraud_scorer::Config::default());
+        let state = Arc::new(InMemoryDocuments::default());
+        let scorer = fraud_scorer::Scorer::new(state.clone(), fraud_scorer::Config::default());
         let router = fraud_scorer::app(Arc::new(scorer), usize::MAX);
         let (status, resp) = rt.block_on(post(&router, "/order-confirmed", &json, body.clone()));
         assert_eq!(status.as_u16(), 200);
-        black_box(resp);
+        (resp, state)
     };
     compare("fraud-scorer", "orders in one invocation through the router", events.len(), invoke, || {
         let inv: Invocation = serde_json::from_slice(&body).expect("invocation");
@@ -143,8 +144,9 @@ fn main() {
     // order-updater: 100-record MSK batches through lambda_runtime's service.
     let batch = serde_json::to_vec(&local::lambda_host::msk_event(&records(&events[..100]))).expect("event");
     let run_batch = || {
+        let orders = Arc::new(InMemoryDocuments::default());
         let updater = Arc::new(order_updater::OrderUpdater {
-            orders: Arc::new(InMemoryDocuments::default()),
+            orders: orders.clone(),
             carts: Arc::new(InMemoryCarts::default()),
             bus: Arc::new(inmemory::Bus::new(3)),
             dead_letters: domain::dead_letter::DeadLetterPolicy::new(order_updater::NAME, "checkout.dlq"),
@@ -160,6 +162,7 @@ fn main() {
             ready.call(LambdaEvent::new(event, Context::default())).await.expect("handled")
         });
         assert!(response.batch_item_failures.is_empty());
+        orders
     };
     compare("order-updater", "records per MSK batch through lambda_runtime's service", 100, run_batch, || {
         let event: KafkaEvent = serde_json::from_slice(&batch).expect("MSK event");

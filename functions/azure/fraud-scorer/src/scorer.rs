@@ -71,12 +71,12 @@ pub async fn score_batch(docs: &dyn Documents, model: &Model, orders: &[Order<'_
             scored[*i] = Some(Scored { event: stored, redelivery });
         }
     }
-    let scored: Vec<Option<Scored>> = (0..orders.len())
-        .map(|i| match &scored[i] {
-            Some(s) => Some(s.clone()),
-            None => scored[first_of[&orders[i].0.order_id]].clone().map(|s| Scored { redelivery: true, ..s }),
-        })
-        .collect();
+    for i in 0..orders.len() {
+        if scored[i].is_none() {
+            let first = scored[first_of[&orders[i].0.order_id]].clone();
+            scored[i] = first.map(|s| Scored { redelivery: true, ..s });
+        }
+    }
     Ok(scored.into_iter().map(|s| s.expect("every order scored or re-emitted")).collect())
 }
 
@@ -88,14 +88,17 @@ async fn record_and_score(
     orders: &[Order<'_>],
     fresh: &[usize],
 ) -> Result<Vec<CloudEvent<FraudScored>>, PortError> {
+    // A card's key is a hash of its fingerprint: worked out once per card of the batch.
+    let mut cards: HashMap<&str, HistoryKey> = HashMap::new();
     let keys: Vec<(HistoryKey, Option<HistoryKey>)> = fresh
         .iter()
         .map(|&i| {
             let order = orders[i].0;
-            (
-                HistoryKey::customer(&order.customer_id),
-                order.payment.as_ref().map(|p| HistoryKey::card(&p.card_fingerprint)),
-            )
+            let card = order.payment.as_ref().map(|p| {
+                let fingerprint = p.card_fingerprint.as_str();
+                cards.entry(fingerprint).or_insert_with(|| HistoryKey::card(fingerprint)).clone()
+            });
+            (HistoryKey::customer(&order.customer_id), card)
         })
         .collect();
     let scoring: HashSet<&OrderId> = fresh.iter().map(|&i| &orders[i].0.order_id).collect();
