@@ -1,0 +1,206 @@
+//! The functions' log line: one JSON object per event, in the shape of tracing-subscriber's own
+//! JSON format with the current span (`timestamp`, `level`, `fields`, `target`, `span` with the
+//! span's fields and `name`), written straight into the line.
+//!
+//! Why not tracing-subscriber's formatter: it parses the span's fields back from their JSON text
+//! into a `serde_json::Value` map on every event, and formats the time into a fresh `String`;
+//! at one line per record that was most of what a log line cost. Here the span's fields, already
+//! JSON (`JsonFields` writes them once, when the span is made), are copied as they are, and the
+//! event's fields are escaped as they are visited.
+use std::fmt::{self, Write};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
+
+pub struct JsonLines;
+
+impl<S> FormatEvent<S, JsonFields> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, JsonFields>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        let meta = event.metadata();
+        w.write_str("{\"timestamp\":\"")?;
+        SystemTime.format_time(&mut w)?;
+        write!(w, "\",\"level\":\"{}\",\"fields\":{{", meta.level())?;
+        let mut fields = Fields { w: &mut w, first: true, result: Ok(()), scratch: String::new() };
+        event.record(&mut fields);
+        fields.result?;
+        w.write_str("},\"target\":")?;
+        escaped(&mut w, meta.target())?;
+        let span = event.parent().and_then(|id| ctx.span(id)).or_else(|| ctx.lookup_current());
+        if let Some(span) = span {
+            w.write_str(",\"span\":{")?;
+            let extensions = span.extensions();
+            // `{"a":1,"b":"x"}` as JsonFields wrote it: its members go in as they are.
+            let members = extensions
+                .get::<FormattedFields<JsonFields>>()
+                .map(|f| f.fields.as_str().trim())
+                .and_then(|f| f.strip_prefix('{')?.strip_suffix('}'))
+                .unwrap_or("");
+            if !members.trim().is_empty() {
+                w.write_str(members)?;
+                w.write_char(',')?;
+            }
+            w.write_str("\"name\":")?;
+            escaped(&mut w, span.metadata().name())?;
+            w.write_char('}')?;
+        }
+        w.write_str("}\n")
+    }
+}
+
+/// Writes each field as a JSON member, the value escaped as it comes.
+struct Fields<'a, 'w> {
+    w: &'a mut Writer<'w>,
+    first: bool,
+    result: fmt::Result,
+    /// Where a `Debug` value is formatted before it is escaped, reused across fields.
+    scratch: String,
+}
+
+impl Fields<'_, '_> {
+    fn member(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>, &mut String) -> fmt::Result) {
+        if self.result.is_err() {
+            return;
+        }
+        let w = &mut *self.w;
+        self.result = (|| {
+            if !std::mem::take(&mut self.first) {
+                w.write_char(',')?;
+            }
+            escaped(w, field.name())?;
+            w.write_char(':')?;
+            value(w, &mut self.scratch)
+        })();
+    }
+}
+
+impl Visit for Fields<'_, '_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.member(field, |w, scratch| {
+            scratch.clear();
+            write!(scratch, "{value:?}")?;
+            escaped(w, scratch)
+        });
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.member(field, |w, _| escaped(w, value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.member(field, |w, _| write!(w, "{value}"));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.member(field, |w, _| write!(w, "{value}"));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.member(field, |w, _| write!(w, "{value}"));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        // JSON has no NaN or infinity; serde_json writes them as null too.
+        self.member(field, |w, _| if value.is_finite() { write!(w, "{value}") } else { w.write_str("null") });
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.member(field, |w, scratch| {
+            scratch.clear();
+            write!(scratch, "{value}")?;
+            escaped(w, scratch)
+        });
+    }
+}
+
+/// `s` as a JSON string: quotes, backslashes and control characters escaped.
+fn escaped(w: &mut impl Write, s: &str) -> fmt::Result {
+    w.write_char('"')?;
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        w.write_str(&s[start..i])?;
+        if escape.is_empty() {
+            write!(w, "\\u{b:04x}")?;
+        } else {
+            w.write_str(escape)?;
+        }
+        start = i + 1;
+    }
+    w.write_str(&s[start..])?;
+    w.write_char('"')
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn lines(log: impl FnOnce()) -> Vec<Value> {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = crate::json_subscriber(crate::EnvFilter::new("trace"), move || writer.clone());
+        tracing::subscriber::with_default(subscriber, log);
+        let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
+        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+    }
+
+    #[test]
+    fn a_line_carries_the_event_its_target_and_the_current_span() {
+        let got = lines(|| {
+            let span = tracing::info_span!("invocation", function = "fraud-scorer", event_id = %"inv-1");
+            let _in = span.enter();
+            tracing::warn!(order_id = %"A-1", score = 870u64, delta = -3i64, ok = true, ratio = 0.5, "order \"scored\"\n");
+        });
+        assert_eq!(got.len(), 1);
+        let line = &got[0];
+        assert_eq!(line["level"], "WARN");
+        assert_eq!(line["target"], module_path!());
+        assert_eq!(
+            line["fields"],
+            json!({"message": "order \"scored\"\n", "order_id": "A-1", "score": 870, "delta": -3, "ok": true, "ratio": 0.5})
+        );
+        assert_eq!(line["span"], json!({"function": "fraud-scorer", "event_id": "inv-1", "name": "invocation"}));
+        let at = line["timestamp"].as_str().expect("a timestamp");
+        assert!(chrono_like(at), "{at}");
+    }
+
+    #[test]
+    fn outside_a_span_there_is_no_span_and_odd_values_stay_json() {
+        let got = lines(|| {
+            let error = std::io::Error::other("disk \\ full\u{1}");
+            tracing::info!(error = &error as &(dyn std::error::Error + 'static), nan = f64::NAN, "tab\there");
+        });
+        assert_eq!(got[0]["fields"], json!({"message": "tab\there", "error": "disk \\ full\u{1}", "nan": null}));
+        assert!(got[0].get("span").is_none());
+        let got = lines(|| {
+            let _in = tracing::info_span!("bare").entered();
+            tracing::info!("inside");
+        });
+        assert_eq!(got[0]["span"], json!({"name": "bare"}));
+    }
+
+    /// `2026-11-30T21:10:30.123456Z`: RFC 3339 in UTC.
+    fn chrono_like(s: &str) -> bool {
+        s.len() >= 20 && s.ends_with('Z') && s.as_bytes()[4] == b'-' && s.as_bytes()[10] == b'T'
+    }
+}
