@@ -105,9 +105,21 @@ fn main() {
         "Checkout functions along their real path, JSON logs at info into a sink; medians of {ROUNDS} alternating rounds"
     );
 
-    // fraud-scorer: one invocation of 500 orders.
     let events = orders(500);
-    let request = local::functions_host::kafka_trigger_request("order-confirmed", "orders", &records(&events), None, 1);
+    // `cargo bench -p local --bench checkout -- order-updater` runs that one only (for profiling).
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let runs = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if runs("fraud-scorer") {
+        fraud_scorer_bench(&rt, &events);
+    }
+    if runs("order-updater") {
+        order_updater_bench(&rt, &events);
+    }
+}
+
+/// One invocation of 500 orders through the router; then the scoring time per order.
+fn fraud_scorer_bench(rt: &tokio::runtime::Runtime, events: &[CloudEvent<OrderConfirmed>]) {
+    let request = local::functions_host::kafka_trigger_request("order-confirmed", "orders", &records(events), None, 1);
     let body = serde_json::to_vec(&request).expect("request");
     let json = vec![("content-type".to_string(), "application/json".to_string())];
     let invoke = || {
@@ -140,8 +152,10 @@ fn main() {
     times.sort();
     let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
     println!("{:<18} scoring time per order: median {:?}, p99 {:?}", "fraud-scorer", pct(0.5), pct(0.99));
+}
 
-    // order-updater: 100-record MSK batches through lambda_runtime's service.
+/// 100-record MSK batches through lambda_runtime's service.
+fn order_updater_bench(rt: &tokio::runtime::Runtime, events: &[CloudEvent<OrderConfirmed>]) {
     let batch = serde_json::to_vec(&local::lambda_host::msk_event(&records(&events[..100]))).expect("event");
     let run_batch = || {
         let orders = Arc::new(InMemoryDocuments::default());

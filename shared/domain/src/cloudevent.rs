@@ -146,6 +146,68 @@ impl RawEvent {
 }
 
 /// Decodes one structured CloudEvent of type `T`, distinguishing malformed JSON from a wrong schema.
+///
+/// An event of the expected type is read in one pass. Whatever that pass does not take (another
+/// type or specversion, no `datacontenttype`, bad input) is read again in two steps, attributes
+/// first and data second, which accept exactly what they did before and say precisely what is
+/// wrong: the result is always the two-step one, only cheaper when all is well.
 pub fn decode<T: DomainEvent>(bytes: &[u8]) -> Result<CloudEvent<T>, DecodeError> {
+    if let Ok(event) = serde_json::from_slice::<CloudEvent<T>>(bytes)
+        && event.specversion == SPEC_VERSION
+        && event.ty == T::TYPE
+    {
+        return Ok(event);
+    }
     RawEvent::parse(bytes)?.into_event()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::PaymentSucceeded;
+    use serde_json::json;
+
+    fn two_steps(bytes: &[u8]) -> Result<CloudEvent<PaymentSucceeded>, DecodeError> {
+        RawEvent::parse(bytes)?.into_event()
+    }
+
+    /// The one-pass read gives what the two steps give, for every kind of input.
+    #[test]
+    fn decode_gives_the_two_step_result_whatever_the_input() {
+        let data = json!({"order_id": "A-1", "payment_id": "pay-A-1", "amount": {"amount_minor": 500, "currency": "EUR"},
+            "gateway_reference": "ch_1", "reason": "card_declined"});
+        let event = json!({"specversion": "1.0", "id": "e-1", "source": "/aws/payment-processor",
+            "type": "com.shop.payment.succeeded.v1", "time": "2026-11-30T10:00:00Z", "subject": "A-1",
+            "datacontenttype": "application/json", "data": data, "extension": "kept out"});
+        let with = |key: &str, value: serde_json::Value| {
+            let mut e = event.clone();
+            e[key] = value;
+            serde_json::to_vec(&e).expect("json")
+        };
+        let without = |key: &str| {
+            let mut e = event.clone();
+            e.as_object_mut().expect("object").remove(key);
+            serde_json::to_vec(&e).expect("json")
+        };
+        let whole = serde_json::to_vec(&event).expect("json");
+        let inputs: Vec<(&str, Vec<u8>)> = vec![
+            ("an event of the type", whole.clone()),
+            ("another type whose data fits", with("type", json!("com.shop.payment.failed.v1"))),
+            ("another specversion", with("specversion", json!("0.3"))),
+            ("no datacontenttype (defaults)", without("datacontenttype")),
+            ("no subject", without("subject")),
+            ("no data", without("data")),
+            ("data of another shape", with("data", json!({"order_id": "A-1"}))),
+            ("a bad time", with("time", json!("yesterday"))),
+            ("cut short", whole[..whole.len() / 2].to_vec()),
+            ("not JSON", b"<xml/>".to_vec()),
+        ];
+        for (case, bytes) in inputs {
+            let (one, two) = (decode::<PaymentSucceeded>(&bytes), two_steps(&bytes));
+            assert_eq!(format!("{one:?}"), format!("{two:?}"), "{case}");
+        }
+        assert!(decode::<PaymentSucceeded>(&whole).is_ok_and(|e| e.data.gateway_reference == "ch_1"));
+        let defaulted = decode::<PaymentSucceeded>(&without("datacontenttype")).expect("decodes");
+        assert_eq!(defaulted.datacontenttype, "application/json");
+    }
 }

@@ -14,6 +14,7 @@ pub mod machine;
 mod testing;
 
 use aws_lambda_events::event::kafka::KafkaEvent;
+use chrono::{DateTime, Utc};
 use domain::cloudevent::{DomainEvent, RawEvent};
 use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy};
 use domain::events::topics;
@@ -97,12 +98,7 @@ impl OrderUpdater {
 
     /// Read the order's record, apply the event, write under the version read (a lost race
     /// reads again), then run what is pending and write the record again without it.
-    async fn apply(
-        &self,
-        event_id: &str,
-        time: chrono::DateTime<chrono::Utc>,
-        input: Input,
-    ) -> Result<Outcome, Failure> {
+    async fn apply(&self, event_id: &str, time: DateTime<Utc>, input: Input) -> Result<Outcome, Failure> {
         let pk = input.order_id().to_string();
         for _ in 0..MAX_ATTEMPTS {
             let (stored, etag) = self.read(&pk).await?;
@@ -202,7 +198,7 @@ impl RecordHandler for OrderUpdater {
     type Done = Outcome;
 
     async fn process(&self, r: &MskRecord) -> Result<Outcome, Failure> {
-        let (event_id, time, input) = decode(r)?;
+        let (event_id, time, input) = read_record(r)?;
         let span = tracing::info_span!("record", %event_id, order_id = %input.order_id(), position = %r.position());
         self.apply(&event_id, time, input).instrument(span).await
     }
@@ -217,22 +213,26 @@ impl RecordHandler for OrderUpdater {
 }
 
 /// The record as the event its topic carries: its CloudEvent id, time and data.
-fn decode(r: &MskRecord) -> Result<(String, chrono::DateTime<chrono::Utc>, Input), Failure> {
+fn read_record(r: &MskRecord) -> Result<(String, DateTime<Utc>, Input), Failure> {
+    use domain::cloudevent::decode;
     use domain::events::{FraudScored, OrderConfirmed, PaymentFailed, PaymentSucceeded};
-    let raw = RawEvent::parse(&r.value)?;
-    let (id, time) = (raw.id.clone(), raw.time);
-    let input = match r.topic.as_str() {
+    fn read<T: DomainEvent>(r: &MskRecord, input: fn(T) -> Input) -> Result<(String, DateTime<Utc>, Input), Failure> {
+        let event = decode::<T>(&r.value)?;
+        Ok((event.id, event.time, input(event.data)))
+    }
+    match r.topic.as_str() {
         OrderConfirmed::TOPIC => {
-            let order = raw.into_event::<OrderConfirmed>()?.data;
-            order.check().map_err(|(code, reason)| Failure::Permanent(code, reason))?;
-            Input::Confirmed(order)
+            let event = decode::<OrderConfirmed>(&r.value)?;
+            event.data.check().map_err(|(code, reason)| Failure::Permanent(code, reason))?;
+            Ok((event.id, event.time, Input::Confirmed(event.data)))
         }
-        FraudScored::TOPIC => Input::Scored(raw.into_event::<FraudScored>()?.data),
-        PaymentSucceeded::TOPIC => Input::Succeeded(raw.into_event::<PaymentSucceeded>()?.data),
-        PaymentFailed::TOPIC => Input::Failed(raw.into_event::<PaymentFailed>()?.data),
+        FraudScored::TOPIC => read::<FraudScored>(r, Input::Scored),
+        PaymentSucceeded::TOPIC => read::<PaymentSucceeded>(r, Input::Succeeded),
+        PaymentFailed::TOPIC => read::<PaymentFailed>(r, Input::Failed),
         other => {
-            return Err(Failure::Permanent("unexpected_topic", format!("order-updater does not consume {other:?}")));
+            // What is not an event at all is said first, as for the topics it consumes.
+            RawEvent::parse(&r.value)?;
+            Err(Failure::Permanent("unexpected_topic", format!("order-updater does not consume {other:?}")))
         }
-    };
-    Ok((id, time, input))
+    }
 }
