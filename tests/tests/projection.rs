@@ -2,7 +2,7 @@
 //! an unavailable store fails the invocation for the host to retry; on the last retry the
 //! records are dead-lettered instead, so nothing is lost.
 use async_trait::async_trait;
-use domain::ports::{Documents, Etag, PortError, StoredDocument};
+use domain::ports::{Documents, Etag, JsonText, PortError, StoredDocument};
 use inmemory::{InMemoryDocuments, Record};
 use local::functions_host::kafka_trigger_request;
 use projection_updater::Updater;
@@ -37,10 +37,10 @@ impl Documents for Contended {
     async fn read(&self, pk: &str, id: &str) -> Result<Option<StoredDocument>, PortError> {
         self.inner.read(pk, id).await
     }
-    async fn create(&self, pk: &str, body: Value) -> Result<Etag, PortError> {
-        self.inner.create(pk, body).await
+    async fn create(&self, pk: &str, id: &str, body: JsonText) -> Result<Etag, PortError> {
+        self.inner.create(pk, id, body).await
     }
-    async fn replace(&self, pk: &str, id: &str, body: Value, if_match: &Etag) -> Result<Etag, PortError> {
+    async fn replace(&self, pk: &str, id: &str, body: JsonText, if_match: &Etag) -> Result<Etag, PortError> {
         if !self.raced.swap(true, Ordering::SeqCst) {
             self.inner.touch(pk, id);
         }

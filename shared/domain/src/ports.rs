@@ -1,9 +1,9 @@
 //! Ports: the small traits every function's effects go through. Adapters live in `inmemory`,
 //! `kafka` and `platform-*`; the domain never sees a cloud SDK.
+pub use crate::json_text::JsonText;
 use crate::values::{CustomerId, Money, Sku};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PortError {
@@ -110,18 +110,29 @@ pub struct Etag(pub String);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredDocument {
-    pub body: Value,
+    pub body: JsonText,
     pub etag: Etag,
 }
 
-/// A document container partitioned by key (Cosmos DB). All writes are optimistic.
+/// A document container partitioned by key (Cosmos DB). All writes are optimistic. Bodies are
+/// JSON text carrying their own `id` (as Cosmos DB requires), which the caller also names.
 #[async_trait]
 pub trait Documents: Send + Sync {
     async fn read(&self, partition_key: &str, id: &str) -> Result<Option<StoredDocument>, PortError>;
     /// Fails with `AlreadyExists` if a document with that id is in the partition.
-    async fn create(&self, partition_key: &str, body: Value) -> Result<Etag, PortError>;
+    async fn create(&self, partition_key: &str, id: &str, body: JsonText) -> Result<Etag, PortError>;
     /// Fails with `PreconditionFailed` unless the stored etag equals `if_match`.
-    async fn replace(&self, partition_key: &str, id: &str, body: Value, if_match: &Etag) -> Result<Etag, PortError>;
+    async fn replace(&self, partition_key: &str, id: &str, body: JsonText, if_match: &Etag) -> Result<Etag, PortError>;
+}
+
+/// A document body from a typed value; one JSON cannot hold is refused for good.
+pub fn document<T: serde::Serialize + ?Sized>(value: &T) -> Result<JsonText, PortError> {
+    JsonText::of(value).map_err(|e| PortError::Rejected(format!("document is not JSON: {e}")))
+}
+
+/// A stored body read into `T`; one that does not fit is refused for good, naming `what`.
+pub fn read_document<'a, T: serde::Deserialize<'a>>(body: &'a JsonText, what: &str) -> Result<T, PortError> {
+    body.decode().map_err(|e| PortError::Rejected(format!("stored {what} is unreadable: {e}")))
 }
 
 /// Where a page of a paginated listing starts: opaque to callers, given back as it came.

@@ -1,13 +1,14 @@
 use crate::Outage;
 use async_trait::async_trait;
-use domain::ports::{Documents, Etag, PortError, StoredDocument};
+use domain::ports::{Documents, Etag, JsonText, PortError, StoredDocument};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// A Cosmos DB container: documents addressed by (partition key, id), each write gives a new
-/// etag, `replace` holds only while the caller's etag is current (If-Match → 412).
+/// A Cosmos DB container: documents addressed by (partition key, id), kept as the JSON text
+/// Cosmos keeps; each write gives a new etag, `replace` holds only while the caller's etag is
+/// current (If-Match → 412), and a body whose `id` is not the one named is refused (Cosmos: 400).
 #[derive(Clone, Default)]
 pub struct InMemoryDocuments {
     docs: Arc<Mutex<HashMap<(String, String), StoredDocument>>>,
@@ -25,7 +26,7 @@ impl InMemoryDocuments {
         let docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
         let mut keyed: Vec<(&(String, String), &StoredDocument)> = docs.iter().collect();
         keyed.sort_by(|a, b| a.0.cmp(b.0));
-        keyed.into_iter().map(|(_, d)| d.body.clone()).collect()
+        keyed.into_iter().map(|(_, d)| d.body.to_value()).collect()
     }
 
     /// Writes behind the caller's back, as a concurrent writer would (tests of the etag path).
@@ -38,11 +39,18 @@ impl InMemoryDocuments {
     }
 }
 
-fn doc_id(body: &Value) -> Result<String, PortError> {
-    body.get("id")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| PortError::Rejected("document has no string id".into()))
+/// The body's own `id` must be the one the write names. Reading it scans the whole body, so it
+/// is checked in debug builds (every test), not in the benchmarks' release builds: a mismatch is
+/// a bug of the caller, not something a deployed function meets at run time.
+fn check_id(id: &str, body: &JsonText) -> Result<(), PortError> {
+    if !cfg!(debug_assertions) {
+        return Ok(());
+    }
+    match body.to_value().get("id").and_then(Value::as_str) {
+        Some(own) if own == id => Ok(()),
+        Some(own) => Err(PortError::Rejected(format!("document id {own:?} is not {id:?}"))),
+        None => Err(PortError::Rejected("document has no string id".into())),
+    }
 }
 
 #[async_trait]
@@ -53,12 +61,12 @@ impl Documents for InMemoryDocuments {
         Ok(docs.get(&(pk.to_string(), id.to_string())).cloned())
     }
 
-    async fn create(&self, pk: &str, body: Value) -> Result<Etag, PortError> {
+    async fn create(&self, pk: &str, id: &str, body: JsonText) -> Result<Etag, PortError> {
         self.outage.check("document create")?;
-        let id = doc_id(&body)?;
+        check_id(id, &body)?;
         let etag = self.next_etag();
         let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
-        let slot = (pk.to_string(), id);
+        let slot = (pk.to_string(), id.to_string());
         if docs.contains_key(&slot) {
             return Err(PortError::AlreadyExists);
         }
@@ -66,8 +74,9 @@ impl Documents for InMemoryDocuments {
         Ok(etag)
     }
 
-    async fn replace(&self, pk: &str, id: &str, body: Value, if_match: &Etag) -> Result<Etag, PortError> {
+    async fn replace(&self, pk: &str, id: &str, body: JsonText, if_match: &Etag) -> Result<Etag, PortError> {
         self.outage.check("document replace")?;
+        check_id(id, &body)?;
         let etag = self.next_etag();
         let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
         match docs.get_mut(&(pk.to_string(), id.to_string())) {
@@ -89,13 +98,17 @@ mod tests {
     #[tokio::test]
     async fn etags_guard_every_write() {
         let c = InMemoryDocuments::default();
-        let e1 = c.create("A", json!({"id": "A", "n": 1})).await.unwrap();
-        assert_eq!(c.create("A", json!({"id": "A"})).await, Err(PortError::AlreadyExists));
-        let e2 = c.replace("A", "A", json!({"id": "A", "n": 2}), &e1).await.unwrap();
+        let e1 = c.create("A", "A", json!({"id": "A", "n": 1}).into()).await.unwrap();
+        assert_eq!(c.create("A", "A", json!({"id": "A"}).into()).await, Err(PortError::AlreadyExists));
+        let e2 = c.replace("A", "A", json!({"id": "A", "n": 2}).into(), &e1).await.unwrap();
         assert_ne!(e1, e2);
-        assert_eq!(c.replace("A", "A", json!({"id": "A", "n": 3}), &e1).await, Err(PortError::PreconditionFailed));
+        let stale = c.replace("A", "A", json!({"id": "A", "n": 3}).into(), &e1).await;
+        assert_eq!(stale, Err(PortError::PreconditionFailed));
         let got = c.read("A", "A").await.unwrap().unwrap();
-        assert_eq!((got.body["n"].as_i64(), got.etag), (Some(2), e2));
+        assert_eq!((got.body.to_value()["n"].as_i64(), got.etag), (Some(2), e2));
         assert_eq!(c.read("B", "A").await.unwrap(), None, "partition key is part of the address");
+        let other = c.create("A", "B", json!({"id": "C"}).into()).await;
+        assert!(matches!(other, Err(PortError::Rejected(m)) if m.contains("\"C\" is not \"B\"")));
+        assert!(matches!(c.create("A", "B", json!({"n": 1}).into()).await, Err(PortError::Rejected(_))));
     }
 }

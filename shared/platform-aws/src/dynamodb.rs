@@ -1,6 +1,8 @@
 //! DynamoDB (aws-sdk-dynamodb) behind two ports:
 //! - `Documents`: a table keyed by `pk` (partition) and `id` (sort), each item the document as a
-//!   DynamoDB map under `body` and a version number `v` that is the port's etag. `create` is a put
+//!   DynamoDB map under `body` (so the console and queries see its fields; the JSON text goes
+//!   through a `Value` tree here, the one adapter that needs one) and a version number `v` that
+//!   is the port's etag. `create` is a put
 //!   on `attribute_not_exists(pk)`, `replace` a put on `v = :expected`; a failed condition is
 //!   `AlreadyExists` / `PreconditionFailed`, as Cosmos's 409 / 412. Reads are strongly consistent.
 //! - `Carts`: the storefront's `carts` table (`customer_id`, `sku`) and its index `by-sku`.
@@ -12,7 +14,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use domain::ports::{Carts, Documents, Etag, Page, PageToken, PortError, StoredDocument};
+use domain::ports::{Carts, Documents, Etag, JsonText, Page, PageToken, PortError, StoredDocument};
 use domain::values::{CustomerId, Sku};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
@@ -91,14 +93,19 @@ impl DynamoDocuments {
         &self.client
     }
 
-    async fn put(&self, pk: &str, body: Value, version: u64, expected: Option<u64>) -> Result<Etag, PortError> {
-        let id = body.get("id").and_then(Value::as_str).map(str::to_string);
-        let id = id.ok_or_else(|| PortError::Rejected("document has no string id".into()))?;
+    async fn put(
+        &self,
+        pk: &str,
+        id: &str,
+        body: JsonText,
+        version: u64,
+        expected: Option<u64>,
+    ) -> Result<Etag, PortError> {
         let item: Item = HashMap::from([
             ("pk".to_string(), AttributeValue::S(pk.to_string())),
-            ("id".to_string(), AttributeValue::S(id)),
+            ("id".to_string(), AttributeValue::S(id.to_string())),
             ("v".to_string(), AttributeValue::N(version.to_string())),
-            ("body".to_string(), to_attribute(&body)),
+            ("body".to_string(), to_attribute(&body.to_value())),
         ]);
         let put = self.client.put_item().table_name(&self.table).set_item(Some(item));
         let put = match expected {
@@ -141,16 +148,17 @@ impl Documents for DynamoDocuments {
             _ => return Err(unreadable("no version".into())),
         };
         let body = item.get("body").ok_or_else(|| unreadable("no body".into()))?;
-        Ok(Some(StoredDocument { body: from_attribute(body).map_err(unreadable)?, etag: Etag(version) }))
+        let body = JsonText::from(from_attribute(body).map_err(unreadable)?);
+        Ok(Some(StoredDocument { body, etag: Etag(version) }))
     }
 
-    async fn create(&self, pk: &str, body: Value) -> Result<Etag, PortError> {
-        self.put(pk, body, 1, None).await
+    async fn create(&self, pk: &str, id: &str, body: JsonText) -> Result<Etag, PortError> {
+        self.put(pk, id, body, 1, None).await
     }
 
-    async fn replace(&self, pk: &str, _id: &str, body: Value, if_match: &Etag) -> Result<Etag, PortError> {
+    async fn replace(&self, pk: &str, id: &str, body: JsonText, if_match: &Etag) -> Result<Etag, PortError> {
         let expected = version_of(if_match)?;
-        self.put(pk, body, expected + 1, Some(expected)).await
+        self.put(pk, id, body, expected + 1, Some(expected)).await
     }
 }
 

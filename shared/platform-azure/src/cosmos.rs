@@ -11,8 +11,8 @@ use azure_data_cosmos::clients::ContainerClient;
 use azure_data_cosmos::models::ContainerProperties;
 use azure_data_cosmos::options::{ItemWriteOptions, Precondition, Region};
 use azure_data_cosmos::{AccountReference, CosmosClientBuilder, CosmosError, RoutingStrategy};
-use domain::ports::{Documents, Etag, PortError, StoredDocument};
-use serde_json::Value;
+use domain::ports::{Documents, Etag, JsonText, PortError, StoredDocument};
+use serde_json::value::RawValue;
 use serve::{ConfigError, Env};
 
 /// Connection settings, from the environment: `COSMOS_ENDPOINT`, `COSMOS_KEY`, `COSMOS_DATABASE`,
@@ -142,13 +142,6 @@ impl CosmosDocuments {
     }
 }
 
-fn id_of(body: &Value) -> Result<String, PortError> {
-    body.get("id")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| PortError::Rejected("document has no string id".into()))
-}
-
 fn etag_of(headers: &azure_data_cosmos::models::ResponseHeaders) -> Result<Etag, PortError> {
     headers.etag().map(|e| Etag(e.to_string())).ok_or_else(|| PortError::Unavailable("response carried no etag".into()))
 }
@@ -159,23 +152,26 @@ impl Documents for CosmosDocuments {
         match self.container.read_item(pk.to_string(), id, None).await {
             Ok(resp) => {
                 let etag = etag_of(resp.headers())?;
-                let body: Value = resp.into_model().map_err(classify)?;
-                Ok(Some(StoredDocument { body, etag }))
+                // The item's JSON text as it came, not parsed into a tree.
+                let body: Box<RawValue> = resp.into_model().map_err(classify)?;
+                Ok(Some(StoredDocument { body: body.into(), etag }))
             }
             Err(e) if status(&e) == 404 => Ok(None),
             Err(e) => Err(classify(e)),
         }
     }
 
-    async fn create(&self, pk: &str, body: Value) -> Result<Etag, PortError> {
-        let id = id_of(&body)?;
-        let resp = self.container.create_item(pk.to_string(), &id, body, None).await.map_err(classify)?;
+    // The body goes as the JSON text it is (`RawValue` serialises verbatim): this client writes
+    // text JSON, never Cosmos's binary encoding, which is off unless asked for.
+    async fn create(&self, pk: &str, id: &str, body: JsonText) -> Result<Etag, PortError> {
+        let resp = self.container.create_item(pk.to_string(), id, body.as_raw(), None).await.map_err(classify)?;
         etag_of(resp.headers())
     }
 
-    async fn replace(&self, pk: &str, id: &str, body: Value, if_match: &Etag) -> Result<Etag, PortError> {
+    async fn replace(&self, pk: &str, id: &str, body: JsonText, if_match: &Etag) -> Result<Etag, PortError> {
         let options = ItemWriteOptions::default().with_precondition(Precondition::if_match(if_match.0.clone()));
-        let resp = self.container.replace_item(pk.to_string(), id, body, Some(options)).await.map_err(classify)?;
+        let resp =
+            self.container.replace_item(pk.to_string(), id, body.as_raw(), Some(options)).await.map_err(classify)?;
         etag_of(resp.headers())
     }
 }

@@ -18,13 +18,12 @@ use chrono::{DateTime, Utc};
 use domain::cloudevent::{DomainEvent, RawEvent};
 use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy};
 use domain::events::topics;
-use domain::ports::{Carts, Documents, Etag, OutboundMessage, PortError, Publisher};
+use domain::ports::{Carts, Documents, Etag, OutboundMessage, PortError, Publisher, document, read_document};
 use machine::{Effect, Input, OrderRecord, Outcome};
 use platform_aws::EnvelopeError;
 use platform_aws::kafka_batch::{self, Failure, RecordHandler};
 use platform_aws::msk::{KafkaBatchResponse, MskRecord};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use serve::{ConfigError, Env};
 use std::sync::Arc;
 use tracing::Instrument;
@@ -70,6 +69,20 @@ pub struct BatchReport {
     pub dead_lettered: usize,
     /// Left for Lambda's retry: the failed record and the ones after it in its partition.
     pub failed: usize,
+}
+
+/// The order's item: its key, its state on top (for a reader of the table), and the record.
+#[derive(Serialize)]
+struct RecordDocument<'a> {
+    id: &'a str,
+    pk: &'a str,
+    state: machine::OrderState,
+    record: &'a OrderRecord,
+}
+
+#[derive(Deserialize)]
+struct StoredRecord {
+    record: OrderRecord,
 }
 
 pub struct OrderUpdater {
@@ -131,19 +144,17 @@ impl OrderUpdater {
 
     async fn read(&self, pk: &str) -> Result<(Option<OrderRecord>, Option<Etag>), PortError> {
         let Some(d) = self.orders.read(pk, RECORD_ID).await? else { return Ok((None, None)) };
-        // Deserialised from the stored tree in place, not from a copy of it.
-        let record = OrderRecord::deserialize(&d.body["record"])
-            .map_err(|e| PortError::Rejected(format!("stored order {pk}: {e}")))?;
-        Ok((Some(record), Some(d.etag)))
+        let stored: StoredRecord = read_document(&d.body, &format!("order {pk}"))?;
+        Ok((Some(stored.record), Some(d.etag)))
     }
 
     /// Writes the record under the version read (create when none): its new version, or None if
     /// another writer came first.
     async fn write(&self, pk: &str, record: &OrderRecord, etag: Option<&Etag>) -> Result<Option<Etag>, PortError> {
-        let body = json!({"id": RECORD_ID, "pk": pk, "state": record.state, "record": record});
+        let body = document(&RecordDocument { id: RECORD_ID, pk, state: record.state, record })?;
         let written = match etag {
             Some(etag) => self.orders.replace(pk, RECORD_ID, body, etag).await,
-            None => self.orders.create(pk, body).await,
+            None => self.orders.create(pk, RECORD_ID, body).await,
         };
         match written {
             Ok(etag) => Ok(Some(etag)),

@@ -15,7 +15,10 @@ use chrono::{DateTime, Duration, Utc};
 use domain::cloudevent::{CloudEvent, DomainEvent, decode};
 use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy};
 use domain::events::{PaymentFailed, PaymentRequested, PaymentSucceeded, topics};
-use domain::ports::{Charge, ChargeOutcome, Documents, Etag, OutboundMessage, PaymentGateway, PortError, Publisher};
+use domain::ports::{
+    Charge, ChargeOutcome, Documents, Etag, OutboundMessage, PaymentGateway, PortError, Publisher, document,
+    read_document,
+};
 use platform_aws::EnvelopeError;
 use platform_aws::kafka_batch::{self, Failure, RecordHandler};
 use platform_aws::msk::{KafkaBatchResponse, MskRecord};
@@ -132,8 +135,7 @@ impl PaymentProcessor {
             let stored = self.payments.read(&r.payment_id, RECORD_ID).await?;
             let (record, etag) = match stored {
                 Some(d) => {
-                    let record: PaymentRecord = serde_json::from_value(d.body)
-                        .map_err(|e| PortError::Rejected(format!("stored payment {}: {e}", r.payment_id)))?;
+                    let record: PaymentRecord = read_document(&d.body, &format!("payment {}", r.payment_id))?;
                     (Some(record), Some(d.etag))
                 }
                 None => (None, None),
@@ -235,10 +237,10 @@ impl PaymentProcessor {
         record: &PaymentRecord,
         etag: Option<&Etag>,
     ) -> Result<Option<Etag>, PortError> {
-        let body = serde_json::to_value(record).map_err(|e| PortError::Rejected(e.to_string()))?;
+        let body = document(record)?;
         let written = match etag {
             Some(etag) => self.payments.replace(payment_id, RECORD_ID, body, etag).await,
-            None => self.payments.create(payment_id, body).await,
+            None => self.payments.create(payment_id, RECORD_ID, body).await,
         };
         match written {
             Ok(etag) => Ok(Some(etag)),

@@ -217,19 +217,24 @@ mod tests {
         async fn read(&self, pk: &str, id: &str) -> Result<Option<domain::ports::StoredDocument>, PortError> {
             self.inner.read(pk, id).await
         }
-        async fn create(&self, pk: &str, body: serde_json::Value) -> Result<domain::ports::Etag, PortError> {
+        async fn create(
+            &self,
+            pk: &str,
+            id: &str,
+            body: domain::ports::JsonText,
+        ) -> Result<domain::ports::Etag, PortError> {
             if pk.starts_with("customer:") && !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst) {
                 let other = PastOrder::of(&order("A-0", "C-1", "2026-11-20T09:59:00Z"));
                 let key = HistoryKey::customer(&other_customer());
                 record(&self.inner, &key, &other).await;
             }
-            self.inner.create(pk, body).await
+            self.inner.create(pk, id, body).await
         }
         async fn replace(
             &self,
             pk: &str,
             id: &str,
-            body: serde_json::Value,
+            body: domain::ports::JsonText,
             if_match: &domain::ports::Etag,
         ) -> Result<domain::ports::Etag, PortError> {
             self.inner.replace(pk, id, body, if_match).await

@@ -17,10 +17,10 @@ use crate::signals::PastOrder;
 use domain::cloudevent::CloudEvent;
 use domain::dead_letter::sha256_hex;
 use domain::events::FraudScored;
-use domain::ports::{Documents, Etag, PortError};
+use domain::ports::{Documents, Etag, PortError, document, read_document};
 use domain::values::{CustomerId, OrderId};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
 /// A history document: whose it is, and where it lives.
@@ -48,14 +48,30 @@ pub struct StoredHistory {
     pub etag: Option<Etag>,
 }
 
-fn rejected(what: &str, e: impl std::fmt::Display) -> PortError {
-    PortError::Rejected(format!("stored {what} is unreadable: {e}"))
+/// A stored document of the scorer: its key (`id`, `pk`) and what it keeps, a history's
+/// `orders` or a verdict's `event` (as published). Read back, only what it keeps is read.
+#[derive(Serialize)]
+struct StateDocument<'a, T: Serialize> {
+    id: &'a str,
+    pk: &'a str,
+    #[serde(flatten)]
+    keeps: T,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Orders<O> {
+    orders: O,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Verdict<E> {
+    event: E,
 }
 
 pub async fn read_history(docs: &dyn Documents, key: &HistoryKey) -> Result<StoredHistory, PortError> {
     let Some(doc) = docs.read(key.as_str(), key.as_str()).await? else { return Ok(StoredHistory::default()) };
     // Deserialised from the stored tree in place, not from a copy of it.
-    let orders = Vec::<PastOrder>::deserialize(&doc.body["orders"]).map_err(|e| rejected(key.as_str(), e))?;
+    let Orders { orders } = read_document::<Orders<Vec<PastOrder>>>(&doc.body, key.as_str())?;
     Ok(StoredHistory { orders, etag: Some(doc.etag) })
 }
 
@@ -119,10 +135,10 @@ impl Histories {
             if *orders == stored.orders {
                 continue;
             }
-            let body = json!({"id": key, "pk": key, "orders": orders});
+            let body = document(&StateDocument { id: key, pk: key, keeps: Orders { orders } })?;
             let written = match &stored.etag {
                 Some(etag) => docs.replace(key, key, body, etag).await,
-                None => docs.create(key, body).await,
+                None => docs.create(key, key, body).await,
             };
             match written {
                 Ok(_) => {}
@@ -142,7 +158,7 @@ fn verdict_id(order: &OrderId) -> String {
 pub async fn read_verdict(docs: &dyn Documents, order: &OrderId) -> Result<Option<CloudEvent<FraudScored>>, PortError> {
     let id = verdict_id(order);
     let Some(doc) = docs.read(&id, &id).await? else { return Ok(None) };
-    let event = CloudEvent::<FraudScored>::deserialize(&doc.body["event"]).map_err(|e| rejected(&id, e))?;
+    let Verdict { event } = read_document::<Verdict<CloudEvent<FraudScored>>>(&doc.body, &id)?;
     Ok(Some(event))
 }
 
@@ -153,8 +169,8 @@ pub async fn keep_first_verdict(
     event: CloudEvent<FraudScored>,
 ) -> Result<CloudEvent<FraudScored>, PortError> {
     let id = verdict_id(&event.data.order_id);
-    let body: Value = json!({"id": id, "pk": id, "event": event});
-    match docs.create(&id, body).await {
+    let body = document(&StateDocument { id: &id, pk: &id, keeps: Verdict { event: &event } })?;
+    match docs.create(&id, &id, body).await {
         Ok(_) => Ok(event),
         Err(PortError::AlreadyExists) => read_verdict(docs, &event.data.order_id)
             .await?

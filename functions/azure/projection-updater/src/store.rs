@@ -2,7 +2,7 @@
 //! etag), apply the pure version rule, write conditionally; on a lost race, read again and
 //! re-apply. A redelivered change is stale by version, so it writes nothing.
 use domain::merch::MerchChange;
-use domain::ports::{Documents, PortError};
+use domain::ports::{Documents, PortError, document, read_document};
 use domain::projection::{Applied, Projection};
 
 /// Conflicts beyond this many attempts are reported as transient: the host retries the batch.
@@ -21,11 +21,7 @@ pub async fn apply_changes(docs: &dyn Documents, sku: &str, changes: &[&MerchCha
     for _ in 0..MAX_ATTEMPTS {
         let stored = docs.read(sku, sku).await?;
         let (mut projection, etag) = match stored {
-            Some(d) => (
-                Projection::from_document(d.body)
-                    .map_err(|e| PortError::Rejected(format!("stored projection {sku}: {e}")))?,
-                Some(d.etag),
-            ),
+            Some(d) => (read_document::<Projection>(&d.body, &format!("projection {sku}"))?, Some(d.etag)),
             None => (Projection::empty(sku), None),
         };
         let mut result = SkuResult { conflicts, ..Default::default() };
@@ -39,8 +35,8 @@ pub async fn apply_changes(docs: &dyn Documents, sku: &str, changes: &[&MerchCha
             return Ok(result);
         }
         let written = match etag {
-            Some(etag) => docs.replace(sku, sku, projection.to_document(), &etag).await,
-            None => docs.create(sku, projection.to_document()).await,
+            Some(etag) => docs.replace(sku, sku, document(&projection)?, &etag).await,
+            None => docs.create(sku, sku, document(&projection)?).await,
         };
         match written {
             Ok(_) => return Ok(result),

@@ -3,9 +3,8 @@
 use super::*;
 use crate::testing::order;
 use async_trait::async_trait;
-use domain::ports::{Etag, StoredDocument};
+use domain::ports::{Etag, JsonText, StoredDocument};
 use inmemory::InMemoryDocuments;
-use serde_json::Value;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -36,14 +35,14 @@ impl Documents for Counting {
         self.count("read", id);
         self.inner.read(pk, id).await
     }
-    async fn create(&self, pk: &str, body: Value) -> Result<Etag, PortError> {
+    async fn create(&self, pk: &str, id: &str, body: JsonText) -> Result<Etag, PortError> {
         self.count("create", pk);
         if pk.starts_with("verdict:") && self.verdicts_fail.load(Ordering::SeqCst) {
             return Err(PortError::Unavailable("verdict store down".into()));
         }
-        self.inner.create(pk, body).await
+        self.inner.create(pk, id, body).await
     }
-    async fn replace(&self, pk: &str, id: &str, body: Value, if_match: &Etag) -> Result<Etag, PortError> {
+    async fn replace(&self, pk: &str, id: &str, body: JsonText, if_match: &Etag) -> Result<Etag, PortError> {
         self.count("replace", id);
         self.inner.replace(pk, id, body, if_match).await
     }
