@@ -207,6 +207,19 @@ fn main() {
          next to typed serde decoding of the same bytes; medians of {ROUNDS} alternating rounds"
     );
 
+    // `cargo bench -p local --bench throughput -- projection-updater` runs that one only.
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let runs = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if runs("merch-normalizer") {
+        merch_normalizer_bench(&rt, &json);
+    }
+    if runs("projection-updater") {
+        projection_updater_bench(&rt, &json);
+    }
+}
+
+/// 500 Pushes, one request each; then the floors a push pays before any function code.
+fn merch_normalizer_bench(rt: &tokio::runtime::Runtime, json: &[(String, String)]) {
     let bodies = push_bodies();
     let normalizer = Normalizer::new(Arc::new(CountingPublisher::default()), Config::default());
     let router = merch_normalizer::app(Arc::new(normalizer), &PushGuard::local());
@@ -214,7 +227,7 @@ fn main() {
         "merch-normalizer",
         "pushes through the router",
         RECORDS,
-        || rt.block_on(push_all(&router, &bodies, &json)),
+        || rt.block_on(push_all(&router, &bodies, json)),
         || {
             for body in &bodies {
                 let env: Envelope = serde_json::from_slice(body).expect("envelope");
@@ -224,18 +237,21 @@ fn main() {
             }
         },
     );
-    floors(&rt, &bodies, &json);
+    floors(rt, &bodies, json);
+}
 
+/// One custom-handler invocation of 500 Kafka records, host.json's `maxBatchSize`.
+fn projection_updater_bench(rt: &tokio::runtime::Runtime, json: &[(String, String)]) {
     let body = invocation_body();
     // Once, outside the timing: the run measured is the one where every change is applied.
-    let resp: InvocationResponse = serde_json::from_slice(&rt.block_on(invoke(&body, &json)).0).expect("response");
+    let resp: InvocationResponse = serde_json::from_slice(&rt.block_on(invoke(&body, json)).0).expect("response");
     let all_applied = format!("{RECORDS} records: {RECORDS} applied, 0 stale, 0 dead-lettered");
     assert!(resp.outputs.is_empty() && resp.logs.iter().any(|l| l.starts_with(&all_applied)), "{:?}", resp.logs);
     compare(
         "projection-updater",
         "records in one invocation through the router",
         RECORDS,
-        || rt.block_on(invoke(&body, &json)),
+        || rt.block_on(invoke(&body, json)),
         || {
             let inv: Invocation = serde_json::from_slice(&body).expect("invocation");
             for entry in &inv.data.events {

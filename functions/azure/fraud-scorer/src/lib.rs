@@ -26,6 +26,7 @@ use platform_azure::dead_letter_output::DeadLetterOutput;
 use platform_azure::{InvocationRequest, InvocationResponse};
 use serde_json::json;
 use serve::{ConfigError, Env};
+use state::Published;
 use std::sync::Arc;
 
 pub const NAME: &str = "fraud-scorer";
@@ -157,15 +158,15 @@ impl Scorer {
 
 /// A scored order's verdict goes to the `scores` output, keyed by order id.
 fn emit(s: scorer::Scored, resp: &mut InvocationResponse, report: &mut BatchReport) {
-    let d = &s.event.data;
+    let d = &s.verdict.event.data;
     tracing::info!(order_id = %d.order_id, score = d.score, decision = ?d.decision, redelivery = s.redelivery, "order scored");
     if s.redelivery {
         report.redelivered += 1;
     } else {
         report.scored += 1;
     }
-    let value = String::from_utf8(s.event.to_json()).unwrap_or_default();
-    resp.push_output(SCORES_BINDING, json!({"Key": s.event.key(), "Value": value}));
+    let Published { event, json } = s.verdict;
+    resp.push_output(SCORES_BINDING, json!({"Key": event.key(), "Value": json.get()}));
 }
 
 /// The rest of the batch would meet the same store: the host retries it all, and the orders

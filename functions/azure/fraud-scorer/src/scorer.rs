@@ -4,7 +4,7 @@
 //! scored one at a time; the histories are read and written once per batch (`state::Histories`).
 use crate::model::Model;
 use crate::signals::{History, PastOrder, signals};
-use crate::state::{Histories, HistoryKey, keep_first_verdict, read_verdict};
+use crate::state::{Histories, HistoryKey, Published, keep_first_verdict, read_verdict};
 use chrono::{DateTime, Utc};
 use domain::cloudevent::CloudEvent;
 use domain::events::{FraudScored, OrderConfirmed};
@@ -19,7 +19,7 @@ pub const MAX_ATTEMPTS: usize = 8;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
     /// The order's verdict as stored: what is published, the same bytes on every redelivery.
-    pub event: CloudEvent<FraudScored>,
+    pub verdict: Published,
     /// True when the verdict was already stored (by an earlier delivery, or a concurrent one).
     pub redelivery: bool,
 }
@@ -59,16 +59,17 @@ pub async fn score_batch(docs: &dyn Documents, model: &Model, orders: &[Order<'_
         }
         first_of.insert(&order.order_id, i);
         match read_verdict(docs, &order.order_id).await.map_err(fail(i))? {
-            Some(event) => scored[i] = Some(Scored { event, redelivery: true }),
+            Some(verdict) => scored[i] = Some(Scored { verdict, redelivery: true }),
             None => fresh.push(i),
         }
     }
     if let Some(&first) = fresh.first() {
         let verdicts = record_and_score(docs, model, orders, &fresh).await.map_err(fail(first))?;
         for (i, event) in fresh.iter().zip(verdicts) {
-            let stored = keep_first_verdict(docs, event.clone()).await.map_err(fail(*i))?;
-            let redelivery = stored != event;
-            scored[*i] = Some(Scored { event: stored, redelivery });
+            let ours = Published::new(event).map_err(fail(*i))?;
+            let stored = keep_first_verdict(docs, ours.clone()).await.map_err(fail(*i))?;
+            let redelivery = stored.event != ours.event;
+            scored[*i] = Some(Scored { verdict: stored, redelivery });
         }
     }
     for i in 0..orders.len() {
@@ -174,8 +175,8 @@ mod tests {
         }
         let again = score_order(&docs, &model, &first, at("2026-11-20T11:00:00Z")).await.expect("redelivery");
         assert!(again.redelivery);
-        assert_eq!(again.event.to_json(), scored.event.to_json());
-        assert_eq!(scored.event.data.reasons.iter().filter(|r| r.starts_with("customer_velocity")).count(), 0);
+        assert_eq!(again.verdict.json.get(), scored.verdict.json.get(), "the same bytes published again");
+        assert_eq!(scored.verdict.event.data.reasons.iter().filter(|r| r.starts_with("customer_velocity")).count(), 0);
     }
 
     #[tokio::test]
@@ -189,7 +190,7 @@ mod tests {
         }
         let retried = score_order(&docs, &model, &o, at("2026-11-20T10:00:01Z")).await.expect("scored");
         let fresh = score_order(&InMemoryDocuments::default(), &model, &o, at("2026-11-20T10:00:01Z")).await;
-        assert_eq!(retried.event, fresh.expect("scored").event);
+        assert_eq!(retried.verdict.event, fresh.expect("scored").verdict.event);
     }
 
     #[tokio::test]
@@ -201,7 +202,7 @@ mod tests {
             let o = order(&format!("B-{i}"), customer, &format!("2026-11-20T10:0{i}:00Z"));
             last = Some(score_order(&docs, &model, &o, at("2026-11-20T10:10:00Z")).await.expect("scored"));
         }
-        let last = last.expect("scored").event.data;
+        let last = last.expect("scored").verdict.event.data;
         assert!(last.reasons.iter().any(|r| r.starts_with("card_velocity: 3 other orders")), "{:?}", last.reasons);
         assert_ne!(last.decision, FraudDecision::Approve, "score {}", last.score);
     }
@@ -254,7 +255,7 @@ mod tests {
                 .await
                 .expect("scored");
         assert!(docs.raced.load(std::sync::atomic::Ordering::SeqCst));
-        let reasons = &scored.event.data.reasons;
+        let reasons = &scored.verdict.event.data.reasons;
         assert!(reasons.iter().any(|r| r.starts_with("customer_velocity: 1 other orders")), "{reasons:?}");
         let history = read_history(&docs.inner, &HistoryKey::customer(&other_customer())).await.expect("read");
         let ids: Vec<&str> = history.orders.iter().map(|p| p.order_id.as_str()).collect();

@@ -21,6 +21,7 @@ use domain::ports::{Documents, Etag, PortError, document, read_document};
 use domain::values::{CustomerId, OrderId};
 use serde::Deserialize;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use std::collections::{HashMap, HashSet};
 
 /// A history document: whose it is, and where it lives.
@@ -154,25 +155,46 @@ fn verdict_id(order: &OrderId) -> String {
     format!("verdict:{order}")
 }
 
-/// The verdict already published for this order, if any.
-pub async fn read_verdict(docs: &dyn Documents, order: &OrderId) -> Result<Option<CloudEvent<FraudScored>>, PortError> {
+/// An order's verdict as published: the event, and its JSON text, made once for both the
+/// verdict document and the `scores` output.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub event: CloudEvent<FraudScored>,
+    pub json: Box<RawValue>,
+}
+
+/// Equal when the same event as the same text.
+impl PartialEq for Published {
+    fn eq(&self, other: &Self) -> bool {
+        self.event == other.event && self.json.get() == other.json.get()
+    }
+}
+
+impl Published {
+    pub fn new(event: CloudEvent<FraudScored>) -> Result<Self, PortError> {
+        let json = serde_json::value::to_raw_value(&event).map_err(|e| PortError::Rejected(e.to_string()))?;
+        Ok(Published { event, json })
+    }
+}
+
+/// The verdict already published for this order, if any. Its text is made again from the stored
+/// event, not taken as the store returns it (a store may escape differently): every
+/// redelivery publishes the bytes the first delivery did.
+pub async fn read_verdict(docs: &dyn Documents, order: &OrderId) -> Result<Option<Published>, PortError> {
     let id = verdict_id(order);
     let Some(doc) = docs.read(&id, &id).await? else { return Ok(None) };
     let Verdict { event } = read_document::<Verdict<CloudEvent<FraudScored>>>(&doc.body, &id)?;
-    Ok(Some(event))
+    Published::new(event).map(Some)
 }
 
 /// Stores the verdict unless one is there already, and returns the one that is stored: if
 /// another instance scored the same order first, its verdict wins and is what we publish too.
-pub async fn keep_first_verdict(
-    docs: &dyn Documents,
-    event: CloudEvent<FraudScored>,
-) -> Result<CloudEvent<FraudScored>, PortError> {
-    let id = verdict_id(&event.data.order_id);
-    let body = document(&StateDocument { id: &id, pk: &id, keeps: Verdict { event: &event } })?;
+pub async fn keep_first_verdict(docs: &dyn Documents, verdict: Published) -> Result<Published, PortError> {
+    let id = verdict_id(&verdict.event.data.order_id);
+    let body = document(&StateDocument { id: &id, pk: &id, keeps: Verdict { event: &verdict.json } })?;
     match docs.create(&id, &id, body).await {
-        Ok(_) => Ok(event),
-        Err(PortError::AlreadyExists) => read_verdict(docs, &event.data.order_id)
+        Ok(_) => Ok(verdict),
+        Err(PortError::AlreadyExists) => read_verdict(docs, &verdict.event.data.order_id)
             .await?
             .ok_or_else(|| PortError::Unavailable(format!("{id} exists but could not be read back"))),
         Err(e) => Err(e),

@@ -72,7 +72,7 @@ async fn one_at_a_time(orders: &[(OrderConfirmed, DateTime<Utc>)]) -> Vec<CloudE
     let (docs, model) = (InMemoryDocuments::default(), Model::select(None).expect("model"));
     let mut out = Vec::new();
     for (o, t) in orders {
-        out.push(score_order(&docs, &model, o, *t).await.expect("scored").event);
+        out.push(score_order(&docs, &model, o, *t).await.expect("scored").verdict.event);
     }
     out
 }
@@ -82,7 +82,7 @@ async fn a_batch_scores_as_one_order_at_a_time_with_one_read_and_write_per_histo
     let orders = orders();
     let docs = Counting::default();
     let scored = score_batch(&docs, &Model::select(None).expect("model"), &batch(&orders)).await.expect("scored");
-    let events: Vec<_> = scored.iter().map(|s| s.event.clone()).collect();
+    let events: Vec<_> = scored.iter().map(|s| s.verdict.event.clone()).collect();
     assert_eq!(events, one_at_a_time(&orders).await);
     assert!(scored.iter().all(|s| !s.redelivery));
     let reasons = &events[11].data.reasons;
@@ -111,8 +111,11 @@ async fn a_batch_retried_after_its_histories_were_written_gives_the_same_verdict
     let second_half = score_batch(&docs, &model, &batch(&orders[6..])).await.expect("scored");
     let all = score_batch(&docs, &model, &batch(&orders)).await.expect("scored");
     let reference = one_at_a_time(&orders).await;
-    assert_eq!(second_half.iter().map(|s| &s.event).collect::<Vec<_>>(), reference[6..].iter().collect::<Vec<_>>());
-    assert_eq!(all.iter().map(|s| s.event.clone()).collect::<Vec<_>>(), reference);
+    assert_eq!(
+        second_half.iter().map(|s| &s.verdict.event).collect::<Vec<_>>(),
+        reference[6..].iter().collect::<Vec<_>>()
+    );
+    assert_eq!(all.iter().map(|s| s.verdict.event.clone()).collect::<Vec<_>>(), reference);
     assert_eq!(all.iter().filter(|s| s.redelivery).count(), 6, "the second half re-emitted");
 }
 
@@ -122,7 +125,7 @@ async fn an_order_twice_in_one_batch_is_scored_once_and_re_emitted() {
     let twice = [orders[0].clone(), orders[1].clone(), orders[0].clone()];
     let docs = Counting::default();
     let scored = score_batch(&docs, &Model::select(None).expect("model"), &batch(&twice)).await.expect("scored");
-    assert_eq!(scored[2].event, scored[0].event);
+    assert_eq!(scored[2].verdict.event, scored[0].verdict.event);
     assert_eq!(scored.iter().map(|s| s.redelivery).collect::<Vec<_>>(), [false, false, true]);
     let verdicts = docs.take().into_iter().filter(|(op, _)| op.ends_with("verdict")).collect::<Vec<_>>();
     assert_eq!(verdicts, [("create verdict".to_string(), 2), ("read verdict".to_string(), 2)]);
