@@ -25,7 +25,7 @@ use platform_azure::kafka_trigger::KafkaEventData;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serve::EnvFilter;
-use side_by_side::{ROUNDS, compare};
+use side_by_side::{ROUNDS, compare, selected};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -106,13 +106,10 @@ fn main() {
     );
 
     let events = orders(500);
-    // `cargo bench -p local --bench checkout -- order-updater` runs that one only (for profiling).
-    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let runs = |name: &str| only.as_deref().is_none_or(|o| o == name);
-    if runs("fraud-scorer") {
+    if selected("fraud-scorer") {
         fraud_scorer_bench(&rt, &events);
     }
-    if runs("order-updater") {
+    if selected("order-updater") {
         order_updater_bench(&rt, &events);
     }
 }

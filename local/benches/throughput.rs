@@ -27,7 +27,7 @@ use projection_updater::Updater;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serve::EnvFilter;
-use side_by_side::{ROUNDS, compare, median};
+use side_by_side::{ROUNDS, compare, median, selected};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -207,13 +207,10 @@ fn main() {
          next to typed serde decoding of the same bytes; medians of {ROUNDS} alternating rounds"
     );
 
-    // `cargo bench -p local --bench throughput -- projection-updater` runs that one only.
-    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let runs = |name: &str| only.as_deref().is_none_or(|o| o == name);
-    if runs("merch-normalizer") {
+    if selected("merch-normalizer") {
         merch_normalizer_bench(&rt, &json);
     }
-    if runs("projection-updater") {
+    if selected("projection-updater") {
         projection_updater_bench(&rt, &json);
     }
 }

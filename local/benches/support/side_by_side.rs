@@ -6,6 +6,12 @@ use std::time::{Duration, Instant};
 pub const ROUNDS: usize = 31;
 pub const GOAL: f64 = 0.70;
 
+/// Whether the function `name` is to run: every one, unless the command line names one
+/// (`cargo bench -p local --bench checkout -- order-updater`, to profile it alone).
+pub fn selected(name: &str) -> bool {
+    std::env::args().skip(1).find(|a| !a.starts_with('-')).is_none_or(|only| only == name)
+}
+
 pub fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
