@@ -4,24 +4,50 @@
 //!
 //! Why not tracing-subscriber's formatter: it parses the span's fields back from their JSON text
 //! into a `serde_json::Value` map on every event, and formats the time into a fresh `String`;
-//! at one line per record that was most of what a log line cost. Here the span's fields, already
-//! JSON (`JsonFields` writes them once, when the span is made), are copied as they are, and the
-//! event's fields are escaped as they are visited.
+//! at one line per record that was most of what a log line cost. Here a span's fields are
+//! written once, when the span is made, as JSON members (`JsonMembers`) that every line copies
+//! as they are, and an event's fields are escaped as they are visited.
 use std::fmt::{self, Write};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
-use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::{FormatFields, Writer};
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
 pub struct JsonLines;
 
-impl<S> FormatEvent<S, JsonFields> for JsonLines
+/// A span's fields as JSON members, `"a":1,"b":"x"`, without the braces, so a line puts them in
+/// its `span` object as they are. Fields recorded later are appended (a field recorded twice
+/// appears twice; JSON readers take the last).
+pub struct JsonMembers;
+
+impl<'writer> FormatFields<'writer> for JsonMembers {
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> fmt::Result {
+        let mut members = Fields { w: &mut writer, first: true, result: Ok(()), scratch: String::new() };
+        fields.record(&mut members);
+        members.result
+    }
+
+    fn add_fields(
+        &self,
+        current: &'writer mut FormattedFields<Self>,
+        fields: &tracing::span::Record<'_>,
+    ) -> fmt::Result {
+        let first = current.fields.is_empty();
+        let mut writer = current.as_writer();
+        let mut members = Fields { w: &mut writer, first, result: Ok(()), scratch: String::new() };
+        fields.record(&mut members);
+        members.result
+    }
+}
+
+impl<S> FormatEvent<S, JsonMembers> for JsonLines
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, JsonFields>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(&self, ctx: &FmtContext<'_, S, JsonMembers>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let meta = event.metadata();
         w.write_str("{\"timestamp\":\"")?;
         SystemTime.format_time(&mut w)?;
@@ -35,13 +61,8 @@ where
         if let Some(span) = span {
             w.write_str(",\"span\":{")?;
             let extensions = span.extensions();
-            // `{"a":1,"b":"x"}` as JsonFields wrote it: its members go in as they are.
-            let members = extensions
-                .get::<FormattedFields<JsonFields>>()
-                .map(|f| f.fields.as_str().trim())
-                .and_then(|f| f.strip_prefix('{')?.strip_suffix('}'))
-                .unwrap_or("");
-            if !members.trim().is_empty() {
+            let members = extensions.get::<FormattedFields<JsonMembers>>().map(|f| f.fields.as_str()).unwrap_or("");
+            if !members.is_empty() {
                 w.write_str(members)?;
                 w.write_char(',')?;
             }
@@ -197,6 +218,22 @@ mod tests {
             tracing::info!("inside");
         });
         assert_eq!(got[0]["span"], json!({"name": "bare"}));
+    }
+
+    #[test]
+    fn fields_recorded_on_a_span_later_join_its_members() {
+        let got = lines(|| {
+            let span = tracing::info_span!("invocation", event_id = %"e-1", sku = tracing::field::Empty);
+            let _in = span.enter();
+            span.record("sku", "TSH-1");
+            tracing::info!("applied");
+            let bare = tracing::info_span!("later", sku = tracing::field::Empty);
+            let _in = bare.enter();
+            bare.record("sku", "TSH-2");
+            tracing::info!("applied");
+        });
+        assert_eq!(got[0]["span"], json!({"event_id": "e-1", "sku": "TSH-1", "name": "invocation"}));
+        assert_eq!(got[1]["span"], json!({"sku": "TSH-2", "name": "later"}));
     }
 
     /// `2026-11-30T21:10:30.123456Z`: RFC 3339 in UTC.

@@ -25,7 +25,7 @@ where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     tracing_subscriber::fmt()
-        .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+        .fmt_fields(json_lines::JsonMembers)
         .event_format(json_lines::JsonLines)
         .with_env_filter(filter)
         .with_writer(writer)
