@@ -4,7 +4,7 @@
 //! scored one at a time; the histories are read and written once per batch (`state::Histories`).
 use crate::model::Model;
 use crate::signals::{History, PastOrder, signals};
-use crate::state::{Histories, HistoryKey, Published, keep_first_verdict, read_verdict};
+use crate::state::{Histories, HistoryKey, Published, in_flight, keep_first_verdict, read_verdict};
 use chrono::{DateTime, Utc};
 use domain::cloudevent::CloudEvent;
 use domain::events::{FraudScored, OrderConfirmed};
@@ -52,24 +52,35 @@ pub async fn score_batch(docs: &dyn Documents, model: &Model, orders: &[Order<'_
     let mut scored: Vec<Option<Scored>> = vec![None; orders.len()];
     // Each order once: a second delivery in the same batch re-emits the first's verdict.
     let mut first_of: HashMap<&OrderId, usize> = HashMap::new();
-    let mut fresh = Vec::new();
+    let mut unique = Vec::new();
     for (i, (order, _)) in orders.iter().enumerate() {
-        if first_of.contains_key(&order.order_id) {
-            continue;
-        }
-        first_of.insert(&order.order_id, i);
-        match read_verdict(docs, &order.order_id).await.map_err(fail(i))? {
+        first_of.entry(&order.order_id).or_insert_with(|| {
+            unique.push(i);
+            i
+        });
+    }
+    // Reads and writes of verdicts are each an order's own: several in flight at once, their
+    // results taken in batch order, so an error names the first order it left unscored.
+    let mut reads = Vec::with_capacity(unique.len());
+    for &i in &unique {
+        reads.push(read_verdict(docs, &orders[i].0.order_id));
+    }
+    let mut fresh = Vec::new();
+    for (&i, found) in unique.iter().zip(in_flight(reads).await) {
+        match found.map_err(fail(i))? {
             Some(verdict) => scored[i] = Some(Scored { verdict, redelivery: true }),
             None => fresh.push(i),
         }
     }
     if let Some(&first) = fresh.first() {
         let verdicts = record_and_score(docs, model, orders, &fresh).await.map_err(fail(first))?;
-        for (i, event) in fresh.iter().zip(verdicts) {
-            let ours = Published::new(event).map_err(fail(*i))?;
-            let stored = keep_first_verdict(docs, ours.clone()).await.map_err(fail(*i))?;
-            let redelivery = stored.event != ours.event;
-            scored[*i] = Some(Scored { verdict: stored, redelivery });
+        let mut keeps = Vec::with_capacity(fresh.len());
+        for (&i, event) in fresh.iter().zip(verdicts) {
+            let ours = Published::new(event).map_err(fail(i))?;
+            keeps.push(keep(docs, ours));
+        }
+        for (&i, kept) in fresh.iter().zip(in_flight(keeps).await) {
+            scored[i] = Some(kept.map_err(fail(i))?);
         }
     }
     for i in 0..orders.len() {
@@ -79,6 +90,13 @@ pub async fn score_batch(docs: &dyn Documents, model: &Model, orders: &[Order<'_
         }
     }
     Ok(scored.into_iter().map(|s| s.expect("every order scored or re-emitted")).collect())
+}
+
+/// Stores our verdict unless one is there, and says whether the one stored is another's.
+async fn keep(docs: &dyn Documents, ours: Published) -> Result<Scored, PortError> {
+    let stored = keep_first_verdict(docs, ours.clone()).await?;
+    let redelivery = stored.event != ours.event;
+    Ok(Scored { verdict: stored, redelivery })
 }
 
 /// Scores the `fresh` orders in turn against their histories and records them there; returns

@@ -19,10 +19,48 @@ use domain::dead_letter::sha256_hex;
 use domain::events::FraudScored;
 use domain::ports::{Documents, Etag, PortError, document, read_document};
 use domain::values::{CustomerId, OrderId};
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
 use serde::Deserialize;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::collections::{HashMap, HashSet};
+
+/// How many reads or writes of the scorer's documents one invocation keeps in flight: on Cosmos
+/// DB each is a round trip, and a batch of 500 orders done one at a time would wait on over a
+/// thousand of them in a row.
+pub const IN_FLIGHT: usize = 16;
+
+/// Runs `operations` with at most IN_FLIGHT of them at once, and gives their results in order.
+pub async fn in_flight<F: Future>(operations: Vec<F>) -> Vec<F::Output> {
+    let mut results = Vec::with_capacity(operations.len());
+    let mut running = FuturesOrdered::new();
+    for operation in operations {
+        if running.len() == IN_FLIGHT
+            && let Some(done) = running.next().await
+        {
+            results.push(done);
+        }
+        running.push_back(operation);
+    }
+    while let Some(done) = running.next().await {
+        results.push(done);
+    }
+    results
+}
+
+async fn write_history(
+    docs: &dyn Documents,
+    key: &str,
+    etag: Option<&Etag>,
+    orders: &[PastOrder],
+) -> Result<Etag, PortError> {
+    let body = document(&StateDocument { id: key, pk: key, keeps: Orders { orders } })?;
+    match etag {
+        Some(etag) => docs.replace(key, key, body, etag).await,
+        None => docs.create(key, key, body).await,
+    }
+}
 
 /// A history document: whose it is, and where it lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,15 +133,22 @@ impl Histories {
         scoring: &HashSet<&OrderId>,
         keep: usize,
     ) -> Result<Self, PortError> {
-        let mut by_key = HashMap::new();
-        for key in keys.iter() {
-            if by_key.contains_key(key.as_str()) {
-                continue;
-            }
-            let stored = read_history(docs, key).await?;
-            let current = stored.orders.iter().filter(|p| !scoring.contains(&p.order_id)).cloned().collect();
-            by_key.insert(key.as_str().to_string(), (stored, current));
+        let mut unique: Vec<&HistoryKey> = keys.to_vec();
+        unique.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        unique.dedup();
+        let mut reads = Vec::with_capacity(unique.len());
+        for key in &unique {
+            reads.push(read_history(docs, key));
         }
+        let stored = in_flight(reads).await.into_iter().collect::<Result<Vec<StoredHistory>, _>>()?;
+        let by_key = unique
+            .iter()
+            .zip(stored)
+            .map(|(key, stored)| {
+                let current = stored.orders.iter().filter(|p| !scoring.contains(&p.order_id)).cloned().collect();
+                (key.as_str().to_string(), (stored, current))
+            })
+            .collect();
         Ok(Histories { by_key, keep: keep.max(1) })
     }
 
@@ -125,29 +170,25 @@ impl Histories {
         orders.truncate(self.keep);
     }
 
-    /// Writes every history that changed, in key order, each under the etag it was read with.
-    /// Returns false if someone wrote one of them in between (read again and start over); those
-    /// written before it stay written, which `read` allows for.
+    /// Writes every history that changed, each under the etag it was read with. Returns false
+    /// if someone wrote one of them in between (read again and start over); the others stay
+    /// written, which `read` allows for.
     pub async fn write(&self, docs: &dyn Documents) -> Result<bool, PortError> {
-        let mut keys: Vec<&String> = self.by_key.keys().collect();
-        keys.sort();
-        for key in keys {
-            let (stored, orders) = &self.by_key[key];
-            if *orders == stored.orders {
-                continue;
+        let mut writes = Vec::new();
+        for (key, (stored, orders)) in &self.by_key {
+            if *orders != stored.orders {
+                writes.push(write_history(docs, key, stored.etag.as_ref(), orders));
             }
-            let body = document(&StateDocument { id: key, pk: key, keeps: Orders { orders } })?;
-            let written = match &stored.etag {
-                Some(etag) => docs.replace(key, key, body, etag).await,
-                None => docs.create(key, key, body).await,
-            };
+        }
+        let mut lost_a_race = false;
+        for written in in_flight(writes).await {
             match written {
                 Ok(_) => {}
-                Err(PortError::PreconditionFailed | PortError::AlreadyExists) => return Ok(false),
+                Err(PortError::PreconditionFailed | PortError::AlreadyExists) => lost_a_race = true,
                 Err(e) => return Err(e),
             }
         }
-        Ok(true)
+        Ok(!lost_a_race)
     }
 }
 

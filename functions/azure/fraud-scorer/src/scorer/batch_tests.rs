@@ -130,3 +130,55 @@ async fn an_order_twice_in_one_batch_is_scored_once_and_re_emitted() {
     let verdicts = docs.take().into_iter().filter(|(op, _)| op.ends_with("verdict")).collect::<Vec<_>>();
     assert_eq!(verdicts, [("create verdict".to_string(), 2), ("read verdict".to_string(), 2)]);
 }
+
+/// Holds every operation across one yield, as a round trip would, and keeps the most that were
+/// in flight at once.
+#[derive(Default)]
+struct RoundTrips {
+    inner: InMemoryDocuments,
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl RoundTrips {
+    async fn trip(&self) {
+        let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(n, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl Documents for RoundTrips {
+    async fn read(&self, pk: &str, id: &str) -> Result<Option<StoredDocument>, PortError> {
+        self.trip().await;
+        self.inner.read(pk, id).await
+    }
+    async fn create(&self, pk: &str, id: &str, body: JsonText) -> Result<Etag, PortError> {
+        self.trip().await;
+        self.inner.create(pk, id, body).await
+    }
+    async fn replace(&self, pk: &str, id: &str, body: JsonText, if_match: &Etag) -> Result<Etag, PortError> {
+        self.trip().await;
+        self.inner.replace(pk, id, body, if_match).await
+    }
+}
+
+#[tokio::test]
+async fn a_batch_keeps_several_round_trips_in_flight_and_scores_the_same() {
+    let orders: Vec<_> = (0..4)
+        .flat_map(|_| orders())
+        .enumerate()
+        .map(|(i, (mut o, t))| {
+            o.order_id = OrderId::parse(&format!("R-{i:02}")).expect("id");
+            (o, t + chrono::Duration::hours(i as i64 / 12))
+        })
+        .collect();
+    let docs = RoundTrips::default();
+    let scored = score_batch(&docs, &Model::select(None).expect("model"), &batch(&orders)).await.expect("scored");
+    let events: Vec<_> = scored.into_iter().map(|s| s.verdict.event).collect();
+    assert_eq!(events, one_at_a_time(&orders).await);
+    let most = docs.most.load(Ordering::SeqCst);
+    assert!((2..=crate::state::IN_FLIGHT).contains(&most), "{most} in flight at most");
+}
