@@ -109,7 +109,6 @@ struct Verdict<E> {
 
 pub async fn read_history(docs: &dyn Documents, key: &HistoryKey) -> Result<StoredHistory, PortError> {
     let Some(doc) = docs.read(key.as_str(), key.as_str()).await? else { return Ok(StoredHistory::default()) };
-    // Deserialised from the stored tree in place, not from a copy of it.
     let Orders { orders } = read_document::<Orders<Vec<PastOrder>>>(&doc.body, key.as_str())?;
     Ok(StoredHistory { orders, etag: Some(doc.etag) })
 }
