@@ -201,6 +201,12 @@ mod tests {
             ("a bad time", with("time", json!("yesterday"))),
             ("cut short", whole[..whole.len() / 2].to_vec()),
             ("not JSON", b"<xml/>".to_vec()),
+            ("bad UTF-8 in an unknown field", {
+                let mut bytes = with("extension", json!("XX"));
+                let at = bytes.windows(4).position(|w| w == b"\"XX\"").expect("the field") + 1;
+                bytes[at..at + 2].copy_from_slice(&[0xff, 0xfe]);
+                bytes
+            }),
         ];
         for (case, bytes) in inputs {
             let (one, two) = (decode::<PaymentSucceeded>(&bytes), two_steps(&bytes));

@@ -29,7 +29,7 @@ impl JsonText {
         self.0.get()
     }
 
-    /// As a SDK takes a body: serialised as the text it is.
+    /// As a `RawValue`, which serde_json writes verbatim (other serializers may refuse it).
     pub fn as_raw(&self) -> &RawValue {
         &self.0
     }

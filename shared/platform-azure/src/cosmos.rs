@@ -12,7 +12,7 @@ use azure_data_cosmos::models::ContainerProperties;
 use azure_data_cosmos::options::{ItemWriteOptions, Precondition, Region};
 use azure_data_cosmos::{AccountReference, CosmosClientBuilder, CosmosError, RoutingStrategy};
 use domain::ports::{Documents, Etag, JsonText, PortError, StoredDocument};
-use serde_json::value::RawValue;
+use serde_json::Value;
 use serve::{ConfigError, Env};
 
 /// Connection settings, from the environment: `COSMOS_ENDPOINT`, `COSMOS_KEY`, `COSMOS_DATABASE`,
@@ -146,14 +146,21 @@ fn etag_of(headers: &azure_data_cosmos::models::ResponseHeaders) -> Result<Etag,
     headers.etag().map(|e| Etag(e.to_string())).ok_or_else(|| PortError::Unavailable("response carried no etag".into()))
 }
 
+/// A body as this SDK takes it: a tree, which it writes as text JSON or in Cosmos's binary
+/// encoding, whichever the client uses. The binary encoding is this SDK's default (the emulator
+/// setup turns it off: the emulator speaks JSON only), and its serializer refuses a `RawValue`,
+/// so the text cannot go through verbatim; responses are read as a tree for the same reason.
+fn wire_body(body: &JsonText) -> Value {
+    body.to_value()
+}
+
 #[async_trait]
 impl Documents for CosmosDocuments {
     async fn read(&self, pk: &str, id: &str) -> Result<Option<StoredDocument>, PortError> {
         match self.container.read_item(pk.to_string(), id, None).await {
             Ok(resp) => {
                 let etag = etag_of(resp.headers())?;
-                // The item's JSON text as it came, not parsed into a tree.
-                let body: Box<RawValue> = resp.into_model().map_err(classify)?;
+                let body: Value = resp.into_model().map_err(classify)?;
                 Ok(Some(StoredDocument { body: body.into(), etag }))
             }
             Err(e) if status(&e) == 404 => Ok(None),
@@ -161,17 +168,15 @@ impl Documents for CosmosDocuments {
         }
     }
 
-    // The body goes as the JSON text it is (`RawValue` serialises verbatim): this client writes
-    // text JSON, never Cosmos's binary encoding, which is off unless asked for.
     async fn create(&self, pk: &str, id: &str, body: JsonText) -> Result<Etag, PortError> {
-        let resp = self.container.create_item(pk.to_string(), id, body.as_raw(), None).await.map_err(classify)?;
+        let resp = self.container.create_item(pk.to_string(), id, wire_body(&body), None).await.map_err(classify)?;
         etag_of(resp.headers())
     }
 
     async fn replace(&self, pk: &str, id: &str, body: JsonText, if_match: &Etag) -> Result<Etag, PortError> {
         let options = ItemWriteOptions::default().with_precondition(Precondition::if_match(if_match.0.clone()));
         let resp =
-            self.container.replace_item(pk.to_string(), id, body.as_raw(), Some(options)).await.map_err(classify)?;
+            self.container.replace_item(pk.to_string(), id, wire_body(&body), Some(options)).await.map_err(classify)?;
         etag_of(resp.headers())
     }
 }
@@ -179,6 +184,23 @@ impl Documents for CosmosDocuments {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the adapter hands the SDK survives both encodings the client may use; the text as a
+    /// `RawValue` would not survive the binary one, the SDK's default.
+    #[test]
+    fn bodies_survive_the_binary_encoding_the_sdk_uses_by_default() {
+        use azure_data_cosmos_driver::binary_json;
+        let text =
+            JsonText::from(serde_json::json!({"id": "A-1", "pk": "A-1", "n": 2, "note": "é \"q\"", "xs": [1.5, null]}));
+        let body = wire_body(&text);
+        let binary = binary_json::to_vec(&body).expect("the binary encoding takes a tree");
+        assert_eq!(binary_json::from_slice::<Value>(&binary).expect("and gives it back"), text.to_value());
+        assert_eq!(
+            JsonText::from(serde_json::from_slice::<Value>(&serde_json::to_vec(&body).expect("text")).expect("json")),
+            text
+        );
+        assert!(binary_json::to_vec(text.as_raw()).is_err(), "why the text is not handed over verbatim");
+    }
 
     #[test]
     fn the_emulator_key_is_used_only_for_a_loopback_endpoint() {

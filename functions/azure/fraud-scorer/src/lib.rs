@@ -127,8 +127,9 @@ impl Scorer {
             // The last attempt, or a stored document that cannot be read: one order at a time,
             // so that what fails is each order's own and the rest are scored.
             Err(_) => {
-                for ((ev, order), one) in orders.iter().zip(batch) {
-                    match scorer::score_batch(self.docs.as_ref(), &self.config.model, &[one]).await {
+                for (i, (ev, order)) in orders.iter().enumerate() {
+                    let (one, after) = (&batch[i..=i], &batch[i + 1..]);
+                    match scorer::score_before(self.docs.as_ref(), &self.config.model, one, after).await {
                         Ok(mut s) => emit(s.remove(0), &mut resp, &mut report),
                         Err(e) if e.error.is_transient() && !last_attempt => {
                             retry_later(&order.data.order_id, &e.error, &mut report);

@@ -48,6 +48,18 @@ pub async fn score_order(
 
 /// Scores `orders`, returning one `Scored` each, in their order.
 pub async fn score_batch(docs: &dyn Documents, model: &Model, orders: &[Order<'_>]) -> Result<Vec<Scored>, BatchError> {
+    score_before(docs, model, orders, &[]).await
+}
+
+/// Scores `orders`, the part of a batch that comes before the orders `after`, which are left
+/// out of the histories as if not recorded yet (the handler's last retry scores a batch one
+/// order at a time this way).
+pub async fn score_before(
+    docs: &dyn Documents,
+    model: &Model,
+    orders: &[Order<'_>],
+    after: &[Order<'_>],
+) -> Result<Vec<Scored>, BatchError> {
     let fail = |i: usize| move |error: PortError| BatchError { order_id: orders[i].0.order_id.clone(), error };
     let mut scored: Vec<Option<Scored>> = vec![None; orders.len()];
     // Each order once: a second delivery in the same batch re-emits the first's verdict.
@@ -60,20 +72,20 @@ pub async fn score_batch(docs: &dyn Documents, model: &Model, orders: &[Order<'_
         });
     }
     // Reads and writes of verdicts are each an order's own: several in flight at once, their
-    // results taken in batch order, so an error names the first order it left unscored.
+    // results taken in batch order, so an error names the first order it left without one.
     let mut reads = Vec::with_capacity(unique.len());
     for &i in &unique {
         reads.push(read_verdict(docs, &orders[i].0.order_id));
     }
     let mut fresh = Vec::new();
     for (&i, found) in unique.iter().zip(in_flight(reads).await) {
-        match found.map_err(fail(i))? {
+        match found.map_err(fail(fresh.first().copied().unwrap_or(i)))? {
             Some(verdict) => scored[i] = Some(Scored { verdict, redelivery: true }),
             None => fresh.push(i),
         }
     }
     if let Some(&first) = fresh.first() {
-        let verdicts = record_and_score(docs, model, orders, &fresh).await.map_err(fail(first))?;
+        let verdicts = record_and_score(docs, model, orders, &unique, &fresh, after).await.map_err(fail(first))?;
         let mut keeps = Vec::with_capacity(fresh.len());
         for (&i, event) in fresh.iter().zip(verdicts) {
             let ours = Published::new(event).map_err(fail(i))?;
@@ -99,38 +111,52 @@ async fn keep(docs: &dyn Documents, ours: Published) -> Result<Scored, PortError
     Ok(Scored { verdict: stored, redelivery })
 }
 
-/// Scores the `fresh` orders in turn against their histories and records them there; returns
-/// their verdicts, not yet stored. Reads again and starts over when another writer got in first.
+/// Goes through the batch's orders (`unique`) in turn against their histories: each `fresh`
+/// one is scored and recorded, each other one (its verdict stored already) put back as stored.
+/// Returns the fresh orders' verdicts, not yet stored. Reads again and starts over when another
+/// writer got in first.
 async fn record_and_score(
     docs: &dyn Documents,
     model: &Model,
     orders: &[Order<'_>],
+    unique: &[usize],
     fresh: &[usize],
+    after: &[Order<'_>],
 ) -> Result<Vec<CloudEvent<FraudScored>>, PortError> {
     // A card's key is a hash of its fingerprint: worked out once per card of the batch.
-    let mut cards: HashMap<&str, HistoryKey> = HashMap::new();
-    let keys: Vec<(HistoryKey, Option<HistoryKey>)> = fresh
-        .iter()
-        .map(|&i| {
-            let order = orders[i].0;
-            let card = order.payment.as_ref().map(|p| {
-                let fingerprint = p.card_fingerprint.as_str();
-                cards.entry(fingerprint).or_insert_with(|| HistoryKey::card(fingerprint)).clone()
-            });
-            (HistoryKey::customer(&order.customer_id), card)
-        })
-        .collect();
-    let scoring: HashSet<&OrderId> = fresh.iter().map(|&i| &orders[i].0.order_id).collect();
-    let mut all_keys: Vec<&HistoryKey> = Vec::with_capacity(2 * keys.len());
-    for (customer, card) in &keys {
-        all_keys.push(customer);
-        all_keys.extend(card);
+    let mut cards: HashMap<String, HistoryKey> = HashMap::new();
+    let mut keys_of = |order: &OrderConfirmed| {
+        let card = order.payment.as_ref().map(|p| match cards.get(&p.card_fingerprint) {
+            Some(key) => key.clone(),
+            None => cards.entry(p.card_fingerprint.clone()).or_insert(HistoryKey::card(&p.card_fingerprint)).clone(),
+        });
+        (HistoryKey::customer(&order.customer_id), card)
+    };
+    let keys: Vec<(HistoryKey, Option<HistoryKey>)> = unique.iter().map(|&i| keys_of(orders[i].0)).collect();
+    let after_keys: Vec<(HistoryKey, Option<HistoryKey>)> = after.iter().map(|(o, _)| keys_of(o)).collect();
+    let is_fresh: HashSet<usize> = fresh.iter().copied().collect();
+    let batch: HashSet<&OrderId> =
+        unique.iter().map(|&i| &orders[i].0.order_id).chain(after.iter().map(|(o, _)| &o.order_id)).collect();
+    // Only the fresh orders' histories change; the others' are not read.
+    let mut read_keys: Vec<&HistoryKey> = Vec::with_capacity(2 * fresh.len());
+    for (&i, (customer, card)) in unique.iter().zip(&keys) {
+        if is_fresh.contains(&i) {
+            read_keys.push(customer);
+            read_keys.extend(card);
+        }
     }
     for _ in 0..MAX_ATTEMPTS {
-        let mut histories = Histories::read(docs, &all_keys, &scoring, model.rules.history_orders).await?;
+        let mut histories = Histories::read(docs, &read_keys, &batch, model.rules.history_orders).await?;
         let mut verdicts = Vec::with_capacity(fresh.len());
-        for (&i, (customer, card)) in fresh.iter().zip(&keys) {
+        for (&i, (customer, card)) in unique.iter().zip(&keys) {
             let (order, time) = orders[i];
+            if !is_fresh.contains(&i) {
+                histories.restore(customer, &order.order_id);
+                if let Some(card) = card {
+                    histories.restore(card, &order.order_id);
+                }
+                continue;
+            }
             let history = History { customer: histories.get(customer), card: card.as_ref().map(|k| histories.get(k)) };
             let verdict = model.score(&signals(order, &history, &model.rules));
             let me = PastOrder::of(order);
@@ -146,6 +172,13 @@ async fn record_and_score(
                 model_version: model.version.clone(),
             };
             verdicts.push(CloudEvent::new(format!("fraud-scored-{}", order.order_id), SOURCE, time, data));
+        }
+        // The orders after these were seen by none of them; they go back as they were stored.
+        for ((order, _), (customer, card)) in after.iter().zip(&after_keys) {
+            histories.restore(customer, &order.order_id);
+            if let Some(card) = card {
+                histories.restore(card, &order.order_id);
+            }
         }
         // Someone recorded another order of one of these customers or cards since we read:
         // score again with it.

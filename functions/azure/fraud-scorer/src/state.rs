@@ -122,14 +122,15 @@ pub struct Histories {
 }
 
 impl Histories {
-    /// Reads every history in `keys` once. The orders in `scoring` are left out of what is read,
-    /// as if not recorded yet: an earlier attempt (or a lost etag race) may have recorded some of
-    /// them, and each is added back, in its turn, as it is scored, so an order never sees one
-    /// that comes after it in its batch, whatever happened before.
+    /// Reads every history in `keys` once. The orders of the batch (`batch`) are left out of
+    /// what is read, as if not recorded yet: an earlier attempt (or a lost etag race) may have
+    /// recorded some of them. Each comes back in its turn, as it is scored (`add`) or, if it has
+    /// its verdict already, as it was stored (`restore`), so an order never sees one that comes
+    /// after it in its batch, whatever happened before.
     pub async fn read(
         docs: &dyn Documents,
         keys: &[&HistoryKey],
-        scoring: &HashSet<&OrderId>,
+        batch: &HashSet<&OrderId>,
         keep: usize,
     ) -> Result<Self, PortError> {
         let mut unique: Vec<&HistoryKey> = keys.to_vec();
@@ -144,11 +145,20 @@ impl Histories {
             .iter()
             .zip(stored)
             .map(|(key, stored)| {
-                let current = stored.orders.iter().filter(|p| !scoring.contains(&p.order_id)).cloned().collect();
+                let current = stored.orders.iter().filter(|p| !batch.contains(&p.order_id)).cloned().collect();
                 (key.as_str().to_string(), (stored, current))
             })
             .collect();
         Ok(Histories { by_key, keep: keep.max(1) })
+    }
+
+    /// Puts an order of the batch back as it was stored, if it was (one whose verdict is
+    /// stored already: it is seen by the orders after it, and only by them).
+    pub fn restore(&mut self, key: &HistoryKey, order_id: &OrderId) {
+        let Some((stored, _)) = self.by_key.get(key.as_str()) else { return };
+        if let Some(past) = stored.orders.iter().find(|p| &p.order_id == order_id).cloned() {
+            self.add(key, &past);
+        }
     }
 
     /// The orders of a history as they stand (empty if it was not read).

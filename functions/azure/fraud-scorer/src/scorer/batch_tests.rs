@@ -9,12 +9,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Counts each operation by kind and document family (`read customer`, `create verdict`, …);
-/// storing verdicts fails while `verdicts_fail` is set.
+/// storing verdicts fails while `verdicts_fail` is set, and for the orders in `failing`.
 #[derive(Default)]
 struct Counting {
     inner: InMemoryDocuments,
     ops: Mutex<HashMap<String, usize>>,
     verdicts_fail: AtomicBool,
+    failing: Mutex<Vec<String>>,
 }
 
 impl Counting {
@@ -37,7 +38,8 @@ impl Documents for Counting {
     }
     async fn create(&self, pk: &str, id: &str, body: JsonText) -> Result<Etag, PortError> {
         self.count("create", pk);
-        if pk.starts_with("verdict:") && self.verdicts_fail.load(Ordering::SeqCst) {
+        let failing = self.failing.lock().expect("lock").iter().any(|o| pk == format!("verdict:{o}"));
+        if pk.starts_with("verdict:") && (failing || self.verdicts_fail.load(Ordering::SeqCst)) {
             return Err(PortError::Unavailable("verdict store down".into()));
         }
         self.inner.create(pk, id, body).await
@@ -181,4 +183,60 @@ async fn a_batch_keeps_several_round_trips_in_flight_and_scores_the_same() {
     assert_eq!(events, one_at_a_time(&orders).await);
     let most = docs.most.load(Ordering::SeqCst);
     assert!((2..=crate::state::IN_FLIGHT).contains(&most), "{most} in flight at most");
+}
+
+/// The same 12 orders confirmed in the reverse of their batch order (a batch mixes partitions):
+/// every later order of the batch was confirmed before the earlier ones, so an order that saw
+/// one after it would count it.
+fn reversed() -> Vec<(OrderConfirmed, DateTime<Utc>)> {
+    let mut orders = orders();
+    let times: Vec<_> = orders.iter().rev().map(|(o, t)| (o.confirmed_at, *t)).collect();
+    for ((o, t), (confirmed, at)) in orders.iter_mut().zip(times) {
+        (o.confirmed_at, *t) = (confirmed, at);
+    }
+    orders
+}
+
+#[tokio::test]
+async fn a_retry_after_some_verdicts_were_stored_gives_the_same_verdicts() {
+    let orders = reversed();
+    let model = Model::select(None).expect("model");
+    let reference = one_at_a_time(&orders).await;
+    let velocity = |e: &CloudEvent<FraudScored>| e.data.reasons.iter().any(|r| r.contains("_velocity"));
+    assert!(!reference.iter().any(velocity), "one at a time, each order sees only later-confirmed ones");
+    let docs = Counting::default();
+    *docs.failing.lock().expect("lock") = vec!["B-0".into(), "B-5".into()];
+    let failed = score_batch(&docs, &model, &batch(&orders)).await.expect_err("two verdicts not stored");
+    assert_eq!(failed.order_id.as_str(), "B-0", "the first order left without a verdict");
+    docs.failing.lock().expect("lock").clear();
+    let retried = score_batch(&docs, &model, &batch(&orders)).await.expect("scored");
+    assert_eq!(retried.iter().map(|s| s.verdict.event.clone()).collect::<Vec<_>>(), reference);
+    let redelivered: Vec<bool> = retried.iter().map(|s| s.redelivery).collect();
+    assert_eq!(redelivered.iter().filter(|r| !**r).count(), 2, "only B-0 and B-5 scored again: {redelivered:?}");
+}
+
+#[tokio::test]
+async fn one_order_at_a_time_after_the_batch_sees_only_the_orders_before_it_and_loses_none() {
+    let orders = reversed();
+    let model = Model::select(None).expect("model");
+    let reference = one_at_a_time(&orders).await;
+    let docs = Counting::default();
+    // An attempt recorded every history and stored B-7's verdict only, then the store failed.
+    *docs.failing.lock().expect("lock") =
+        orders.iter().map(|(o, _)| o.order_id.to_string()).filter(|o| o != "B-7").collect();
+    score_batch(&docs, &model, &batch(&orders)).await.expect_err("verdicts not stored");
+    docs.failing.lock().expect("lock").clear();
+    // The handler's last retry: one order at a time, each before the rest of its batch.
+    let all = batch(&orders);
+    let mut one_by_one = Vec::new();
+    for i in 0..all.len() {
+        let scored = score_before(&docs, &model, &all[i..=i], &all[i + 1..]).await.expect("scored");
+        one_by_one.push(scored[0].verdict.event.clone());
+    }
+    assert_eq!(one_by_one, reference);
+    for customer in ["C-0", "C-1", "C-2"] {
+        let key = HistoryKey::customer(&domain::values::CustomerId::parse(customer).expect("id"));
+        let kept = crate::state::read_history(&docs, &key).await.expect("read").orders.len();
+        assert_eq!(kept, 4, "{customer}: every order of the customer still recorded");
+    }
 }
