@@ -43,10 +43,7 @@ fn jpeg(width: u32, height: u32, orientation: Option<u16>) -> Vec<u8> {
     let mut out = Vec::new();
     let mut encoder = jpeg_encoder::Encoder::new(&mut out, 92);
     if let Some(o) = orientation {
-        let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01".to_vec();
-        exif.extend_from_slice(&o.to_be_bytes());
-        exif.extend_from_slice(&[0; 6]);
-        encoder.add_app_segment(1, exif).expect("APP1");
+        encoder.add_app_segment(1, image_resizer::pixels::exif_block(o)).expect("APP1");
     }
     encoder.encode(&photo(width, height), width as u16, height as u16, jpeg_encoder::ColorType::Rgb).expect("jpeg");
     out

@@ -85,6 +85,16 @@ pub fn exif_orientation(exif: Option<&[u8]>) -> u32 {
         .unwrap_or(1)
 }
 
+/// The APP1 payload a camera writes for `orientation`: an Exif block holding that one tag
+/// (big-endian TIFF), what `exif_orientation` reads. For the tests, the demo and the benchmark,
+/// which make photos a camera turned.
+pub fn exif_block(orientation: u16) -> Vec<u8> {
+    let mut block = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01".to_vec();
+    block.extend_from_slice(&orientation.to_be_bytes());
+    block.extend_from_slice(&[0; 6]);
+    block
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +125,16 @@ mod tests {
             let out = orient(numbered(), o);
             assert_eq!(((out.width, out.height), order(&out)), (dims, pixels.to_vec()), "orientation {o}");
         }
+    }
+
+    #[test]
+    fn the_orientation_written_is_the_one_read() {
+        for o in 1..=8u16 {
+            assert_eq!(exif_orientation(Some(&exif_block(o))), u32::from(o));
+            assert_eq!(exif_orientation(Some(&exif_block(o)[6..])), u32::from(o), "without the identifier");
+        }
+        assert_eq!(exif_orientation(Some(&exif_block(6)[..20])), 1, "a cut block reads as upright");
+        assert_eq!(exif_orientation(None), 1);
     }
 
     #[test]

@@ -18,7 +18,7 @@ fn jpeg_of(width: u32, height: u32, pixels: &[u8], color: jpeg_encoder::ColorTyp
     let mut out = Vec::new();
     let mut encoder = jpeg_encoder::Encoder::new(&mut out, 90);
     if let Some(orientation) = exif {
-        encoder.add_app_segment(1, exif_orientation(orientation)).expect("APP1");
+        encoder.add_app_segment(1, image_resizer::pixels::exif_block(orientation)).expect("APP1");
     }
     encoder.encode(pixels, width as u16, height as u16, color).expect("encode");
     out
@@ -51,15 +51,6 @@ pub fn jpeg_with_profile(width: u32, height: u32, rgb: [u8; 3], icc: &[u8]) -> V
     encoder.add_icc_profile(icc).expect("ICC");
     encoder.encode(&pixels, width as u16, height as u16, jpeg_encoder::ColorType::Rgb).expect("encode");
     out
-}
-
-/// An APP1 Exif block holding one tag, the orientation (big-endian TIFF).
-fn exif_orientation(orientation: u16) -> Vec<u8> {
-    let mut b = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01".to_vec();
-    b.extend_from_slice(&[0x01, 0x12, 0x00, 0x03, 0, 0, 0, 1]);
-    b.extend_from_slice(&orientation.to_be_bytes());
-    b.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
-    b
 }
 
 pub fn png(width: u32, height: u32, color: png::ColorType, depth: png::BitDepth, pixels: &[u8]) -> Vec<u8> {
