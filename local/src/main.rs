@@ -54,6 +54,21 @@ enum Command {
     },
 }
 
+/// Prints a demo flow's summary and says whether its invariants held; None (said on stderr)
+/// when the flow could not run.
+fn report(flow: &str, run: Result<(String, bool), local::estate::RunError>) -> Option<bool> {
+    match run {
+        Ok((summary, holds)) => {
+            println!("{summary}");
+            Some(holds)
+        }
+        Err(e) => {
+            eprintln!("{flow} demo failed: {e}");
+            None
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // The functions' log lines, off unless RUST_LOG asks, on stderr: stdout is the command's output.
@@ -65,45 +80,29 @@ async fn main() -> ExitCode {
                 eprintln!("unknown flow {unknown:?}; known: merch, checkout, images");
                 return ExitCode::from(2);
             }
+            let wanted = |flow: &str| flows.iter().any(|f| f == flow);
             let mut all_hold = true;
-            if flows.iter().any(|f| f == "merch") {
+            if wanted("merch") {
                 let opts = DemoOptions { records, seed, batch: batch.max(1) };
-                match run(&opts, &mut |line| eprintln!("{line}")).await {
-                    Ok((estate, scenario, verdict)) => {
-                        println!("{}", summary(&estate, &scenario, &verdict));
-                        all_hold &= verdict.all_hold();
-                    }
-                    Err(e) => {
-                        eprintln!("merch demo failed: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                }
+                let run = run(&opts, &mut |line| eprintln!("{line}")).await;
+                let Some(holds) = report("merch", run.map(|(e, s, v)| (summary(&e, &s, &v), v.all_hold()))) else {
+                    return ExitCode::FAILURE;
+                };
+                all_hold &= holds;
             }
-            if flows.iter().any(|f| f == "checkout") {
+            if wanted("checkout") {
                 let opts = local::checkout_demo::CheckoutOptions { orders, seed };
-                match local::checkout_demo::run(&opts, &mut |line| eprintln!("{line}")).await {
-                    Ok((estate, verdict)) => {
-                        println!("{}", local::checkout_demo::summary(&estate, &verdict));
-                        all_hold &= verdict.all_hold();
-                    }
-                    Err(e) => {
-                        eprintln!("checkout demo failed: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                }
+                let run = local::checkout_demo::run(&opts, &mut |line| eprintln!("{line}")).await;
+                let run = run.map(|(e, v)| (local::checkout_demo::summary(&e, &v), v.all_hold()));
+                let Some(holds) = report("checkout", run) else { return ExitCode::FAILURE };
+                all_hold &= holds;
             }
-            if flows.iter().any(|f| f == "images") {
+            if wanted("images") {
                 let opts = local::images_demo::ImageOptions { photos, seed };
-                match local::images_demo::run(&opts, &mut |line| eprintln!("{line}")).await {
-                    Ok((estate, verdict)) => {
-                        println!("{}", local::images_demo::summary(&estate, &verdict));
-                        all_hold &= verdict.all_hold();
-                    }
-                    Err(e) => {
-                        eprintln!("images demo failed: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                }
+                let run = local::images_demo::run(&opts, &mut |line| eprintln!("{line}")).await;
+                let run = run.map(|(e, v)| (local::images_demo::summary(&e, &v), v.all_hold()));
+                let Some(holds) = report("images", run) else { return ExitCode::FAILURE };
+                all_hold &= holds;
             }
             if all_hold { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }

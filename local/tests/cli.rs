@@ -22,20 +22,30 @@ fn demo_holds_its_invariants_and_prints_a_summary() {
     }
 }
 
-#[test]
-fn the_checkout_demo_holds_its_invariants() {
-    let out = local(&["demo", "--flows", "checkout", "--orders", "300", "--seed", "5"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+/// Runs a demo, which must succeed with each of `invariants` reported holding and none failed;
+/// its summary comes back.
+fn demo_holding(args: &[&str], invariants: &[&str]) -> String {
+    let out = local(args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    for invariant in [
-        "every order's state matches its events",
-        "no payment charged twice",
-        "no deleted product in any cart",
-        "the ledger total per currency equals the paid orders'",
-    ] {
+    for invariant in invariants {
         assert!(stdout.contains(&format!("[ok] {invariant}")), "{invariant}:\n{stdout}");
     }
     assert!(!stdout.contains("FAILED"), "{stdout}");
+    stdout
+}
+
+#[test]
+fn the_checkout_demo_holds_its_invariants() {
+    let stdout = demo_holding(
+        &["demo", "--flows", "checkout", "--orders", "300", "--seed", "5"],
+        &[
+            "every order's state matches its events",
+            "no payment charged twice",
+            "no deleted product in any cart",
+            "the ledger total per currency equals the paid orders'",
+        ],
+    );
     assert!(!stdout.contains("merch-normalizer"), "only the flow asked for runs");
     let out = local(&["demo", "--flows", "shipping"]);
     assert_eq!(out.status.code(), Some(2));
@@ -44,19 +54,16 @@ fn the_checkout_demo_holds_its_invariants() {
 
 #[test]
 fn the_images_demo_holds_its_invariants() {
-    let out = local(&["demo", "--flows", "images", "--photos", "30", "--seed", "3"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    for invariant in [
-        "every good upload has its three variants under its current etag",
-        "no variant of a replaced, removed or bad upload",
-        "every bad upload is dead-lettered with its reason",
-        "one event per variant, each naming its object's bytes",
-        "image-analytics counted each event once",
-    ] {
-        assert!(stdout.contains(&format!("[ok] {invariant}")), "{invariant}:\n{stdout}");
-    }
-    assert!(!stdout.contains("FAILED"), "{stdout}");
+    let stdout = demo_holding(
+        &["demo", "--flows", "images", "--photos", "30", "--seed", "3"],
+        &[
+            "every good upload has its three variants under its current etag",
+            "no variant of a replaced, removed or bad upload",
+            "every bad upload is dead-lettered with its reason",
+            "one event per variant, each naming its object's bytes",
+            "image-analytics counted each event once",
+        ],
+    );
     assert!(stdout.contains("Lambda retries"), "the bucket's bad moments were retried:\n{stdout}");
 }
 
