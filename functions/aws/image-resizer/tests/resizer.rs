@@ -48,10 +48,7 @@ async fn a_redelivery_gives_the_same_keys_bytes_and_event_ids() {
 #[tokio::test]
 async fn small_images_are_never_upscaled_and_keep_their_aspect() {
     let w = world(serve::Env::fixed([]));
-    let meta = w.upload("uploads/SKU-2/small.webp", images::webp(500, 300)).await;
-    let out = w.resizer.handle(created("uploads/SKU-2/small.webp", &meta)).await.expect("handled");
-    let Outcome::Processed(events) = &out[0] else { panic!("{out:?}") };
-    let sizes: Vec<_> = events.iter().map(|e| (e.width, e.height)).collect();
+    let sizes = w.variant_sizes("uploads/SKU-2/small.webp", images::webp(500, 300)).await;
     assert_eq!(sizes, [(500, 300), (500, 300), (160, 96)]);
 }
 
@@ -142,10 +139,7 @@ async fn keys_are_decoded_once_and_only_uploads_are_processed() {
 #[tokio::test]
 async fn slivers_decode_at_the_scale_their_long_side_needs() {
     let w = world(serve::Env::fixed([]));
-    let meta = w.upload("uploads/SKU-5/banner.jpg", images::jpeg(6400, 3)).await;
-    let out = w.resizer.handle(created("uploads/SKU-5/banner.jpg", &meta)).await.expect("handled");
-    let Outcome::Processed(events) = &out[0] else { panic!("{out:?}") };
-    let sizes: Vec<_> = events.iter().map(|e| (e.width, e.height)).collect();
+    let sizes = w.variant_sizes("uploads/SKU-5/banner.jpg", images::jpeg(6400, 3)).await;
     assert_eq!(sizes, [(1600, 1), (640, 1), (160, 1)]);
 }
 

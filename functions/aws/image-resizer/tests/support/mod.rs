@@ -39,6 +39,15 @@ impl World {
         }
     }
 
+    /// Uploads `bytes` at `key`, delivers its notification, and gives the sizes of the variants
+    /// made (the upload must be processed).
+    pub async fn variant_sizes(&self, key: &str, bytes: Vec<u8>) -> Vec<(u32, u32)> {
+        let meta = self.upload(key, bytes).await;
+        let out = self.resizer.handle(created(key, &meta)).await.expect("handled");
+        let [image_resizer::Outcome::Processed(events)] = out.as_slice() else { panic!("{out:?}") };
+        events.iter().map(|e| (e.width, e.height)).collect()
+    }
+
     pub fn processed(&self) -> Vec<ProductImageProcessed> {
         self.bus.records(topics::PRODUCT_IMAGE_PROCESSED).iter().map(|r| decode(&r.payload).expect("v1").data).collect()
     }
