@@ -29,11 +29,6 @@ impl JsonText {
         self.0.get()
     }
 
-    /// As a `RawValue`, which serde_json writes verbatim (other serializers may refuse it).
-    pub fn as_raw(&self) -> &RawValue {
-        &self.0
-    }
-
     /// As a tree, for code that looks inside any document (summaries, tests, DynamoDB's maps).
     pub fn to_value(&self) -> Value {
         // Valid JSON by construction, so it parses.
@@ -45,12 +40,6 @@ impl From<Value> for JsonText {
     fn from(value: Value) -> Self {
         // A Value always serialises.
         JsonText::of(&value).unwrap_or_else(|_| JsonText(RawValue::NULL.to_owned()))
-    }
-}
-
-impl From<Box<RawValue>> for JsonText {
-    fn from(raw: Box<RawValue>) -> Self {
-        JsonText(raw)
     }
 }
 
