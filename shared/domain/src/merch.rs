@@ -124,6 +124,10 @@ impl MerchChange {
     pub fn decode(bytes: &[u8]) -> Result<MerchChange, crate::cloudevent::DecodeError> {
         crate::merch_decode::decode(bytes)
     }
+    /// [`MerchChange::decode`] of text (a Kafka value the Functions host sent as a string).
+    pub fn decode_text(text: &str) -> Result<MerchChange, crate::cloudevent::DecodeError> {
+        crate::merch_decode::decode_text(text)
+    }
 }
 
 /// An ERP JSON record, read in one pass, its strings borrowed from the input where they can be;
@@ -347,6 +351,7 @@ mod tests {
     fn canonical_events_round_trip_through_decode() {
         let change = json(PRICE).unwrap();
         assert_eq!(MerchChange::decode(&change.to_json()).unwrap(), change);
+        assert_eq!(MerchChange::decode_text(std::str::from_utf8(&change.to_json()).unwrap()).unwrap(), change);
         assert!(MerchChange::decode(b"not json").is_err());
     }
 }

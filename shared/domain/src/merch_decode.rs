@@ -102,7 +102,15 @@ fn raw_data<T: DomainEvent>(raw: &RawValue) -> Result<T, DecodeError> {
 }
 
 pub(crate) fn decode(bytes: &[u8]) -> Result<MerchChange, DecodeError> {
-    let w: Wire = serde_json::from_slice(bytes).map_err(DecodeError::from_json)?;
+    change(serde_json::from_slice(bytes).map_err(DecodeError::from_json)?)
+}
+
+/// As [`decode`], from text: its strings are not checked again for UTF-8.
+pub(crate) fn decode_text(text: &str) -> Result<MerchChange, DecodeError> {
+    change(serde_json::from_str(text).map_err(DecodeError::from_json)?)
+}
+
+fn change(w: Wire) -> Result<MerchChange, DecodeError> {
     let specversion = required(w.specversion, "specversion")?;
     if specversion != SPEC_VERSION {
         return Err(DecodeError::SpecVersion(specversion));
@@ -143,8 +151,12 @@ mod tests {
                         "version": 7, "erp_system": "sap-eu", "effective_at": "2026-11-20T09:00:00Z"}})
     }
 
+    /// Read as bytes and as text, which must agree.
     fn decode_value(v: &serde_json::Value) -> Result<MerchChange, DecodeError> {
-        decode(v.to_string().as_bytes())
+        let text = v.to_string();
+        let (bytes, read_as_text) = (decode(text.as_bytes()), decode_text(&text));
+        assert_eq!(format!("{bytes:?}"), format!("{read_as_text:?}"), "{text}");
+        bytes
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod testing;
 
 use axum::Router;
 use axum::http::StatusCode;
-use domain::cloudevent::decode;
+use domain::cloudevent::decode_text;
 use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy};
 use domain::events::{OrderConfirmed, topics};
 use domain::ports::Documents;
@@ -110,7 +110,7 @@ impl Scorer {
         let mut orders = Vec::with_capacity(entries.len());
         for entry in entries {
             let Some(ev) = dead.readable(req, entry, MAX_RECORD_BYTES) else { continue };
-            let checked = decode::<OrderConfirmed>(ev.value.as_bytes())
+            let checked = decode_text::<OrderConfirmed>(&ev.value)
                 .map_err(|e| (e.code(), e.to_string()))
                 .and_then(|o| o.data.check().map(|()| o));
             match checked {

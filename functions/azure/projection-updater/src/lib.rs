@@ -104,11 +104,16 @@ impl Updater {
         let mut by_sku: BTreeMap<String, Vec<(MerchChange, KafkaEventData)>> = BTreeMap::new();
         for entry in entries {
             let Some(ev) = dead.readable(req, entry, MAX_RECORD_BYTES) else { continue };
-            let checked = MerchChange::decode(ev.value.as_bytes())
+            let checked = MerchChange::decode_text(&ev.value)
                 .map_err(|e| (e.code(), e.to_string()))
                 .and_then(|c| self.config.owners.admit(c));
             match checked {
-                Ok(change) => by_sku.entry(change.sku().to_string()).or_default().push((change, ev)),
+                Ok(change) => match by_sku.get_mut(change.sku().as_str()) {
+                    Some(items) => items.push((change, ev)),
+                    None => {
+                        by_sku.insert(change.sku().to_string(), vec![(change, ev)]);
+                    }
+                },
                 Err((code, reason)) => dead.record(&ev, code, reason),
             }
         }
