@@ -1,12 +1,21 @@
 //! What every function binary does the same way: JSON logs through `tracing`, configuration from
 //! the environment with start-up errors that name the variable, and serving an axum app the way
-//! the platforms run it (bound where the platform expects, stopped gracefully on SIGTERM).
+//! the platforms run it (bound where the platform expects, stopped gracefully on SIGTERM), and
+//! the allocator.
 mod config;
 mod json_lines;
 
 pub use config::{ConfigError, Env};
 use std::net::IpAddr;
 pub use tracing_subscriber::EnvFilter;
+
+/// Every binary of the estate (the functions, `local`, the tests and the benchmarks) allocates
+/// with mimalloc, set here once so that what is measured is what is deployed. A batch allocates
+/// many small strings and frees them together at the end; glibc's malloc spent a tenth of a
+/// projection-updater invocation on that (`_int_free`, `malloc_consolidate`), and mimalloc
+/// raised every function's benchmark ratio (projection-updater 0.72 -> 0.77).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// JSON logs at `RUST_LOG` (default info) on stdout, where Cloud Run, Lambda and the Functions
 /// host collect them. Call once, first thing in `main`.
