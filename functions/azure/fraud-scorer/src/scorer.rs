@@ -4,7 +4,7 @@
 //! scored one at a time; the histories are read and written once per batch (`state::Histories`).
 use crate::model::Model;
 use crate::signals::{History, PastOrder, signals};
-use crate::state::{Histories, HistoryKey, Published, in_flight, keep_first_verdict, read_verdict};
+use crate::state::{Histories, HistoryKey, Kept, Published, in_flight, keep_first_verdict, read_verdict};
 use chrono::{DateTime, Utc};
 use domain::cloudevent::CloudEvent;
 use domain::events::{FraudScored, OrderConfirmed};
@@ -106,9 +106,10 @@ pub async fn score_before(
 
 /// Stores our verdict unless one is there, and says whether the one stored is another's.
 async fn keep(docs: &dyn Documents, ours: Published) -> Result<Scored, PortError> {
-    let stored = keep_first_verdict(docs, ours.clone()).await?;
-    let redelivery = stored.event != ours.event;
-    Ok(Scored { verdict: stored, redelivery })
+    Ok(match keep_first_verdict(docs, ours).await? {
+        Kept::Ours(verdict) => Scored { verdict, redelivery: false },
+        Kept::Theirs(verdict) => Scored { verdict, redelivery: true },
+    })
 }
 
 /// Goes through the batch's orders (`unique`) in turn against their histories: each `fresh`

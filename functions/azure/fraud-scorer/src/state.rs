@@ -237,16 +237,28 @@ pub async fn read_verdict(docs: &dyn Documents, order: &OrderId) -> Result<Optio
     Published::new(event).map(Some)
 }
 
+/// The verdict that `keep_first_verdict` found stored.
+#[derive(Debug)]
+pub enum Kept {
+    /// Ours, just stored (or stored as it is by an earlier attempt).
+    Ours(Published),
+    /// Another instance scored the same order first, differently: its verdict wins.
+    Theirs(Published),
+}
+
 /// Stores the verdict unless one is there already, and returns the one that is stored: if
 /// another instance scored the same order first, its verdict wins and is what we publish too.
-pub async fn keep_first_verdict(docs: &dyn Documents, verdict: Published) -> Result<Published, PortError> {
+pub async fn keep_first_verdict(docs: &dyn Documents, verdict: Published) -> Result<Kept, PortError> {
     let id = verdict_id(&verdict.event.data.order_id);
     let body = document(&StateDocument { id: &id, pk: &id, keeps: Verdict { event: &verdict.json } })?;
     match docs.create(&id, &id, body).await {
-        Ok(_) => Ok(verdict),
-        Err(PortError::AlreadyExists) => read_verdict(docs, &verdict.event.data.order_id)
-            .await?
-            .ok_or_else(|| PortError::Unavailable(format!("{id} exists but could not be read back"))),
+        Ok(_) => Ok(Kept::Ours(verdict)),
+        Err(PortError::AlreadyExists) => {
+            let stored = read_verdict(docs, &verdict.event.data.order_id)
+                .await?
+                .ok_or_else(|| PortError::Unavailable(format!("{id} exists but could not be read back")))?;
+            Ok(if stored.event == verdict.event { Kept::Ours(verdict) } else { Kept::Theirs(stored) })
+        }
         Err(e) => Err(e),
     }
 }
