@@ -75,11 +75,56 @@ impl InvocationResponse {
     pub fn log(&mut self, line: impl Into<String>) {
         self.logs.push(line.into());
     }
+    /// About how many bytes the response takes as JSON (a little more when its strings need
+    /// escaping), to size the buffer it is written to.
+    pub fn json_size_hint(&self) -> usize {
+        let outputs: usize = self.outputs.iter().map(|(k, v)| k.len() + 3 + json_size_hint(v)).sum();
+        let logs: usize = self.logs.iter().map(|l| l.len() + 3).sum();
+        64 + outputs + logs + self.return_value.as_ref().map_or(0, json_size_hint)
+    }
     /// Appends to an array-valued output binding.
     pub fn push_output(&mut self, binding: &str, value: Value) {
         let slot = self.outputs.entry(binding.to_string()).or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(items) = slot {
             items.push(value);
         }
+    }
+}
+
+/// A value's JSON size, at most (numbers at their longest). A string counts its escapes: event
+/// texts held as strings escape every quote.
+fn json_size_hint(v: &Value) -> usize {
+    match v {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 24,
+        Value::String(s) => {
+            let escapes: usize = s.bytes().map(|b| if b < 0x20 { 5 } else { usize::from(b == b'"' || b == b'\\') }).sum();
+            s.len() + escapes + 2
+        }
+        Value::Array(items) => 2 + items.iter().map(|i| json_size_hint(i) + 1).sum::<usize>(),
+        Value::Object(map) => 2 + map.iter().map(|(k, v)| k.len() + 4 + json_size_hint(v)).sum::<usize>(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The buffer is sized so that writing the response never grows it, and not much larger.
+    #[test]
+    fn the_size_hint_holds_the_response_with_little_to_spare() {
+        let mut resp = InvocationResponse::default();
+        for i in 0..200 {
+            let event = json!({"id": format!("fraud-{i}\t\u{1}"), "type": "com.shop.fraud.scored.v1", "data": {"score": i,
+                "reasons": ["velocity_card: 3 orders in 1h", "bin_country_mismatch: \"DE\" vs \"AT\""]}});
+            resp.push_output("scores", json!({"Key": format!("O-{i}"), "Value": event.to_string()}));
+        }
+        resp.log("200 orders: 200 scored, 0 redelivered, 0 dead-lettered");
+        resp.return_value = Some(json!({"ok": true, "n": 200, "none": null}));
+        let written = serde_json::to_vec(&resp).expect("json").len();
+        let hint = resp.json_size_hint();
+        assert!(hint >= written && hint < written + written / 16, "hint {hint} for {written} bytes");
+        assert!(InvocationResponse::default().json_size_hint() >= serde_json::to_vec(&InvocationResponse::default()).unwrap().len());
     }
 }
