@@ -98,7 +98,8 @@ fn json_size_hint(v: &Value) -> usize {
         Value::Null | Value::Bool(_) => 5,
         Value::Number(_) => 24,
         Value::String(s) => {
-            let escapes: usize = s.bytes().map(|b| if b < 0x20 { 5 } else { usize::from(b == b'"' || b == b'\\') }).sum();
+            let escapes: usize =
+                s.bytes().map(|b| if b < 0x20 { 5 } else { usize::from(b == b'"' || b == b'\\') }).sum();
             s.len() + escapes + 2
         }
         Value::Array(items) => 2 + items.iter().map(|i| json_size_hint(i) + 1).sum::<usize>(),
@@ -125,6 +126,9 @@ mod tests {
         let written = serde_json::to_vec(&resp).expect("json").len();
         let hint = resp.json_size_hint();
         assert!(hint >= written && hint < written + written / 16, "hint {hint} for {written} bytes");
-        assert!(InvocationResponse::default().json_size_hint() >= serde_json::to_vec(&InvocationResponse::default()).unwrap().len());
+        assert!(
+            InvocationResponse::default().json_size_hint()
+                >= serde_json::to_vec(&InvocationResponse::default()).unwrap().len()
+        );
     }
 }

@@ -4,9 +4,9 @@
 //! span that names the function and the invocation.
 use crate::dead_letter_output::read_invocation;
 use crate::{InvocationRequest, InvocationResponse};
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
