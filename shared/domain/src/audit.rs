@@ -17,9 +17,11 @@ pub struct AuditRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     pub message_id: String,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub publish_time: DateTime<Utc>,
     /// The CloudEvent id, or the message id when the payload is not a CloudEvent.
     pub event_id: String,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub event_time: DateTime<Utc>,
     /// The event itself: JSON when it parsed, else a string.
     pub event: serde_json::Value,

@@ -23,6 +23,7 @@ pub struct CloudEvent<T> {
     pub source: String,
     #[serde(rename = "type")]
     pub ty: String,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub time: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
@@ -223,7 +224,11 @@ mod tests {
             let (one, two) = (decode::<PaymentSucceeded>(&bytes), two_steps(&bytes));
             assert_eq!(format!("{one:?}"), format!("{two:?}"), "{case}");
             if let Ok(text) = std::str::from_utf8(&bytes) {
-                assert_eq!(format!("{:?}", decode_text::<PaymentSucceeded>(text)), format!("{two:?}"), "{case}, as text");
+                assert_eq!(
+                    format!("{:?}", decode_text::<PaymentSucceeded>(text)),
+                    format!("{two:?}"),
+                    "{case}, as text"
+                );
             }
         }
         assert!(decode::<PaymentSucceeded>(&whole).is_ok_and(|e| e.data.gateway_reference == "ch_1"));

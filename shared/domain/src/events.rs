@@ -57,6 +57,7 @@ pub struct PriceChanged {
     /// The ERP sequence number: a newer change has a larger version.
     pub version: u64,
     pub erp_system: String,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub effective_at: DateTime<Utc>,
 }
 domain_event!(PriceChanged, "com.shop.merch.price-changed.v1", topics::PRICE_CHANGED, |s| s.sku.to_string());
@@ -69,6 +70,7 @@ pub struct InventoryChanged {
     pub on_hand: Quantity,
     pub version: u64,
     pub erp_system: String,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub effective_at: DateTime<Utc>,
 }
 domain_event!(InventoryChanged, "com.shop.merch.inventory-changed.v1", topics::INVENTORY_CHANGED, |s| s
@@ -107,12 +109,13 @@ pub struct OrderConfirmed {
     pub total: Money,
     /// ISO 3166-1 alpha-2 country of the shipping address.
     pub ship_to_country: String,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub confirmed_at: DateTime<Utc>,
     /// v1 addition, optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<PaymentDetails>,
     /// When the customer's account was opened (v1 addition, optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "crate::rfc3339::serialize_option")]
     pub customer_since: Option<DateTime<Utc>>,
 }
 domain_event!(OrderConfirmed, "com.shop.order.confirmed.v1", topics::ORDER_CONFIRMED, |s| s.order_id.to_string());
@@ -222,6 +225,7 @@ domain_event!(PaymentFailed, "com.shop.payment.failed.v1", topics::PAYMENT_FAILE
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductDeleted {
     pub sku: Sku,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub deleted_at: DateTime<Utc>,
 }
 domain_event!(ProductDeleted, "com.shop.product.deleted.v1", topics::PRODUCT_DELETED, |s| s.sku.to_string());

@@ -10,6 +10,7 @@ mod merch_decode;
 pub mod ownership;
 pub mod ports;
 pub mod projection;
+pub mod rfc3339;
 pub mod schemas;
 pub mod values;
 

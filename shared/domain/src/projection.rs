@@ -12,6 +12,7 @@ pub struct PriceEntry {
     pub currency: String,
     pub version: u64,
     pub event_id: String,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub effective_at: DateTime<Utc>,
 }
 
@@ -20,6 +21,7 @@ pub struct StockEntry {
     pub on_hand: u32,
     pub version: u64,
     pub event_id: String,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub effective_at: DateTime<Utc>,
 }
 
