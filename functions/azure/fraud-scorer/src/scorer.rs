@@ -73,10 +73,7 @@ pub async fn score_before(
     }
     // Reads and writes of verdicts are each an order's own: several in flight at once, their
     // results taken in batch order, so an error names the first order it left without one.
-    let mut reads = Vec::with_capacity(unique.len());
-    for &i in &unique {
-        reads.push(read_verdict(docs, &orders[i].0.order_id));
-    }
+    let reads = unique.iter().copied().map(|i| read_verdict(docs, &orders[i].0.order_id));
     let mut fresh = Vec::new();
     for (&i, found) in unique.iter().zip(in_flight(reads).await) {
         match found.map_err(fail(fresh.first().copied().unwrap_or(i)))? {
@@ -86,11 +83,11 @@ pub async fn score_before(
     }
     if let Some(&first) = fresh.first() {
         let verdicts = record_and_score(docs, model, orders, &unique, &fresh, after).await.map_err(fail(first))?;
-        let mut keeps = Vec::with_capacity(fresh.len());
+        let mut ours = Vec::with_capacity(fresh.len());
         for (&i, event) in fresh.iter().zip(verdicts) {
-            let ours = Published::new(event).map_err(fail(i))?;
-            keeps.push(keep(docs, ours));
+            ours.push(Published::new(event).map_err(fail(i))?);
         }
+        let keeps = ours.into_iter().map(|ours| keep(docs, ours));
         for (&i, kept) in fresh.iter().zip(in_flight(keeps).await) {
             scored[i] = Some(kept.map_err(fail(i))?);
         }

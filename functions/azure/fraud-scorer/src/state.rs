@@ -32,8 +32,11 @@ use std::collections::{HashMap, HashSet};
 pub const IN_FLIGHT: usize = 16;
 
 /// Runs `operations` with at most IN_FLIGHT of them at once, and gives their results in order.
-pub async fn in_flight<F: Future>(operations: Vec<F>) -> Vec<F::Output> {
-    let mut results = Vec::with_capacity(operations.len());
+/// Each is made only when there is room for it: a batch's 500 futures of a few hundred bytes
+/// each, made up front, were half a megabyte of fresh memory to fault in and copy.
+pub async fn in_flight<F: Future>(operations: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let operations = operations.into_iter();
+    let mut results = Vec::with_capacity(operations.size_hint().0);
     let mut running = FuturesOrdered::new();
     for operation in operations {
         if running.len() == IN_FLIGHT
