@@ -127,35 +127,36 @@ impl OrderConfirmed {
     /// What the types cannot say: between 1 and [`MAX_ORDER_LINES`] lines, one currency, a
     /// positive total, and prices that are not negative. The reason code and why, if not.
     pub fn check(&self) -> Result<(), (&'static str, String)> {
-        let id = &self.order_id;
-        if self.lines.len() > MAX_ORDER_LINES {
-            return Err(("oversize", format!("order {id} has {} lines, over {MAX_ORDER_LINES}", self.lines.len())));
-        }
-        if self.lines.is_empty() {
-            return Err(("invalid_order", format!("order {id} has no lines")));
-        }
-        if self.total.amount_minor <= 0 {
-            return Err(("invalid_order", format!("order {id} has total {}, not a positive amount", self.total)));
-        }
-        for line in &self.lines {
-            if line.unit_price.currency != self.total.currency {
-                return Err((
-                    "invalid_order",
-                    format!(
-                        "order {id}: {} priced in {}, total in {}",
-                        line.sku, line.unit_price.currency, self.total.currency
-                    ),
-                ));
-            }
-            if line.unit_price.amount_minor < 0 {
-                return Err((
-                    "invalid_order",
-                    format!("order {id}: {} has a negative price {}", line.sku, line.unit_price),
-                ));
-            }
-        }
-        Ok(())
+        check_order(&self.order_id, &self.lines, self.total)
     }
+}
+
+/// The checks an order's lines and total pass wherever the order travels (confirmed, paid).
+fn check_order(id: &OrderId, lines: &[OrderLine], total: Money) -> Result<(), (&'static str, String)> {
+    if lines.len() > MAX_ORDER_LINES {
+        return Err(("oversize", format!("order {id} has {} lines, over {MAX_ORDER_LINES}", lines.len())));
+    }
+    if lines.is_empty() {
+        return Err(("invalid_order", format!("order {id} has no lines")));
+    }
+    if total.amount_minor <= 0 {
+        return Err(("invalid_order", format!("order {id} has total {total}, not a positive amount")));
+    }
+    for line in lines {
+        if line.unit_price.currency != total.currency {
+            return Err((
+                "invalid_order",
+                format!("order {id}: {} priced in {}, total in {}", line.sku, line.unit_price.currency, total.currency),
+            ));
+        }
+        if line.unit_price.amount_minor < 0 {
+            return Err((
+                "invalid_order",
+                format!("order {id}: {} has a negative price {}", line.sku, line.unit_price),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// An order whose payment succeeded: what fulfilment books and dispatches.
@@ -170,6 +171,14 @@ pub struct OrderPaid {
     pub payment_id: String,
 }
 domain_event!(OrderPaid, "com.shop.order.paid.v1", topics::ORDER_PAID, |s| s.order_id.to_string());
+
+impl OrderPaid {
+    /// The order's checks again (see [`OrderConfirmed::check`]): what is booked to the ledger
+    /// must be a positive amount in one currency, whoever published it.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        check_order(&self.order_id, &self.lines, self.total)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -203,6 +212,18 @@ pub struct PaymentRequested {
     pub payment_token: Option<String>,
 }
 domain_event!(PaymentRequested, "com.shop.payment.requested.v1", topics::PAYMENT_REQUESTED, |s| s.order_id.to_string());
+
+impl PaymentRequested {
+    /// A charge is for a positive amount: a zero or negative one is `invalid_payment`, never
+    /// sent to the gateway (a negative charge would be a refund nobody asked for).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.amount.amount_minor <= 0 {
+            let reason = format!("payment {} asks for {}, not a positive amount", self.payment_id, self.amount);
+            return Err(("invalid_payment", reason));
+        }
+        Ok(())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentSucceeded {

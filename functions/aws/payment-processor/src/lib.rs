@@ -289,6 +289,7 @@ impl RecordHandler for PaymentProcessor {
             return Err(Failure::Permanent("unexpected_topic", reason));
         }
         let request = decode::<PaymentRequested>(&record.value)?;
+        request.data.check().map_err(|(code, reason)| Failure::Permanent(code, reason))?;
         let span = tracing::info_span!("record", event_id = %request.id, payment_id = %request.data.payment_id, position = %record.position());
         self.pay(&request).instrument(span).await
     }

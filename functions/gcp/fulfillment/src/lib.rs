@@ -5,7 +5,8 @@
 //! Ids are fixed by the order (`ledger-entry-<order>`, `warehouse-dispatch-<order>`), and so is the
 //! events' time (the `order.paid` event's), so a redelivered push publishes the same events and
 //! consumers dedupe them. The push is acknowledged (204) only after both publishes; if either
-//! fails, 503 and Pub/Sub redelivers. A message that is not a paid order is dead-lettered on the
+//! fails, 503 and Pub/Sub redelivers. A message that is not a paid order, or one whose order fails
+//! its checks (`OrderPaid::check`: a positive total in one currency), is dead-lettered on the
 //! Pub/Sub topic `checkout.dlq` with its reason and acknowledged.
 use axum::Router;
 use axum::body::Bytes;
@@ -78,7 +79,7 @@ fn message<T: DomainEvent>(event: &CloudEvent<T>) -> OutboundMessage {
 impl Fulfillment {
     /// `Err` means not acknowledged: Pub/Sub redelivers.
     pub async fn handle(&self, msg: &PushedMessage) -> Result<Handled, PortError> {
-        let paid = match msg.decode::<OrderPaid>() {
+        let paid = match msg.decode::<OrderPaid>().and_then(|p| p.data.check().map(|()| p)) {
             Ok(paid) => paid,
             Err((code, reason)) => {
                 self.pubsub.publish(msg.dead_letter(&self.dead_letters, code, reason)).await?;
