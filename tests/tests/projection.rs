@@ -11,10 +11,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 fn price(seq: u64, minor: i64) -> Record {
-    let ce = json!({"specversion": "1.0", "id": format!("erp-sap-eu-{seq}"), "source": "/gcp/merch-normalizer",
+    price_from("sap-eu", seq, minor)
+}
+
+/// SKU-1's EU price as `erp` sends it (the checked-in table gives EU prices to sap-eu).
+fn price_from(erp: &str, seq: u64, minor: i64) -> Record {
+    let ce = json!({"specversion": "1.0", "id": format!("erp-{erp}-{seq}"), "source": "/gcp/merch-normalizer",
         "type": "com.shop.merch.price-changed.v1", "time": "2026-11-20T09:00:00Z", "datacontenttype": "application/json",
         "data": {"sku": "SKU-1", "region": "EU", "price": {"amount_minor": minor, "currency": "EUR"}, "version": seq,
-                 "erp_system": "sap-eu", "effective_at": "2026-11-20T09:00:00Z"}});
+                 "erp_system": erp, "effective_at": "2026-11-20T09:00:00Z"}});
     Record {
         topic: "merch.price-changed".into(),
         partition: 2,
@@ -98,4 +103,23 @@ async fn an_unavailable_store_fails_the_invocation_until_the_last_retry_then_dea
         "a healthy store applies the batch, newest wins"
     );
     assert_eq!(docs.all()[0]["prices"]["EU"]["amount_minor"], 200);
+}
+
+/// Ownership is checked where changes are applied too, not only where they are normalised: a
+/// change on the bus for a slot its system does not own (a producer that skipped the check) is
+/// dead-lettered `foreign_slot`, however new its version, and the owner's price stays.
+#[tokio::test]
+async fn a_change_for_a_slot_its_system_does_not_own_is_dead_lettered_not_applied() {
+    let docs = InMemoryDocuments::default();
+    let updater = Updater::new(Arc::new(docs.clone()));
+    let batch = [price(1, 100), price_from("as400-us", 999_999, 1), price(2, 200)];
+    let (status, resp, report) =
+        updater.handle(&kafka_trigger_request("price-changed", "events", &batch, None, 1)).await;
+    assert_eq!((status.as_u16(), report.applied, report.dead_lettered), (200, 2, 1));
+    let dls = resp.outputs["deadLetters"].as_array().expect("dead letters");
+    let dead: Value = serde_json::from_str(dls[0]["Value"].as_str().unwrap_or_default()).expect("CloudEvent");
+    assert_eq!(dead["data"]["reason_code"], "foreign_slot");
+    assert_eq!(dead["data"]["origin"], "kafka:merch.price-changed/2@999999");
+    let stored = &docs.all()[0]["prices"]["EU"];
+    assert_eq!((stored["amount_minor"].as_i64(), stored["event_id"].as_str()), (Some(200), Some("erp-sap-eu-2")));
 }
