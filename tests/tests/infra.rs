@@ -1,5 +1,8 @@
-//! What the Terraform declares agrees with the code: the topics kafka-pubsub-bridge mirrors are
-//! one list, `domain::events::topics::MIRRORED`, and `infra/gcp` makes a Pub/Sub topic for each.
+//! What the Terraform declares agrees with the code and with what the platforms need: the topics
+//! kafka-pubsub-bridge mirrors are one list, `domain::events::topics::MIRRORED`, and `infra/gcp`
+//! makes a Pub/Sub topic for each; dead-lettering push subscriptions have the grants Pub/Sub
+//! needs; the Cosmos key reaches its app through Key Vault. (Text checks of the .tf files: no
+//! Terraform provider runs here, `terraform fmt -check` is what CI runs on them.)
 use estate_tests::repo_root;
 
 #[test]
@@ -14,4 +17,110 @@ fn infra_mirrors_exactly_the_topics_the_bridge_mirrors() {
         "the mirror topic names follow mirror_topic()"
     );
     assert_eq!(domain::events::topics::mirror_topic("order.paid"), "mirror-order-paid");
+}
+
+/// The Terraform resources of a file: (type, name, body), the body with its whitespace runs
+/// collapsed to one space so that attributes can be looked for whatever their alignment.
+fn resources(path: &str) -> Vec<(String, String, String)> {
+    let tf = std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut out = Vec::new();
+    let mut rest = tf.as_str();
+    while let Some(at) = rest.find("\nresource \"") {
+        let header = &rest[at + 1..];
+        let names: Vec<&str> = header.split('"').collect();
+        let open = header.find('{').expect("a block");
+        let mut depth = 0;
+        let end = header[open..]
+            .char_indices()
+            .find_map(|(i, c)| {
+                depth += match c {
+                    '{' => 1,
+                    '}' => -1,
+                    _ => 0,
+                };
+                (depth == 0).then_some(open + i)
+            })
+            .expect("the block closes");
+        let body = header[open + 1..end].split_whitespace().collect::<Vec<_>>().join(" ");
+        out.push((names[1].to_string(), names[3].to_string(), body));
+        rest = &header[end..];
+    }
+    out
+}
+
+/// Whether a resource's `attr` names `kind.name`: directly, or as `each.value.name` of a
+/// `for_each` over it.
+fn names(body: &str, attr: &str, kind: &str, name: &str) -> bool {
+    body.contains(&format!("{attr} = {kind}.{name}.name"))
+        || (body.contains(&format!("for_each = {kind}.{name} ")) && body.contains(&format!("{attr} = each.value.name")))
+}
+
+/// Pub/Sub forwards a push that keeps failing to the dead-letter topic as its service agent,
+/// which needs to publish there and to subscribe to the source subscription; without both the
+/// policy silently does nothing. Every push subscription has a policy, and each its two grants.
+#[test]
+fn every_push_subscription_dead_letters_and_the_pubsub_agent_may_do_it() {
+    let all = resources("infra/gcp/main.tf");
+    let of = |kind: &'static str| all.iter().filter(move |(k, _, _)| k == kind);
+    let agent = "member = local.pubsub_service_agent";
+    let tf = std::fs::read_to_string(repo_root().join("infra/gcp/main.tf")).expect("main.tf");
+    assert!(tf.contains(
+        r#"pubsub_service_agent = "serviceAccount:service-${data.google_project.current.number}@gcp-sa-pubsub.iam.gserviceaccount.com""#
+    ));
+    let pushed: Vec<_> = of("google_pubsub_subscription").filter(|(_, _, b)| b.contains("push_config {")).collect();
+    assert!(pushed.len() >= 2, "the normalizer's and audit-sink's subscriptions");
+    for (_, sub, body) in pushed {
+        let policy =
+            body.split("dead_letter_policy {").nth(1).unwrap_or_else(|| panic!("{sub} has no dead-letter policy"));
+        let topic = policy
+            .split("dead_letter_topic = google_pubsub_topic.")
+            .nth(1)
+            .and_then(|t| t.split(['.', '[']).next())
+            .unwrap_or_else(|| panic!("{sub}: a dead_letter_topic of this file"));
+        assert!(
+            of("google_pubsub_topic_iam_member").any(|(_, _, b)| names(b, "topic", "google_pubsub_topic", topic)
+                && b.contains(r#"role = "roles/pubsub.publisher""#)
+                && b.contains(agent)),
+            "the Pub/Sub agent may not publish to {topic}, {sub}'s dead-letter topic"
+        );
+        assert!(
+            of("google_pubsub_subscription_iam_member").any(|(_, _, b)| names(
+                b,
+                "subscription",
+                "google_pubsub_subscription",
+                sub
+            ) && b
+                .contains(r#"role = "roles/pubsub.subscriber""#)
+                && b.contains(agent)),
+            "the Pub/Sub agent may not subscribe to {sub}, so it cannot forward its dead letters"
+        );
+    }
+}
+
+/// The Cosmos key reaches projection-updater as a Key Vault reference that the app's own
+/// managed identity resolves, never as the key itself in the app's settings.
+#[test]
+fn the_cosmos_key_reaches_the_app_through_key_vault_and_its_managed_identity() {
+    let all = resources("infra/azure/main.tf");
+    let find = |kind: &str, name: &str| {
+        all.iter().find(|(k, n, _)| k == kind && n == name).map(|(_, _, b)| b.as_str()).expect("declared")
+    };
+    let app = find("azurerm_linux_function_app", "projection_updater");
+    assert!(app.contains(r#"identity { type = "SystemAssigned" }"#), "{app}");
+    let setting = app.split("COSMOS_KEY = ").nth(1).and_then(|s| s.split(' ').next()).expect("a COSMOS_KEY setting");
+    assert_eq!(setting, r#""@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.cosmos_key.versionless_id})""#);
+    assert!(
+        !app.contains("primary_key }") && !app.contains("cosmosdb_account.merch.primary_key"),
+        "a plain key in app settings"
+    );
+    let secret = find("azurerm_key_vault_secret", "cosmos_key");
+    assert!(secret.contains("value = azurerm_cosmosdb_account.merch.primary_key"), "{secret}");
+    assert!(secret.contains("key_vault_id = azurerm_key_vault.merch.id"), "{secret}");
+    assert!(
+        all.iter().any(|(k, _, b)| k == "azurerm_role_assignment"
+            && b.contains("scope = azurerm_key_vault.merch.id")
+            && b.contains(r#"role_definition_name = "Key Vault Secrets User""#)
+            && b.contains("principal_id = azurerm_linux_function_app.projection_updater.identity[0].principal_id")),
+        "the app's identity may not read the vault's secrets"
+    );
 }
