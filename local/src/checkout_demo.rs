@@ -1,9 +1,11 @@
 //! `local demo --flows checkout`: the checkout flow end to end on the embedded default. A
 //! storefront fills carts and confirms orders (some fraudulent, some paid with cards that decline
 //! or time out, some without payment details); products are deleted part-way and never put in a
-//! cart again; every order is confirmed twice and the batches are shuffled; outages of the stores,
-//! the gateway and the bus are injected; at the end every topic is delivered again from the start.
-//! Then the invariants are checked against what was published.
+//! cart again; every order is confirmed twice and the batches are shuffled; in every other round
+//! the fraud decisions reach order-updater before their orders; outages of the stores, the
+//! gateway and the bus are injected; at the end every topic is delivered again from the start to
+//! every function, order-updater's four topics in a shuffled order of batches. Then the
+//! invariants are checked against what was published.
 use crate::demo::Verdict;
 use crate::estate::{Estate, RunError};
 use crate::lambda_host::msk_event;
@@ -34,6 +36,7 @@ pub async fn run(opts: &CheckoutOptions, progress: &mut dyn FnMut(String)) -> Re
     let mut shop = Storefront::new(opts.seed, opts.orders);
     let chunk = 100;
     let mut i = 0;
+    let mut waited = 0;
     while i < opts.orders {
         let mut batch = Vec::new();
         for n in i..(i + chunk).min(opts.orders) {
@@ -60,6 +63,12 @@ pub async fn run(opts: &CheckoutOptions, progress: &mut dyn FnMut(String)) -> Re
             _ => {}
         }
         estate.run_fraud_scorer(500).await?;
+        // Every other round (the first among them), order-updater's decisions mapping runs before
+        // its orders mapping: each decision waits on its order (pending) until the order comes.
+        if (i / chunk) % 2 == 0 {
+            estate.run_order_updater_in(&[topics::FRAUD_SCORED], 100).await?;
+            waited += pending(&estate);
+        }
         estate.run_order_updater(100).await?;
         if round == 3 {
             estate.bus.outage.fail_next(1); // the first payment outcome is not published: retried
@@ -75,26 +84,47 @@ pub async fn run(opts: &CheckoutOptions, progress: &mut dyn FnMut(String)) -> Re
             opts.orders
         ));
     }
-    redeliver_everything(&mut estate).await?;
-    progress("  every checkout topic delivered again from the start".into());
-    let verdict = check(&estate, &shop.deleted).await?;
+    redeliver_everything(&mut estate, &mut shop).await?;
+    progress("  every checkout topic delivered again from the start, to every function".into());
+    let mut verdict = check(&estate, &shop.deleted).await?;
+    verdict.check(format!("decisions that came before their orders waited for them ({waited} orders)"), waited > 0);
     Ok((estate, verdict))
 }
 
-/// Every record of the checkout topics handed to its Lambda again, as after a consumer-group
-/// reset; what that publishes again (the same ids) then flows on as usual.
-async fn redeliver_everything(estate: &mut Estate) -> Result<(), RunError> {
-    for topic in order_updater::TOPICS {
-        for records in estate.bus.records(topic).chunks(100) {
-            estate.order_updater.handle(msk_event(records)).await.map_err(|e| RunError(e.to_string()))?;
-        }
+/// Orders that have events but no order.confirmed yet.
+fn pending(estate: &Estate) -> usize {
+    estate.orders.all().iter().filter(|d| d["state"] == "pending").count()
+}
+
+/// Every record of every checkout topic delivered again to every function, as after a reset of
+/// each consumer group (and a seek of each push subscription) to the start: order-updater's
+/// batches of all four topics come in a shuffled order; fraud-scorer re-emits its stored
+/// verdicts, the bridge mirrors again and fulfillment books again, under the same ids.
+async fn redeliver_everything(estate: &mut Estate, shop: &mut Storefront) -> Result<(), RunError> {
+    let pushes = [format!("{}-{}", topics::mirror_topic(topics::ORDER_PAID), fulfillment::NAME)];
+    let groups = [
+        fraud_scorer::NAME,
+        order_updater::NAME,
+        payment_processor::NAME,
+        cart_cleaner::NAME,
+        kafka_pubsub_bridge::NAME,
+    ];
+    for group in groups.iter().copied().chain(pushes.iter().map(String::as_str)) {
+        estate.bus.reset(group);
     }
-    for records in estate.bus.records(topics::PAYMENT_REQUESTED).chunks(100) {
-        estate.payment_processor.handle(msk_event(records)).await.map_err(|e| RunError(e.to_string()))?;
+    let mut batches: Vec<Vec<_>> = order_updater::TOPICS
+        .iter()
+        .flat_map(|topic| estate.bus.records(topic).chunks(100).map(<[_]>::to_vec).collect::<Vec<_>>())
+        .collect();
+    for k in (1..batches.len()).rev() {
+        batches.swap(k, shop.rng.below(k as u64 + 1) as usize);
     }
-    for records in estate.bus.records(topics::PRODUCT_DELETED).chunks(100) {
-        estate.cart_cleaner.handle(msk_event(records)).await.map_err(|e| RunError(e.to_string()))?;
+    for records in &batches {
+        estate.order_updater.handle(msk_event(records)).await.map_err(|e| RunError(e.to_string()))?;
     }
+    estate.run_fraud_scorer(500).await?;
+    estate.run_payment_processor(100).await?;
+    estate.run_cart_cleaner(100).await?;
     estate.run_order_updater(100).await?;
     estate.run_mirror(500).await
 }

@@ -379,8 +379,14 @@ impl Estate {
 
     /// Lambda's event source mappings for order-updater (one per topic, as MSK's are).
     pub async fn run_order_updater(&mut self, max_batch: usize) -> Result<(), RunError> {
+        self.run_order_updater_in(&order_updater::TOPICS, max_batch).await
+    }
+
+    /// order-updater's mappings, run in the order given: they are independent, so which topic's
+    /// batch comes first is anyone's guess (a decision may arrive before its order).
+    pub async fn run_order_updater_in(&mut self, topics: &[&str], max_batch: usize) -> Result<(), RunError> {
         let updater = self.order_updater.clone();
-        self.run_lambda(order_updater::NAME, &order_updater::TOPICS, max_batch, move |event| {
+        self.run_lambda(order_updater::NAME, topics, max_batch, move |event| {
             let updater = updater.clone();
             async move {
                 updater.handle(event).await.map(|(r, report)| (r, report.dead_lettered)).map_err(|e| e.to_string())

@@ -95,6 +95,12 @@ impl Bus {
         }
     }
 
+    /// Moves `group` back to the start of every topic, as resetting a consumer group's offsets
+    /// to the earliest does (or seeking a Pub/Sub subscription back): all is delivered again.
+    pub fn reset(&self, group: &str) {
+        self.lock().committed.retain(|(g, _, _), _| g != group);
+    }
+
     pub fn lag(&self, group: &str, topic: &str) -> i64 {
         let st = self.lock();
         let Some(parts) = st.topics.get(topic) else { return 0 };
@@ -208,6 +214,12 @@ mod tests {
         assert!(rest.iter().all(|r| !first.contains(r)));
         assert_eq!(bus.lag("g", "t"), 2);
         assert_eq!(bus.poll("other", &["t"], 100).len(), 6, "groups are independent");
+        bus.commit("g", &rest);
+        bus.commit("other", &first);
+        assert!(bus.poll("g", &["t"], 100).is_empty());
+        bus.reset("g");
+        assert_eq!(bus.poll("g", &["t"], 100).len(), 6, "a reset group reads from the start");
+        assert_eq!(bus.poll("other", &["t"], 100).len(), 2, "other groups keep their offsets");
     }
 
     #[tokio::test]
