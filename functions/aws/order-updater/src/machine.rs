@@ -81,7 +81,8 @@ pub enum Effect {
     EmptyCart { customer_id: CustomerId, skus: Vec<Sku> },
 }
 
-/// An event that arrived before it could apply, kept with its id and time.
+/// An event that arrived before it could apply, kept with its id and time (the record keeps
+/// them in time order).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Waiting {
     pub event_id: String,
@@ -160,7 +161,10 @@ pub fn apply(record: Option<OrderRecord>, event_id: &str, time: DateTime<Utc>, i
         Step::Ignore(note) => return Outcome::Ignored { note },
         Step::Wait => {
             let note = format!("{} waits in state {:?}", kind(&input), record.state);
-            record.waiting.push(Waiting { event_id: event_id.to_string(), time, input });
+            // Kept in event-time order (then id), whatever order they arrived in: they are
+            // replayed in that order, and the record is the same for any order of delivery.
+            let at = record.waiting.partition_point(|w| (w.time, w.event_id.as_str()) <= (time, event_id));
+            record.waiting.insert(at, Waiting { event_id: event_id.to_string(), time, input });
             (Vec::new(), note)
         }
         Step::Applied(effects, note) => (effects, note),

@@ -82,6 +82,34 @@ fn a_decision_before_the_order_waits_and_applies_when_the_order_arrives() {
     assert_eq!(published(&outcomes[1]).len(), 1, "the payment request is the confirmation's effect");
 }
 
+/// Two decisions that both arrive before their order wait in the order they were made (their
+/// event times), not the order they came in: the review holds, the later manual reject
+/// releases it, whichever was delivered first; and the record is the same either way.
+#[test]
+fn decisions_waiting_for_their_order_apply_in_the_order_they_were_made() {
+    let review = (at(1), Input::Scored(scored("A-1", FraudDecision::Review)));
+    let reject = (at(2), Input::Scored(scored("A-1", FraudDecision::Reject)));
+    let records: Vec<OrderRecord> = [[("f1", &review), ("f2", &reject)], [("f2", &reject), ("f1", &review)]]
+        .into_iter()
+        .map(|arrivals| {
+            let mut record = None;
+            for (id, (time, input)) in arrivals {
+                if let Outcome::Changed { record: r, .. } = apply(record.clone(), id, *time, input.clone()) {
+                    record = Some(*r);
+                }
+            }
+            let waiting: Vec<&str> = record.iter().flat_map(|r| &r.waiting).map(|w| w.event_id.as_str()).collect();
+            assert_eq!(waiting, ["f1", "f2"], "kept in event-time order");
+            match apply(record, "c1", at(3), Input::Confirmed(confirmed("A-1"))) {
+                Outcome::Changed { record, .. } => *record,
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(records[0].state, OrderState::Rejected, "held by the review, released by the reject");
+    assert_eq!(records[0], records[1]);
+}
+
 #[test]
 fn a_payment_result_before_the_decision_waits_for_the_request() {
     let (record, _) = run(&[
