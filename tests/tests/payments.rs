@@ -151,6 +151,40 @@ async fn a_held_payment_waits_and_an_outcome_that_cannot_be_learned_is_dead_lett
     assert_eq!(estate.gateway.charges_for("pay-P-8"), 0);
 }
 
+/// The same from the order's side: confirmed and approved, its payment requested, the gateway
+/// down past every attempt. The request is dead-lettered and the order stays payment_requested
+/// (neither paid nor failed), where an operator finds it.
+#[tokio::test]
+async fn an_order_whose_payment_cannot_be_learned_stays_payment_requested() {
+    let mut estate = Estate::new();
+    let order = serde_json::json!({"specversion": "1.0", "id": "order-P-9-confirmed", "source": "/storefront/checkout",
+        "type": "com.shop.order.confirmed.v1", "time": "2026-11-21T10:00:00Z",
+        "data": {"order_id": "P-9", "customer_id": "C-1", "ship_to_country": "DE", "confirmed_at": "2026-11-21T10:00:00Z",
+                 "total": {"amount_minor": 2500, "currency": "EUR"},
+                 "lines": [{"sku": "TSH-001", "quantity": 1, "unit_price": {"amount_minor": 2500, "currency": "EUR"}}],
+                 "payment": {"token": "tok_visa", "card_fingerprint": "fp", "card_bin_country": "DE", "billing_country": "DE"}}});
+    let approved = serde_json::json!({"specversion": "1.0", "id": "fraud-scored-P-9", "source": "/azure/fraud-scorer",
+        "type": "com.shop.fraud.scored.v1", "time": "2026-11-21T10:00:01Z",
+        "data": {"order_id": "P-9", "score": 12, "decision": "approve", "reasons": [], "model_version": "v1"}});
+    for (topic, event) in [(topics::ORDER_CONFIRMED, order), (topics::FRAUD_SCORED, approved)] {
+        let msg = OutboundMessage::new(topic, "P-9", serde_json::to_vec(&event).expect("json"));
+        estate.bus.publish(msg).await.expect("published");
+    }
+    let state = |estate: &Estate| {
+        let orders = estate.orders.clone();
+        async move { orders.read("P-9", "order").await.expect("read").expect("the order").body.to_value()["state"].clone() }
+    };
+    estate.run_order_updater(10).await.expect("order-updater");
+    assert_eq!(state(&estate).await, "payment_requested");
+    estate.gateway.outage.fail_next(1_000);
+    estate.run_payment_processor(10).await.expect("the processor dead-letters and moves on");
+    estate.run_order_updater(10).await.expect("order-updater");
+    assert_eq!(dead_letters(&estate).iter().map(|d| d.1.as_str()).collect::<Vec<_>>(), ["retries_exhausted"]);
+    assert!(outcomes(&estate).is_empty());
+    assert_eq!(state(&estate).await, "payment_requested");
+    assert_eq!(estate.gateway.charges_for("pay-P-9"), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
 async fn every_request_delivered_three_times_at_once_is_charged_once() {
     let estate = Estate::new();
