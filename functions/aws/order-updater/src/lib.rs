@@ -115,11 +115,14 @@ impl OrderUpdater {
         let pk = input.order_id().to_string();
         for _ in 0..MAX_ATTEMPTS {
             let (stored, etag) = self.read(&pk).await?;
-            let outcome = machine::apply(stored.clone(), event_id, time, input.clone());
+            let outcome = machine::apply(stored.clone(), event_id, time, &input);
             let (record, etag) = match &outcome {
                 Outcome::Changed { record, note } => match self.write(&pk, record, etag.as_ref()).await? {
                     Some(etag) => {
                         tracing::info!(state = ?record.state, note, "order changed");
+                        if record.pending.is_empty() {
+                            return Ok(outcome); // nothing to run, nothing to clear
+                        }
                         (record.as_ref().clone(), etag)
                     }
                     None => continue, // someone wrote since we read: apply to theirs

@@ -152,19 +152,19 @@ fn publish<T: DomainEvent>(id: String, time: DateTime<Utc>, data: T) -> Effect {
 
 /// Applies one event (CloudEvent id and time) to the order's record, which is None for an order
 /// not seen yet.
-pub fn apply(record: Option<OrderRecord>, event_id: &str, time: DateTime<Utc>, input: Input) -> Outcome {
+pub fn apply(record: Option<OrderRecord>, event_id: &str, time: DateTime<Utc>, input: &Input) -> Outcome {
     let mut record = record.unwrap_or_else(|| OrderRecord::new(input.order_id().clone()));
     if record.seen.contains(event_id) {
         return Outcome::Redelivery;
     }
-    let (mut effects, note) = match step(&mut record, time, &input) {
+    let (mut effects, note) = match step(&mut record, time, input) {
         Step::Ignore(note) => return Outcome::Ignored { note },
         Step::Wait => {
             let note = format!("{} waits in state {:?}", kind(&input), record.state);
             // Kept in event-time order (then id), whatever order they arrived in: they are
             // replayed in that order, and the record is the same for any order of delivery.
             let at = record.waiting.partition_point(|w| (w.time, w.event_id.as_str()) <= (time, event_id));
-            record.waiting.insert(at, Waiting { event_id: event_id.to_string(), time, input });
+            record.waiting.insert(at, Waiting { event_id: event_id.to_string(), time, input: input.clone() });
             (Vec::new(), note)
         }
         Step::Applied(effects, note) => (effects, note),

@@ -11,7 +11,7 @@ fn run(events: &[(&str, Input)]) -> (Option<OrderRecord>, Vec<Outcome>) {
     let mut record = None;
     let mut outcomes = Vec::new();
     for (i, (id, input)) in events.iter().enumerate() {
-        let outcome = apply(record.clone(), id, at(i as u32), input.clone());
+        let outcome = apply(record.clone(), id, at(i as u32), input);
         if let Outcome::Changed { record: r, .. } = &outcome {
             // As the function does once the effects have run.
             record = Some(OrderRecord { pending: Vec::new(), ..r.as_ref().clone() });
@@ -94,13 +94,13 @@ fn decisions_waiting_for_their_order_apply_in_the_order_they_were_made() {
         .map(|arrivals| {
             let mut record = None;
             for (id, (time, input)) in arrivals {
-                if let Outcome::Changed { record: r, .. } = apply(record.clone(), id, *time, input.clone()) {
+                if let Outcome::Changed { record: r, .. } = apply(record.clone(), id, *time, input) {
                     record = Some(*r);
                 }
             }
             let waiting: Vec<&str> = record.iter().flat_map(|r| &r.waiting).map(|w| w.event_id.as_str()).collect();
             assert_eq!(waiting, ["f1", "f2"], "kept in event-time order");
-            match apply(record, "c1", at(3), Input::Confirmed(confirmed("A-1"))) {
+            match apply(record, "c1", at(3), &Input::Confirmed(confirmed("A-1"))) {
                 Outcome::Changed { record, .. } => *record,
                 other => panic!("{other:?}"),
             }
@@ -148,17 +148,17 @@ fn review_holds_until_a_manual_decision_and_otherwise_the_first_decision_wins() 
 fn a_redelivery_changes_nothing_and_effects_stay_pending_until_they_have_run() {
     let (record, _) = run(&[("c1", Input::Confirmed(confirmed("A-1")))]);
     let Outcome::Changed { record: approved, .. } =
-        apply(record, "f1", at(1), Input::Scored(scored("A-1", FraudDecision::Approve)))
+        apply(record, "f1", at(1), &Input::Scored(scored("A-1", FraudDecision::Approve)))
     else {
         panic!("approved")
     };
     assert_eq!(approved.pending.len(), 1, "the payment request waits in the record until it has run");
     let again =
-        apply(Some(approved.as_ref().clone()), "f1", at(30), Input::Scored(scored("A-1", FraudDecision::Approve)));
+        apply(Some(approved.as_ref().clone()), "f1", at(30), &Input::Scored(scored("A-1", FraudDecision::Approve)));
     assert_eq!(again, Outcome::Redelivery);
     // Had its run failed, the next change of the order carries it along with its own effects.
     let Outcome::Changed { record: paid, .. } =
-        apply(Some(*approved), "p1", at(31), Input::Succeeded(succeeded("A-1")))
+        apply(Some(*approved), "p1", at(31), &Input::Succeeded(succeeded("A-1")))
     else {
         panic!("paid")
     };
@@ -232,7 +232,7 @@ fn every_state_and_event_pair_goes_where_the_table_says() {
             assert_eq!(record.as_ref().map(|r| name(r.state)).as_deref(), Some(*state), "building {state}");
         }
         for ((id, input), want) in events.iter().zip(expected) {
-            let got = match apply(record.clone(), id, at(50), input.clone()) {
+            let got = match apply(record.clone(), id, at(50), input) {
                 Outcome::Ignored { .. } => "ignored".to_string(),
                 Outcome::Redelivery => "redelivery".to_string(),
                 Outcome::Changed { record: after, .. } => {
@@ -242,12 +242,8 @@ fn every_state_and_event_pair_goes_where_the_table_says() {
             };
             assert_eq!(got, want, "{id} on a {state} order");
             // The same event again, once it has been applied, is a redelivery in every state.
-            if let Outcome::Changed { record: after, .. } = apply(record.clone(), id, at(50), input.clone()) {
-                assert_eq!(
-                    apply(Some(*after), id, at(51), input.clone()),
-                    Outcome::Redelivery,
-                    "{id} twice on {state}"
-                );
+            if let Outcome::Changed { record: after, .. } = apply(record.clone(), id, at(50), input) {
+                assert_eq!(apply(Some(*after), id, at(51), input), Outcome::Redelivery, "{id} twice on {state}");
             }
         }
     }
