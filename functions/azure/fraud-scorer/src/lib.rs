@@ -167,7 +167,9 @@ fn emit(s: scorer::Scored, resp: &mut InvocationResponse, report: &mut BatchRepo
         report.scored += 1;
     }
     let Published { event, json } = s.verdict;
-    resp.push_output(SCORES_BINDING, json!({"Key": event.key(), "Value": json.get()}));
+    // The text moves into the output as it is (a RawValue is a str), not copied.
+    let text = String::from(Box::<str>::from(json));
+    resp.push_output(SCORES_BINDING, json!({"Key": event.key(), "Value": text}));
 }
 
 /// The rest of the batch would meet the same store: the host retries it all, and the orders
