@@ -75,11 +75,11 @@ impl InvocationResponse {
     pub fn log(&mut self, line: impl Into<String>) {
         self.logs.push(line.into());
     }
-    /// About how many bytes the response takes as JSON (a little more when its strings need
-    /// escaping), to size the buffer it is written to.
+    /// At least how many bytes the response takes as JSON (escapes counted), to size the buffer
+    /// it is written to.
     pub fn json_size_hint(&self) -> usize {
-        let outputs: usize = self.outputs.iter().map(|(k, v)| k.len() + 3 + json_size_hint(v)).sum();
-        let logs: usize = self.logs.iter().map(|l| l.len() + 3).sum();
+        let outputs: usize = self.outputs.iter().map(|(k, v)| string_size(k) + 1 + json_size_hint(v)).sum();
+        let logs: usize = self.logs.iter().map(|l| string_size(l) + 1).sum();
         64 + outputs + logs + self.return_value.as_ref().map_or(0, json_size_hint)
     }
     /// Appends to an array-valued output binding.
@@ -97,14 +97,16 @@ fn json_size_hint(v: &Value) -> usize {
     match v {
         Value::Null | Value::Bool(_) => 5,
         Value::Number(_) => 24,
-        Value::String(s) => {
-            let escapes: usize =
-                s.bytes().map(|b| if b < 0x20 { 5 } else { usize::from(b == b'"' || b == b'\\') }).sum();
-            s.len() + escapes + 2
-        }
+        Value::String(s) => string_size(s),
         Value::Array(items) => 2 + items.iter().map(|i| json_size_hint(i) + 1).sum::<usize>(),
-        Value::Object(map) => 2 + map.iter().map(|(k, v)| k.len() + 4 + json_size_hint(v)).sum::<usize>(),
+        Value::Object(map) => 2 + map.iter().map(|(k, v)| string_size(k) + 1 + json_size_hint(v) + 1).sum::<usize>(),
     }
+}
+
+/// A string's JSON size with its quotes and escapes (a control character at its longest).
+fn string_size(s: &str) -> usize {
+    let escapes: usize = s.bytes().map(|b| if b < 0x20 { 5 } else { usize::from(b == b'"' || b == b'\\') }).sum();
+    s.len() + escapes + 2
 }
 
 #[cfg(test)]
@@ -122,6 +124,9 @@ mod tests {
             resp.push_output("scores", json!({"Key": format!("O-{i}"), "Value": event.to_string()}));
         }
         resp.log("200 orders: 200 scored, 0 redelivered, 0 dead-lettered");
+        for i in 0..50 {
+            resp.log(format!("record dead-lettered: \"wrong_schema\" at {i}\n\tdata: missing field `order_id`"));
+        }
         resp.return_value = Some(json!({"ok": true, "n": 200, "none": null}));
         let written = serde_json::to_vec(&resp).expect("json").len();
         let hint = resp.json_size_hint();

@@ -157,6 +157,8 @@ pub fn apply(record: Option<OrderRecord>, event_id: &str, time: DateTime<Utc>, i
     if record.seen.contains(event_id) {
         return Outcome::Redelivery;
     }
+    // A record written before waiting events were kept in time order has them as they came.
+    record.waiting.sort_by(|a, b| (a.time, a.event_id.as_str()).cmp(&(b.time, b.event_id.as_str())));
     let (mut effects, note) = match step(&mut record, time, input) {
         Step::Ignore(note) => return Outcome::Ignored { note },
         Step::Wait => {

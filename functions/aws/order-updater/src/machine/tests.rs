@@ -83,13 +83,13 @@ fn a_decision_before_the_order_waits_and_applies_when_the_order_arrives() {
 }
 
 /// Two decisions that both arrive before their order wait in the order they were made (their
-/// event times), not the order they came in: the review holds, the later manual reject
-/// releases it, whichever was delivered first; and the record is the same either way.
+/// event times), not the order they came in: an approval at 10:01 and a reject at 10:02 give a
+/// payment request (the first decision wins) whichever was delivered first, and the same record.
 #[test]
 fn decisions_waiting_for_their_order_apply_in_the_order_they_were_made() {
-    let review = (at(1), Input::Scored(scored("A-1", FraudDecision::Review)));
+    let approve = (at(1), Input::Scored(scored("A-1", FraudDecision::Approve)));
     let reject = (at(2), Input::Scored(scored("A-1", FraudDecision::Reject)));
-    let records: Vec<OrderRecord> = [[("f1", &review), ("f2", &reject)], [("f2", &reject), ("f1", &review)]]
+    let records: Vec<OrderRecord> = [[("f1", &approve), ("f2", &reject)], [("f2", &reject), ("f1", &approve)]]
         .into_iter()
         .map(|arrivals| {
             let mut record = None;
@@ -106,8 +106,21 @@ fn decisions_waiting_for_their_order_apply_in_the_order_they_were_made() {
             }
         })
         .collect();
-    assert_eq!(records[0].state, OrderState::Rejected, "held by the review, released by the reject");
+    assert_eq!(records[0].state, OrderState::PaymentRequested, "the approval came first");
     assert_eq!(records[0], records[1]);
+
+    // A record stored while waiting events were kept as they came is put in order when read.
+    let mut stored = records[0].clone();
+    (stored.state, stored.fraud, stored.payment_id, stored.order) = (OrderState::Pending, None, None, None);
+    stored.seen.clear();
+    stored.pending.clear();
+    stored.waiting = [("f2", &reject), ("f1", &approve)]
+        .map(|(id, (time, input))| Waiting { event_id: id.into(), time: *time, input: input.clone() })
+        .to_vec();
+    match apply(Some(stored), "c1", at(3), &Input::Confirmed(confirmed("A-1"))) {
+        Outcome::Changed { record, .. } => assert_eq!(record.state, OrderState::PaymentRequested),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
