@@ -4,7 +4,7 @@
 //! cart again; every order is confirmed twice and the batches are shuffled; in every other round
 //! the fraud decisions reach order-updater before their orders; outages of the stores, the
 //! gateway and the bus are injected; at the end every topic is delivered again from the start to
-//! every function, order-updater's four topics in a shuffled order of batches. Then the
+//! every function, order-updater's four topics interleaved at random. Then the
 //! invariants are checked against what was published.
 use crate::demo::Verdict;
 use crate::estate::{Estate, RunError};
@@ -98,7 +98,7 @@ fn pending(estate: &Estate) -> usize {
 
 /// Every record of every checkout topic delivered again to every function, as after a reset of
 /// each consumer group (and a seek of each push subscription) to the start: order-updater's
-/// batches of all four topics come in a shuffled order; fraud-scorer re-emits its stored
+/// batches of its four topics come interleaved at random; fraud-scorer re-emits its stored
 /// verdicts, the bridge mirrors again and fulfillment books again, under the same ids.
 async fn redeliver_everything(estate: &mut Estate, shop: &mut Storefront) -> Result<(), RunError> {
     let pushes = [format!("{}-{}", topics::mirror_topic(topics::ORDER_PAID), fulfillment::NAME)];
@@ -112,15 +112,24 @@ async fn redeliver_everything(estate: &mut Estate, shop: &mut Storefront) -> Res
     for group in groups.iter().copied().chain(pushes.iter().map(String::as_str)) {
         estate.bus.reset(group);
     }
-    let mut batches: Vec<Vec<_>> = order_updater::TOPICS
+    // Each topic's batches in their order (as its mapping delivers them), the topics interleaved
+    // at random (the mappings are independent). Everything was seen already: all redeliveries.
+    let mut queues: Vec<std::collections::VecDeque<Vec<_>>> = order_updater::TOPICS
         .iter()
-        .flat_map(|topic| estate.bus.records(topic).chunks(100).map(<[_]>::to_vec).collect::<Vec<_>>())
+        .map(|topic| estate.bus.records(topic).chunks(100).map(<[_]>::to_vec).collect())
         .collect();
-    for k in (1..batches.len()).rev() {
-        batches.swap(k, shop.rng.below(k as u64 + 1) as usize);
-    }
-    for records in &batches {
-        estate.order_updater.handle(msk_event(records)).await.map_err(|e| RunError(e.to_string()))?;
+    while !queues.is_empty() {
+        let pick = shop.rng.below(queues.len() as u64) as usize;
+        let Some(records) = queues[pick].pop_front() else {
+            queues.swap_remove(pick);
+            continue;
+        };
+        let (response, report) =
+            estate.order_updater.handle(msk_event(&records)).await.map_err(|e| RunError(e.to_string()))?;
+        let settled = response.batch_item_failures.is_empty() && report.changed == 0;
+        if !settled {
+            return Err(RunError(format!("order-updater changed or failed on a redelivery: {report:?}")));
+        }
     }
     estate.run_fraud_scorer(500).await?;
     estate.run_payment_processor(100).await?;
