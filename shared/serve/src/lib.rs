@@ -9,11 +9,14 @@ pub use config::{ConfigError, Env};
 use std::net::IpAddr;
 pub use tracing_subscriber::EnvFilter;
 
-/// Every binary of the estate (the functions, `local`, the tests and the benchmarks) allocates
-/// with mimalloc, set here once so that what is measured is what is deployed. A batch allocates
-/// many small strings and frees them together at the end; glibc's malloc spent a tenth of a
-/// projection-updater invocation on that (`_int_free`, `malloc_consolidate`), and mimalloc
-/// raised every function's benchmark ratio (projection-updater 0.72 -> 0.77).
+/// Every binary that links serve (the functions, `local`, the integration tests and the
+/// benchmarks) allocates with mimalloc, set here once so that what is measured is what is
+/// deployed. A batch allocates many small strings and frees them together at the end; glibc's
+/// malloc spent a tenth of a projection-updater invocation on that (`_int_free`,
+/// `malloc_consolidate`), and mimalloc raised every function's benchmark ratio
+/// (projection-updater 0.72 -> 0.77). The `mimalloc` feature (default) can be turned off by a
+/// binary that needs its own global allocator.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
