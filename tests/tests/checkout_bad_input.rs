@@ -228,3 +228,31 @@ async fn the_bridge_dead_letters_what_it_cannot_mirror_and_mirrors_the_rest() {
     assert_eq!(mirrored[0].payload, b"not json, mirrored as it is");
     assert_same_codes(dead_letter_codes(&estate), ["unexpected_topic", "bad_base64", "oversize"]);
 }
+
+/// A success for an order's payment with another amount than the order's total (a producer's
+/// bug, or worse) is dead-lettered `amount_mismatch`; the order is not paid, nothing is booked.
+#[tokio::test]
+async fn order_updater_dead_letters_a_success_for_another_amount_than_the_orders() {
+    let mut estate = Estate::new();
+    let approved = json!({"specversion": "1.0", "id": "fraud-scored-B-1", "source": "/azure/fraud-scorer",
+        "type": "com.shop.fraud.scored.v1", "time": "2026-11-21T10:00:01Z",
+        "data": {"order_id": "B-1", "score": 12, "decision": "approve", "reasons": [], "model_version": "v1"}});
+    let succeeded = json!({"specversion": "1.0", "id": "payment-succeeded-pay-B-1", "source": "/aws/payment-processor",
+        "type": "com.shop.payment.succeeded.v1", "time": "2026-11-21T10:00:05Z",
+        "data": {"order_id": "B-1", "payment_id": "pay-B-1", "amount": {"amount_minor": 250, "currency": "EUR"},
+                 "gateway_reference": "ch_1"}});
+    let sends = [
+        (topics::ORDER_CONFIRMED, order("B-1")),
+        (topics::FRAUD_SCORED, approved),
+        (topics::PAYMENT_SUCCEEDED, succeeded),
+    ];
+    for (topic, event) in sends {
+        put(&estate, topic, "B-1", serde_json::to_vec(&event).expect("json")).await;
+    }
+    estate.run_order_updater(10).await.expect("order-updater");
+    assert_same_codes(dead_letter_codes(&estate), ["amount_mismatch"]);
+    let stored = estate.orders.all();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["state"], "payment_requested");
+    assert!(estate.bus.records(topics::ORDER_PAID).is_empty());
+}

@@ -127,6 +127,10 @@ impl OrderUpdater {
                     }
                     None => continue, // someone wrote since we read: apply to theirs
                 },
+                Outcome::Refused { code, reason } => {
+                    tracing::error!(reason_code = code, %reason, "event refused");
+                    return Err(Failure::Permanent(code, reason.clone()));
+                }
                 Outcome::Redelivery | Outcome::Ignored { .. } => {
                     match &outcome {
                         Outcome::Ignored { note } => tracing::info!(note, "event changes nothing"),

@@ -130,6 +130,8 @@ pub enum Outcome {
     Redelivery,
     /// Nothing to write or do (an event on a terminal order, a decision after the first).
     Ignored { note: String },
+    /// An event that can never apply: the reason code and why (it is dead-lettered).
+    Refused { code: &'static str, reason: String },
 }
 
 /// One step: what the input does to the record as it stands.
@@ -137,6 +139,7 @@ enum Step {
     Applied(Vec<Effect>, String),
     Wait,
     Ignore(String),
+    Refuse(&'static str, String),
 }
 
 /// The payment id of an order: the gateway's idempotency key, one per order.
@@ -161,6 +164,7 @@ pub fn apply(record: Option<OrderRecord>, event_id: &str, time: DateTime<Utc>, i
     record.waiting.sort_by(|a, b| (a.time, a.event_id.as_str()).cmp(&(b.time, b.event_id.as_str())));
     let (mut effects, note) = match step(&mut record, time, input) {
         Step::Ignore(note) => return Outcome::Ignored { note },
+        Step::Refuse(code, reason) => return Outcome::Refused { code, reason },
         Step::Wait => {
             let note = format!("{} waits in state {:?}", kind(&input), record.state);
             // Kept in event-time order (then id), whatever order they arrived in: they are
@@ -182,6 +186,11 @@ pub fn apply(record: Option<OrderRecord>, event_id: &str, time: DateTime<Utc>, i
                 }
                 Step::Wait => record.waiting.push(w),
                 Step::Ignore(_) => {}
+                // Only a payment that came before its order can be refused here, long after its
+                // record was acknowledged: said loudly, and the order keeps waiting for a person.
+                Step::Refuse(code, reason) => {
+                    tracing::error!(event_id = %w.event_id, reason_code = code, %reason, "a waiting event refused");
+                }
             }
         }
         if !progressed {
@@ -208,6 +217,11 @@ fn step(record: &mut OrderRecord, time: DateTime<Utc>, input: &Input) -> Step {
     if state.is_terminal() {
         return Step::Ignore(format!("{} on a {state:?} order", kind(input)));
     }
+    if let Input::Succeeded(p) = input
+        && let Some(reason) = wrong_amount(record, p)
+    {
+        return Step::Refuse("amount_mismatch", reason);
+    }
     match (state, input) {
         (Pending, Input::Confirmed(order)) => {
             record.order = Some(order.clone());
@@ -229,6 +243,20 @@ fn step(record: &mut OrderRecord, time: DateTime<Utc>, input: &Input) -> Step {
         (_, Input::Succeeded(p)) => Step::Ignore(format!("payment {} is not this order's", p.payment_id)),
         (_, Input::Failed(p)) => Step::Ignore(format!("payment {} is not this order's", p.payment_id)),
     }
+}
+
+/// Why a success for this order's payment cannot make it paid: it charged another amount than
+/// the order's total (a producer's bug, or worse). None if the order is not known yet (the
+/// success waits, and is checked when it is replayed) or the payment is not this order's.
+fn wrong_amount(record: &OrderRecord, p: &PaymentSucceeded) -> Option<String> {
+    let order = record.order.as_ref()?;
+    let ours = p.payment_id == payment_id(&order.order_id);
+    (ours && p.amount != order.total).then(|| {
+        format!(
+            "payment {} succeeded for {}, but order {} totals {}",
+            p.payment_id, p.amount, order.order_id, order.total
+        )
+    })
 }
 
 fn decide(record: &mut OrderRecord, time: DateTime<Utc>, f: &FraudScored) -> Step {

@@ -123,6 +123,39 @@ fn decisions_waiting_for_their_order_apply_in_the_order_they_were_made() {
     }
 }
 
+/// A success for the order's payment but another amount than the order's total never makes it
+/// paid: refused (dead-lettered by the function) when the order is known, and the order keeps
+/// waiting for its payment; the right amount then pays it.
+#[test]
+fn a_success_for_another_amount_than_the_orders_is_refused() {
+    let eur = domain::values::Currency::parse("EUR").expect("EUR");
+    let short = |order: &str| PaymentSucceeded { amount: domain::values::Money::new(4_999, eur), ..succeeded(order) };
+    let (record, outcomes) = run(&[
+        ("c1", Input::Confirmed(confirmed("A-1"))),
+        ("p0", Input::Succeeded(short("A-1"))),
+        ("f1", Input::Scored(scored("A-1", FraudDecision::Approve))),
+        ("p1", Input::Succeeded(short("A-1"))),
+        ("p2", Input::Succeeded(succeeded("A-1"))),
+    ]);
+    for refused in [&outcomes[1], &outcomes[3]] {
+        assert!(
+            matches!(refused, Outcome::Refused { code: "amount_mismatch", reason } if reason.contains("for 49.99 EUR, but order A-1 totals 50.00 EUR")),
+            "{refused:?}"
+        );
+    }
+    assert!(matches!(&outcomes[2], Outcome::Changed { record, .. } if record.waiting.is_empty()), "nothing waits");
+    assert_eq!(record.map(|r| r.state), Some(OrderState::Paid));
+
+    // Before its order, a success cannot be checked: it waits, and is dropped when it is replayed.
+    let (record, _) = run(&[
+        ("p0", Input::Succeeded(short("A-2"))),
+        ("c1", Input::Confirmed(confirmed("A-2"))),
+        ("f1", Input::Scored(scored("A-2", FraudDecision::Approve))),
+    ]);
+    let record = record.expect("record");
+    assert_eq!((record.state, record.waiting.len()), (OrderState::PaymentRequested, 0));
+}
+
 #[test]
 fn a_payment_result_before_the_decision_waits_for_the_request() {
     let (record, _) = run(&[
@@ -248,6 +281,7 @@ fn every_state_and_event_pair_goes_where_the_table_says() {
             let got = match apply(record.clone(), id, at(50), input) {
                 Outcome::Ignored { .. } => "ignored".to_string(),
                 Outcome::Redelivery => "redelivery".to_string(),
+                Outcome::Refused { code, .. } => format!("refused: {code}"),
                 Outcome::Changed { record: after, .. } => {
                     let waited = after.waiting.len() > record.as_ref().map_or(0, |r| r.waiting.len());
                     format!("{}{}", name(after.state), if waited { "+wait" } else { "" })
