@@ -166,7 +166,7 @@ pub fn apply(record: Option<OrderRecord>, event_id: &str, time: DateTime<Utc>, i
         Step::Ignore(note) => return Outcome::Ignored { note },
         Step::Refuse(code, reason) => return Outcome::Refused { code, reason },
         Step::Wait => {
-            let note = format!("{} waits in state {:?}", kind(&input), record.state);
+            let note = format!("{} waits in state {:?}", kind(input), record.state);
             // Kept in event-time order (then id), whatever order they arrived in: they are
             // replayed in that order, and the record is the same for any order of delivery.
             let at = record.waiting.partition_point(|w| (w.time, w.event_id.as_str()) <= (time, event_id));
