@@ -127,10 +127,8 @@ impl OrderUpdater {
                     }
                     None => continue, // someone wrote since we read: apply to theirs
                 },
-                Outcome::Refused { code, reason } => {
-                    tracing::error!(reason_code = code, %reason, "event refused");
-                    return Err(Failure::Permanent(code, reason.clone()));
-                }
+                // Dead-lettered, and logged with its code, by the batch rules.
+                Outcome::Refused { code, reason } => return Err(Failure::Permanent(code, reason.clone())),
                 Outcome::Redelivery | Outcome::Ignored { .. } => {
                     match &outcome {
                         Outcome::Ignored { note } => tracing::info!(note, "event changes nothing"),

@@ -90,6 +90,13 @@ pub struct Waiting {
     pub input: Input,
 }
 
+impl Waiting {
+    /// What waiting events are kept in order by: event time, then id.
+    fn order(&self) -> (DateTime<Utc>, &str) {
+        (self.time, &self.event_id)
+    }
+}
+
 /// The order's record, stored whole (DynamoDB item `pk = <order id>, id = "order"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderRecord {
@@ -161,7 +168,7 @@ pub fn apply(record: Option<OrderRecord>, event_id: &str, time: DateTime<Utc>, i
         return Outcome::Redelivery;
     }
     // A record written before waiting events were kept in time order has them as they came.
-    record.waiting.sort_by(|a, b| (a.time, a.event_id.as_str()).cmp(&(b.time, b.event_id.as_str())));
+    record.waiting.sort_by(|a, b| a.order().cmp(&b.order()));
     let (mut effects, note) = match step(&mut record, time, input) {
         Step::Ignore(note) => return Outcome::Ignored { note },
         Step::Refuse(code, reason) => return Outcome::Refused { code, reason },
@@ -169,7 +176,7 @@ pub fn apply(record: Option<OrderRecord>, event_id: &str, time: DateTime<Utc>, i
             let note = format!("{} waits in state {:?}", kind(input), record.state);
             // Kept in event-time order (then id), whatever order they arrived in: they are
             // replayed in that order, and the record is the same for any order of delivery.
-            let at = record.waiting.partition_point(|w| (w.time, w.event_id.as_str()) <= (time, event_id));
+            let at = record.waiting.partition_point(|w| w.order() <= (time, event_id));
             record.waiting.insert(at, Waiting { event_id: event_id.to_string(), time, input: input.clone() });
             (Vec::new(), note)
         }
