@@ -65,7 +65,7 @@ pub async fn run(opts: &CheckoutOptions, progress: &mut dyn FnMut(String)) -> Re
         estate.run_fraud_scorer(500).await?;
         // Every other round (the first among them), order-updater's decisions mapping runs before
         // its orders mapping: each decision waits on its order (pending) until the order comes.
-        if (i / chunk) % 2 == 0 {
+        if round % 2 == 0 {
             estate.run_order_updater_in(&[topics::FRAUD_SCORED], 100).await?;
             waited += pending(&estate);
         }
@@ -101,7 +101,7 @@ fn pending(estate: &Estate) -> usize {
 /// batches of its four topics come interleaved at random; fraud-scorer re-emits its stored
 /// verdicts, the bridge mirrors again and fulfillment books again, under the same ids.
 async fn redeliver_everything(estate: &mut Estate, shop: &mut Storefront) -> Result<(), RunError> {
-    let pushes = [format!("{}-{}", topics::mirror_topic(topics::ORDER_PAID), fulfillment::NAME)];
+    let pushes = [crate::estate::push_subscription(fulfillment::NAME, &topics::mirror_topic(topics::ORDER_PAID))];
     let groups = [
         fraud_scorer::NAME,
         order_updater::NAME,

@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 mod delivery;
+pub use delivery::push_subscription;
 
 pub const AUDIT_BUCKET: &str = "estate-audit";
 const ERP_SUBSCRIPTION: &str = "projects/local/subscriptions/erp-changes-merch-normalizer";

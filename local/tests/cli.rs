@@ -44,6 +44,7 @@ fn the_checkout_demo_holds_its_invariants() {
             "no payment charged twice",
             "no deleted product in any cart",
             "the ledger total per currency equals the paid orders'",
+            "decisions that came before their orders waited for them",
         ],
     );
     assert!(!stdout.contains("merch-normalizer"), "only the flow asked for runs");

@@ -219,7 +219,7 @@ impl Estate {
         topic: &str,
         max_batch: usize,
     ) -> Result<(), RunError> {
-        let subscription = format!("{topic}-{function}");
+        let subscription = push_subscription(function, topic);
         loop {
             let batch = self.bus.poll(&subscription, &[topic], max_batch);
             if batch.is_empty() {
@@ -235,4 +235,9 @@ impl Estate {
             self.bus.commit(&subscription, &batch);
         }
     }
+}
+
+/// The push subscription that delivers Pub/Sub `topic` to `function` (its consumer group on the bus).
+pub fn push_subscription(function: &str, topic: &str) -> String {
+    format!("{topic}-{function}")
 }
