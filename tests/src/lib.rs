@@ -1,4 +1,5 @@
 //! Helpers for the black-box tests: fixtures, golden files, emulator endpoints, fresh names.
+pub mod checkout;
 pub mod contracts;
 
 use serde_json::Value;

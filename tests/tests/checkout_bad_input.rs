@@ -2,19 +2,11 @@
 //! letter on `checkout.dlq`, and the good record after them in the same batch is still processed.
 use domain::cloudevent::decode;
 use domain::events::{DeadLetter, topics};
+use estate_tests::checkout::{approved, order_confirmed as order};
 use local::estate::Estate;
 use local::functions_host::kafka_trigger_request;
 use local::lambda_host::msk_event;
 use serde_json::{Value, json};
-
-fn order(id: &str) -> Value {
-    json!({"specversion": "1.0", "id": format!("order-{id}-confirmed"), "source": "/storefront/checkout",
-           "type": "com.shop.order.confirmed.v1", "time": "2026-11-21T10:00:00Z", "datacontenttype": "application/json",
-           "data": {"order_id": id, "customer_id": "C-1", "ship_to_country": "DE", "confirmed_at": "2026-11-21T10:00:00Z",
-                    "total": {"amount_minor": 2500, "currency": "EUR"},
-                    "lines": [{"sku": "TSH-001", "quantity": 1, "unit_price": {"amount_minor": 2500, "currency": "EUR"}}],
-                    "payment": {"token": "tok_visa", "card_fingerprint": "fp", "card_bin_country": "DE", "billing_country": "DE"}}})
-}
 
 /// Broken orders, each with the reason code it must be dead-lettered with.
 fn broken_orders() -> Vec<(&'static str, Vec<u8>)> {
@@ -234,9 +226,7 @@ async fn the_bridge_dead_letters_what_it_cannot_mirror_and_mirrors_the_rest() {
 #[tokio::test]
 async fn order_updater_dead_letters_a_success_for_another_amount_than_the_orders() {
     let mut estate = Estate::new();
-    let approved = json!({"specversion": "1.0", "id": "fraud-scored-B-1", "source": "/azure/fraud-scorer",
-        "type": "com.shop.fraud.scored.v1", "time": "2026-11-21T10:00:01Z",
-        "data": {"order_id": "B-1", "score": 12, "decision": "approve", "reasons": [], "model_version": "v1"}});
+    let approved = approved("B-1");
     let succeeded = json!({"specversion": "1.0", "id": "payment-succeeded-pay-B-1", "source": "/aws/payment-processor",
         "type": "com.shop.payment.succeeded.v1", "time": "2026-11-21T10:00:05Z",
         "data": {"order_id": "B-1", "payment_id": "pay-B-1", "amount": {"amount_minor": 250, "currency": "EUR"},

@@ -157,15 +157,7 @@ async fn a_held_payment_waits_and_an_outcome_that_cannot_be_learned_is_dead_lett
 #[tokio::test]
 async fn an_order_whose_payment_cannot_be_learned_stays_payment_requested() {
     let mut estate = Estate::new();
-    let order = serde_json::json!({"specversion": "1.0", "id": "order-P-9-confirmed", "source": "/storefront/checkout",
-        "type": "com.shop.order.confirmed.v1", "time": "2026-11-21T10:00:00Z",
-        "data": {"order_id": "P-9", "customer_id": "C-1", "ship_to_country": "DE", "confirmed_at": "2026-11-21T10:00:00Z",
-                 "total": {"amount_minor": 2500, "currency": "EUR"},
-                 "lines": [{"sku": "TSH-001", "quantity": 1, "unit_price": {"amount_minor": 2500, "currency": "EUR"}}],
-                 "payment": {"token": "tok_visa", "card_fingerprint": "fp", "card_bin_country": "DE", "billing_country": "DE"}}});
-    let approved = serde_json::json!({"specversion": "1.0", "id": "fraud-scored-P-9", "source": "/azure/fraud-scorer",
-        "type": "com.shop.fraud.scored.v1", "time": "2026-11-21T10:00:01Z",
-        "data": {"order_id": "P-9", "score": 12, "decision": "approve", "reasons": [], "model_version": "v1"}});
+    let (order, approved) = (estate_tests::checkout::order_confirmed("P-9"), estate_tests::checkout::approved("P-9"));
     for (topic, event) in [(topics::ORDER_CONFIRMED, order), (topics::FRAUD_SCORED, approved)] {
         let msg = OutboundMessage::new(topic, "P-9", serde_json::to_vec(&event).expect("json"));
         estate.bus.publish(msg).await.expect("published");
