@@ -43,6 +43,11 @@ install() {
     (apt-get update -qq && apt-get install -y -qq postgresql-15) >/dev/null 2>&1 || true
     [ -x "$PG_BIN/postgres" ] || { echo "cannot install postgresql-15" >&2; exit 1; }
   fi
+  # openssl makes the local PostgreSQL's CA and server certificate at each start.
+  if ! command -v openssl >/dev/null; then
+    (apt-get update -qq && apt-get install -y -qq openssl) >/dev/null 2>&1 || true
+    command -v openssl >/dev/null || { echo "cannot install openssl" >&2; exit 1; }
+  fi
   if [ ! -x "$PUBSUB_BIN" ]; then
     echo "Pub/Sub emulator missing at $PUBSUB_BIN (google-cloud-sdk pubsub-emulator component)" >&2
     (apt-get update -qq && apt-get install -y -qq google-cloud-cli-pubsub-emulator) >/dev/null 2>&1 || true
@@ -85,15 +90,34 @@ start() {
 }
 
 # PostgreSQL refuses to run as root: a fresh cluster under .emu/pg owned by the postgres user,
-# trusting local connections (this machine only), started with pg_ctl.
+# trusting local connections (this machine only), started with pg_ctl. TLS is on with a CA and a
+# server certificate made here, shaped like Cloud SQL's: the certificate names an instance, not
+# the address it is reached at (127.0.0.1), so `sslmode=verify-ca` connects and `verify-full`
+# does only by the name `localhost`. Plain loopback connections stay allowed for local tools.
 start_postgres() {
-  local data="$EMU/pg" as_pg=()
+  local data="$EMU/pg" tls="$EMU/pg/tls" as_pg=()
   [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
   rm -rf "$data"; mkdir -p "$data"
   [ "$(id -u)" = 0 ] && chown postgres "$data"
   "${as_pg[@]}" "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust >"$EMU/postgres.log" 2>&1
+  make_pg_certificates "$tls"
+  [ "$(id -u)" = 0 ] && chown -R postgres "$tls"
   "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w \
-    -o "-p $PG_PORT -k $data -c listen_addresses=127.0.0.1" start >>"$EMU/postgres.log" 2>&1
+    -o "-p $PG_PORT -k $data -c listen_addresses=127.0.0.1 -c ssl=on \
+        -c ssl_cert_file=$tls/server.pem -c ssl_key_file=$tls/server.key" start >>"$EMU/postgres.log" 2>&1
+}
+
+make_pg_certificates() { # dir: ca.pem (what clients trust), server.pem and server.key
+  local dir=$1
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=estate local PostgreSQL CA" \
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" >>"$EMU/postgres.log" 2>&1
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=local:estate-postgres" \
+    -keyout "$dir/server.key" -out "$dir/server.csr" >>"$EMU/postgres.log" 2>&1
+  printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$dir/server.ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+    -days 30 -extfile "$dir/server.ext" -out "$dir/server.pem" >>"$EMU/postgres.log" 2>&1
+  chmod 600 "$dir/server.key" "$dir/ca.key"
 }
 
 stop_postgres() {
@@ -137,7 +161,8 @@ export AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=eu-west-1
 # moto serves buckets by path, not as virtual hosts of 127.0.0.1.
 export AWS_S3_FORCE_PATH_STYLE=true
-export DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/postgres
+# TLS checked against the local CA, as image-analytics reaches Cloud SQL (libpq's parameters).
+export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=verify-ca&sslrootcert=$EMU/pg/tls/ca.pem"
 EOV
 }
 

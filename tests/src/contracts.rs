@@ -2,7 +2,10 @@
 //! twin (fast tests) and against the emulator (emulator tests): the twin is only as good as its
 //! agreement with the real service.
 use domain::ports::{Carts, Documents, JsonText, PortError};
+
+mod image_totals;
 use domain::values::{CustomerId, Sku};
+pub use image_totals::image_totals;
 use serde_json::json;
 
 /// Create-only creates, etag-guarded replaces, reads of what was written and of nothing. Each

@@ -16,6 +16,8 @@ use std::time::Duration;
 
 #[path = "emulators/cosmos_stub.rs"]
 mod cosmos_stub;
+#[path = "emulators/image_analytics_pg.rs"]
+mod image_analytics_pg;
 #[path = "emulators/image_pipeline.rs"]
 mod image_pipeline;
 #[path = "emulators/pubsub_bridge.rs"]

@@ -16,3 +16,9 @@ async fn in_memory_carts_keep_the_carts_contract() {
 async fn in_memory_s3_keeps_the_versioned_objects_contract() {
     contracts::versioned_objects(&inmemory::InMemoryS3::versioned(), "images").await;
 }
+
+#[tokio::test]
+async fn in_memory_image_totals_keep_bigint_and_text_as_postgresql_does() {
+    let window = "2026-11-23T10:00:00Z".parse().expect("time");
+    contracts::image_totals(&inmemory::InMemoryImageTotals::default(), window, "img").await;
+}

@@ -6,7 +6,8 @@
 //! increment, and a redelivery finds it there. A late event updates its own window (the window is
 //! the event's time, not the arrival's). The push is acknowledged (204) only after the commit;
 //! the database unavailable → 503 and Pub/Sub redelivers. A message that is not a processed-image
-//! event is dead-lettered on the Pub/Sub topic `images.dlq` and acknowledged.
+//! event, or whose values the database can never store, is dead-lettered on the Pub/Sub topic
+//! `images.dlq` with a reason and acknowledged.
 pub mod postgres;
 
 use axum::Router;
@@ -69,7 +70,17 @@ impl ImageAnalytics {
             format: d.format.as_deref().unwrap_or("jpeg"),
             bytes: d.bytes,
         };
-        let counted = self.totals.count(image).await?;
+        let counted = match self.totals.count(image).await {
+            Ok(counted) => counted,
+            // PostgreSQL can never store it (a NUL in a label, bytes or a window's total beyond
+            // bigint): redelivering would fail the same way forever.
+            Err(PortError::Rejected(reason)) => {
+                let code = "store_rejected";
+                self.pubsub.publish(msg.dead_letter(&self.dead_letters, code, reason)).await?;
+                return Ok(Handled::DeadLettered { code });
+            }
+            Err(e) => return Err(e),
+        };
         tracing::info!(event_id = %event.id, window = %window_of(event.time), ?counted, "image counted");
         Ok(Handled::Counted(counted))
     }

@@ -1,76 +1,143 @@
-//! The `ImageTotals` port over PostgreSQL (Cloud SQL) with tokio-postgres, and the migrations in
-//! `migrations/`, applied in order at start-up and recorded in `schema_migrations`.
-use async_trait::async_trait;
-use domain::ports::{Counted, ImageCount, ImageTotals, PortError, WindowTotal};
-use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls};
+//! The `ImageTotals` port over PostgreSQL (Cloud SQL): a deadpool pool of tokio-postgres
+//! connections (`DATABASE_POOL_SIZE`), over TLS with the server's certificate checked
+//! (`tls.rs`, `settings.rs`), and the migrations (`migrate.rs`) applied at start-up.
+//!
+//! A connection that broke (Cloud SQL failed over, a socket dropped, the backend was terminated)
+//! is not handed out again: the pool checks each one as it hands it out and opens a new one in
+//! its place, and a push whose connection broke under it is retried once on a new one before it
+//! is answered 503. A value PostgreSQL can never store (a data exception: NUL in a text, a number out
+//! of range, a window's total leaving bigint) is `Rejected`, never retried.
+pub mod migrate;
+pub mod settings;
+pub mod tls;
 
-/// The migrations, in order: (version, SQL).
-pub const MIGRATIONS: [(i32, &str); 1] = [(1, include_str!("../migrations/0001_image_totals.sql"))];
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use domain::ports::{Counted, ImageCount, ImageTotals, PortError, WindowTotal};
+use settings::Database;
+use std::future::Future;
+use std::time::Duration;
+
+pub use migrate::MIGRATIONS;
+
+/// How long a push waits for a connection of the pool, or for a new one to open.
+const POOL_WAIT: Duration = Duration::from_secs(10);
 
 pub struct PostgresTotals {
-    /// One connection: a Cloud Run instance handles one push at a time per connection; the
-    /// transaction needs the client exclusively.
-    client: Mutex<Client>,
+    pool: Pool,
 }
 
-fn unavailable(what: &str) -> impl Fn(tokio_postgres::Error) -> PortError + '_ {
-    move |e| PortError::Unavailable(format!("postgres {what}: {e}"))
+/// tokio-postgres' own text is only "db error" or "error performing TLS handshake": the server's
+/// message and SQLSTATE, or the causes, say what happened.
+fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
+    }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    text
+}
+
+/// What went wrong with one attempt.
+pub(crate) enum Failure {
+    /// The connection is gone: another one may well work.
+    Broken(String),
+    Failed(PortError),
+}
+
+impl Failure {
+    pub(crate) fn of(what: &str, e: tokio_postgres::Error) -> Failure {
+        let text = format!("postgres {what}: {}", describe(&e));
+        if let Some(code) = e.code().map(|c| c.code()) {
+            return match code {
+                // Data exceptions: the same values fail the same way every time.
+                c if c.starts_with("22") => Failure::Failed(PortError::Rejected(text)),
+                // Connection exceptions; the server shutting down or terminating the backend.
+                c if c.starts_with("08") || c.starts_with("57P") => Failure::Broken(text),
+                _ => Failure::Failed(PortError::Unavailable(text)),
+            };
+        }
+        let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        if e.is_closed() || io { Failure::Broken(text) } else { Failure::Failed(PortError::Unavailable(text)) }
+    }
+
+    fn of_pool(e: PoolError) -> Failure {
+        match e {
+            PoolError::Backend(e) => Failure::of("connect", e),
+            other => Failure::Failed(PortError::Unavailable(format!("postgres pool: {other}"))),
+        }
+    }
+
+    pub(crate) fn into_port(self) -> PortError {
+        match self {
+            Failure::Broken(text) => PortError::Unavailable(text),
+            Failure::Failed(e) => e,
+        }
+    }
 }
 
 impl PostgresTotals {
-    /// Connects (`DATABASE_URL`-style URL or key-value string) and applies the migrations.
+    /// Local and test use: the URL under the local rules, the default pool size.
     pub async fn connect(url: &str) -> Result<Self, PortError> {
-        let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(unavailable("connect"))?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::error!(error = %e, "postgres connection closed");
-            }
-        });
-        let totals = PostgresTotals { client: Mutex::new(client) };
-        totals.migrate().await?;
-        Ok(totals)
+        let db = Database::parse(url, false, settings::DEFAULT_POOL_SIZE)
+            .map_err(|e| PortError::Unavailable(e.to_string()))?;
+        PostgresTotals::open(db).await
     }
 
-    async fn migrate(&self) -> Result<(), PortError> {
-        let mut client = self.client.lock().await;
-        client
-            .batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
-            .await
-            .map_err(unavailable("migrate"))?;
-        for (version, sql) in MIGRATIONS {
-            let tx = client.transaction().await.map_err(unavailable("migrate"))?;
-            // Two instances starting at once: the second waits here, then finds it applied.
-            tx.batch_execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE").await.map_err(unavailable("migrate"))?;
-            let applied = tx
-                .query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[&version])
-                .await
-                .map_err(unavailable("migrate"))?;
-            if applied.is_none() {
-                tx.batch_execute(sql).await.map_err(unavailable("migrate"))?;
-                tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[&version])
-                    .await
-                    .map_err(unavailable("migrate"))?;
+    /// Builds the pool and applies the migrations (which needs the database reachable now).
+    pub async fn open(db: Database) -> Result<Self, PortError> {
+        let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match db.tls {
+            Some(tls) => Manager::from_config(db.config, tls, manager_config),
+            None => Manager::from_config(db.config, tokio_postgres::NoTls, manager_config),
+        };
+        let pool = Pool::builder(manager)
+            .max_size(db.pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
+            .recycle_timeout(Some(POOL_WAIT))
+            .build()
+            .map_err(|e| PortError::Unavailable(format!("postgres pool: {e}")))?;
+        let mut client = pool.get().await.map_err(|e| Failure::of_pool(e).into_port())?;
+        migrate::run(&mut client).await?;
+        drop(client);
+        Ok(PostgresTotals { pool })
+    }
+
+    /// Runs `attempt`, and once more on a new connection if its connection broke under it. A
+    /// broken connection usually means the server went away (a failover), taking every other
+    /// connection with it, which the pool may not have noticed yet: the idle ones are dropped
+    /// first, so the retry does not meet another dead one.
+    async fn retried_once<T, F, Fut>(&self, attempt: F) -> Result<T, PortError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        match attempt().await {
+            Err(Failure::Broken(e)) => {
+                let dropped = self.pool.retain(|_, _| false).removed.len();
+                tracing::warn!(error = %e, dropped, "postgres connection broke; retrying once on a new one");
+                attempt().await.map_err(Failure::into_port)
             }
-            tx.commit().await.map_err(unavailable("migrate"))?;
+            done => done.map_err(Failure::into_port),
         }
-        Ok(())
     }
-}
 
-#[async_trait]
-impl ImageTotals for PostgresTotals {
-    async fn count(&self, image: ImageCount<'_>) -> Result<Counted, PortError> {
-        let mut client = self.client.lock().await;
-        let tx = client.transaction().await.map_err(unavailable("begin"))?;
+    async fn count_once(&self, image: &ImageCount<'_>, bytes: i64) -> Result<Counted, Failure> {
+        let mut client = self.pool.get().await.map_err(Failure::of_pool)?;
+        let tx = client.transaction().await.map_err(|e| Failure::of("begin", e))?;
         let inserted = tx
             .execute("INSERT INTO counted_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING", &[&image.event_id])
             .await
-            .map_err(unavailable("count"))?;
+            .map_err(|e| Failure::of("count", e))?;
         if inserted == 0 {
             return Ok(Counted::AlreadyCounted); // dropping the transaction rolls it back
         }
-        let bytes = i64::try_from(image.bytes).map_err(|_| PortError::Rejected(format!("{} bytes", image.bytes)))?;
         tx.execute(
             "INSERT INTO image_totals (window_start, size_label, format, bytes, images) VALUES ($1, $2, $3, $4, 1) \
              ON CONFLICT (window_start, size_label, format) \
@@ -78,17 +145,17 @@ impl ImageTotals for PostgresTotals {
             &[&image.window_start, &image.size_label, &image.format, &bytes],
         )
         .await
-        .map_err(unavailable("count"))?;
-        tx.commit().await.map_err(unavailable("commit"))?;
+        .map_err(|e| Failure::of("add to the window's total", e))?;
+        tx.commit().await.map_err(|e| Failure::of("commit", e))?;
         Ok(Counted::Added)
     }
 
-    async fn totals(&self) -> Result<Vec<WindowTotal>, PortError> {
-        let client = self.client.lock().await;
+    async fn totals_once(&self) -> Result<Vec<WindowTotal>, Failure> {
+        let client = self.pool.get().await.map_err(Failure::of_pool)?;
         let rows = client
             .query("SELECT window_start, size_label, format, bytes, images FROM image_totals ORDER BY 1, 2, 3", &[])
             .await
-            .map_err(unavailable("totals"))?;
+            .map_err(|e| Failure::of("totals", e))?;
         Ok(rows
             .iter()
             .map(|r| WindowTotal {
@@ -99,5 +166,19 @@ impl ImageTotals for PostgresTotals {
                 images: r.get::<_, i64>(4).max(0) as u64,
             })
             .collect())
+    }
+}
+
+#[async_trait]
+impl ImageTotals for PostgresTotals {
+    async fn count(&self, image: ImageCount<'_>) -> Result<Counted, PortError> {
+        let bytes = i64::try_from(image.bytes)
+            .map_err(|_| PortError::Rejected(format!("bytes {} beyond bigint's range", image.bytes)))?;
+        let image = &image;
+        self.retried_once(move || self.count_once(image, bytes)).await
+    }
+
+    async fn totals(&self) -> Result<Vec<WindowTotal>, PortError> {
+        self.retried_once(|| self.totals_once()).await
     }
 }

@@ -80,3 +80,30 @@ async fn what_is_not_a_processed_image_is_dead_lettered_and_an_outage_is_not_ack
     assert!(a.handle(&push(&event("e9", "2026-11-23T10:00:00Z", "thumb", None, 1), "m3")).await.is_err());
     assert!(totals.totals().await.expect("totals").is_empty(), "nothing counted by the failed attempt");
 }
+
+#[tokio::test]
+async fn what_postgresql_can_never_store_is_dead_lettered_not_retried() {
+    let (a, totals, bus) = analytics();
+    let big = i64::MAX as u64 - 1;
+    assert_eq!(
+        a.handle(&push(&event("e1", "2026-11-23T10:00:05Z", "large", None, big), "m1")).await,
+        Ok(Handled::Counted(Counted::Added))
+    );
+    let poison = [
+        push(&event("e2", "2026-11-23T10:00:06Z", "large", None, 2), "m2"), // the window's total past bigint
+        push(&event("e3", "2026-11-23T10:00:07Z", "thumb", None, i64::MAX as u64 + 1), "m3"),
+        push(&event("e4", "2026-11-23T10:00:08Z", "th\0umb", None, 1), "m4"),
+    ];
+    for p in &poison {
+        assert_eq!(a.handle(p).await, Ok(Handled::DeadLettered { code: "store_rejected" }), "{}", p.message_id);
+    }
+    let letters = bus.records("images.dlq");
+    assert_eq!(letters.len(), 3);
+    for letter in &letters {
+        let letter: serde_json::Value = serde_json::from_slice(&letter.payload).expect("dead letter");
+        assert_eq!(letter["data"]["reason_code"], "store_rejected");
+        assert!(letter["data"]["reason"].as_str().is_some_and(|r| !r.is_empty()), "{letter}");
+    }
+    let totals = totals.totals().await.expect("totals");
+    assert_eq!(totals.iter().map(|t| (t.bytes, t.images)).collect::<Vec<_>>(), [(big, 1)], "nothing else counted");
+}
