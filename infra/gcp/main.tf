@@ -253,6 +253,30 @@ resource "google_pubsub_subscription_iam_member" "mirror_audit_dead_letter_subsc
   member       = local.pubsub_service_agent
 }
 
+# The terminal topic of dead letters (domain::events::topics::PARKED): a Cloud Run function parks
+# here the dead letter of a message mirrored from a dead-letter topic, instead of sending it back
+# to a topic a function reads, where it would be refused again without end. Nothing mirrors or
+# pushes it; its pull subscription keeps what lands there for people, as long as Pub/Sub allows.
+resource "google_pubsub_topic" "dead_letters_parked" {
+  name = "dead-letters.parked"
+}
+
+resource "google_pubsub_subscription" "dead_letters_parked" {
+  name                       = "dead-letters.parked-inspect"
+  topic                      = google_pubsub_topic.dead_letters_parked.id
+  ack_deadline_seconds       = 60
+  message_retention_duration = "2678400s"
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_pubsub_topic_iam_member" "dead_letters_parked_publisher" {
+  topic  = google_pubsub_topic.dead_letters_parked.name
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${google_service_account.runtime.email}"
+}
+
 resource "google_bigquery_dataset" "audit" {
   dataset_id = "estate_audit"
   location   = "EU"

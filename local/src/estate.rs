@@ -17,7 +17,10 @@ use domain::ports::{OutboundMessage, Publisher};
 use fraud_scorer::Scorer;
 use fulfillment::Fulfillment;
 use image_resizer::ImageResizer;
-use inmemory::{Bus, InMemoryCarts, InMemoryDocuments, InMemoryImageTotals, InMemoryObjects, InMemoryS3, TestGateway};
+use inmemory::{
+    Bus, InMemoryCarts, InMemoryDocuments, InMemoryImageTotals, InMemoryObjects, InMemoryPubSub, InMemoryS3,
+    TestGateway,
+};
 use kafka_pubsub_bridge::Bridge;
 use merch_normalizer::Normalizer;
 use order_updater::OrderUpdater;
@@ -171,21 +174,23 @@ impl Estate {
             dead_letters: domain::dead_letter::DeadLetterPolicy::new(cart_cleaner::NAME, topics::CHECKOUT_DLQ),
             page_size: CART_PAGE_SIZE,
         });
-        // Pub/Sub is played by the bus too: the bridge publishes under the `mirror-…` names, and
-        // fulfillment's ledger entries and dispatches land on their Pub/Sub topic names.
+        // Pub/Sub is played by its twin over the bus, which refuses what Pub/Sub refuses: the
+        // bridge publishes under the `mirror-…` names, and fulfillment's ledger entries and
+        // dispatches and the Cloud Run functions' dead letters land on their Pub/Sub topic names.
+        let pubsub = Arc::new(InMemoryPubSub::new(bus.clone()));
         let bridge = Arc::new(Bridge {
-            pubsub: Arc::new(bus.clone()),
+            pubsub: pubsub.clone(),
             kafka: Arc::new(bus.clone()),
             dead_letters: domain::dead_letter::DeadLetterPolicy::new(kafka_pubsub_bridge::NAME, topics::CHECKOUT_DLQ),
         });
         let fulfillment = Arc::new(Fulfillment {
-            pubsub: Arc::new(bus.clone()),
+            pubsub: pubsub.clone(),
             dead_letters: domain::dead_letter::DeadLetterPolicy::new(fulfillment::NAME, topics::CHECKOUT_DLQ),
         });
         let image_totals = InMemoryImageTotals::default();
         let analytics = Arc::new(image_analytics::ImageAnalytics {
             totals: Arc::new(image_totals.clone()),
-            pubsub: Arc::new(bus.clone()),
+            pubsub,
             dead_letters: domain::dead_letter::DeadLetterPolicy::new(image_analytics::NAME, topics::IMAGES_DLQ),
         });
         // The uploads bucket: unversioned on a laptop, so S3 events name objects by etag alone.

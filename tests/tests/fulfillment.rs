@@ -8,7 +8,7 @@ use domain::cloudevent::decode;
 use domain::dead_letter::DeadLetterPolicy;
 use domain::events::{DeadLetter, LedgerEntry, topics};
 use fulfillment::Fulfillment;
-use inmemory::Bus;
+use inmemory::{Bus, InMemoryPubSub};
 use local::oneshot::post;
 use local::pubsub_push::push_body;
 use platform_gcp::PushGuard;
@@ -26,9 +26,11 @@ fn paid(order: &str, edit: &dyn Fn(&mut Value)) -> Vec<u8> {
     serde_json::to_vec(&e).expect("json")
 }
 
-fn app(bus: &Arc<Bus>) -> Router {
+/// fulfillment publishing to the Pub/Sub twin over `bus` (it refuses what Pub/Sub refuses).
+fn app(bus: &Bus) -> Router {
     let dead_letters = DeadLetterPolicy::new(fulfillment::NAME, topics::CHECKOUT_DLQ);
-    fulfillment::app(Arc::new(Fulfillment { pubsub: bus.clone(), dead_letters }), &PushGuard::local())
+    let pubsub = Arc::new(InMemoryPubSub::new(bus.clone()));
+    fulfillment::app(Arc::new(Fulfillment { pubsub, dead_letters }), &PushGuard::local())
 }
 
 /// Pushes `data` as Pub/Sub would, under `message_id`; the status answered.
@@ -41,7 +43,7 @@ async fn push(app: &Router, data: &[u8], message_id: &str) -> u16 {
 
 #[tokio::test]
 async fn a_redelivered_push_publishes_the_same_events_byte_for_byte() {
-    let bus = Arc::new(Bus::new(3));
+    let bus = Bus::new(3);
     let app = app(&bus);
     assert_eq!(push(&app, &paid("O-1", &|_| {}), "m-1").await, 204);
     // Redelivered by Pub/Sub (same message), then mirrored again by a retried bridge (a new one).
@@ -59,7 +61,7 @@ async fn a_redelivered_push_publishes_the_same_events_byte_for_byte() {
 
 #[tokio::test]
 async fn a_failed_publish_is_not_acknowledged_and_the_redelivery_books_it() {
-    let bus = Arc::new(Bus::new(3));
+    let bus = Bus::new(3);
     let app = app(&bus);
     // The ledger entry goes out, the dispatch request does not.
     bus.outage.fail_after(1, 1);
@@ -75,7 +77,7 @@ async fn a_failed_publish_is_not_acknowledged_and_the_redelivery_books_it() {
 
 #[tokio::test]
 async fn a_paid_order_that_fails_its_checks_is_dead_lettered_and_never_booked() {
-    let bus = Arc::new(Bus::new(3));
+    let bus = Bus::new(3);
     let app = app(&bus);
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("invalid_order", paid("O-3", &|e| e["data"]["total"]["amount_minor"] = (-5000).into())),

@@ -19,6 +19,29 @@ fn infra_mirrors_exactly_the_topics_the_bridge_mirrors() {
     assert_eq!(domain::events::topics::mirror_topic("order.paid"), "mirror-order-paid");
 }
 
+/// The parked topic is declared under its one name, kept by a pull subscription (a topic without
+/// one loses what is published to it), and neither mirrored nor pushed to any function.
+#[test]
+fn the_parked_topic_is_declared_kept_and_read_by_no_function() {
+    use domain::events::topics;
+    let all = resources("infra/gcp/main.tf");
+    let (_, name, topic) = all
+        .iter()
+        .find(|(k, _, b)| k == "google_pubsub_topic" && b.contains(&format!(r#"name = "{}""#, topics::PARKED)))
+        .expect("a Pub/Sub topic named topics::PARKED");
+    let subscriptions: Vec<&String> = all
+        .iter()
+        .filter(|(k, _, b)| {
+            k == "google_pubsub_subscription" && b.contains(&format!("topic = google_pubsub_topic.{name}.id"))
+        })
+        .map(|(_, _, b)| b)
+        .collect();
+    assert_eq!(subscriptions.len(), 1, "{topic}");
+    assert!(!subscriptions[0].contains("push_config"), "pulled by people, pushed to no function");
+    assert!(subscriptions[0].contains(r#"message_retention_duration = "2678400s""#));
+    assert!(!topics::MIRRORED.contains(&topics::PARKED) && topics::holds_dead_letters(topics::PARKED));
+}
+
 /// The Terraform resources of a file: (type, name, body), the body with its whitespace runs
 /// collapsed to one space so that attributes can be looked for whatever their alignment.
 fn resources(path: &str) -> Vec<(String, String, String)> {
@@ -123,4 +146,19 @@ fn the_cosmos_key_reaches_the_app_through_key_vault_and_its_managed_identity() {
             && b.contains("principal_id = azurerm_linux_function_app.projection_updater.identity[0].principal_id")),
         "the app's identity may not read the vault's secrets"
     );
+}
+
+/// An Azure function's dead letters go to the one topic of its `deadLetters` output binding, so
+/// it could not park the dead letter of a record read from a dead-letter topic: none is
+/// triggered by one (the Lambdas and push functions park through `kafka_batch` and
+/// `PushedMessage::dead_letter`).
+#[test]
+fn no_azure_function_is_triggered_by_a_topic_of_dead_letters() {
+    use domain::events::topics;
+    let all = projection_updater::FUNCTIONS.iter().chain(fraud_scorer::FUNCTIONS.iter());
+    for (folder, json) in all {
+        let f = local::functions_host::parse_function_json(json);
+        assert!(!f.trigger_topic.is_empty(), "{folder} has a trigger topic");
+        assert!(!topics::holds_dead_letters(&f.trigger_topic), "{folder} reads {}", f.trigger_topic);
+    }
 }

@@ -1,13 +1,17 @@
 //! Building dead letters: one per record that can never succeed, with a reason, a bounded prefix
 //! of the payload, and enough (size, SHA-256, origin) to find the original where it came from.
 //!
-//! Two rules keep them safe under at-least-once delivery:
+//! Three rules keep them safe under at-least-once delivery:
 //! - **Bounded.** A dead letter of a 9 MB message must itself be publishable, or the push that
-//!   carried it is nacked forever; so at most `max_payload_bytes` of the payload are kept.
+//!   carried it is nacked forever; so at most `max_payload_bytes` of the payload are kept, and a
+//!   key only if it is one Pub/Sub can carry (`mirror::MAX_KEY_BYTES`), so the dead letter can be
+//!   mirrored and audited like any other.
 //! - **Unique and stable.** The id is derived from the origin, which must name one record: a
 //!   redelivered record yields the same dead letter (one audit object), two records never share one.
+//! - **Never in a loop.** The dead letter of a record read from a topic that holds dead letters
+//!   goes to `topics::PARKED`, which no function reads, not back to the flow's DLQ.
 use crate::cloudevent::CloudEvent;
-use crate::events::DeadLetter;
+use crate::events::{DeadLetter, topics};
 use crate::ports::OutboundMessage;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -53,9 +57,33 @@ impl DeadLetterPolicy {
         self
     }
 
+    /// Whether the dead letter of a record read from `source` is parked: `source` holds dead
+    /// letters (a flow's DLQ, its mirror, this policy's own topic), so a dead letter of it on a
+    /// topic a function reads could come back to be refused again, without end.
+    pub fn parks(&self, source: Option<&str>) -> bool {
+        source.is_some_and(|s| s == self.topic || topics::holds_dead_letters(s))
+    }
+
+    /// The topic for the dead letter of a record read from `source` (None: not read from a topic).
+    pub fn topic_for(&self, source: Option<&str>) -> &str {
+        if self.parks(source) { topics::PARKED } else { &self.topic }
+    }
+
     /// The dead letter for one rejected record, its payload cut to the bound.
     pub fn letter(&self, r: Rejected<'_>) -> DeadLetter {
         let payload = r.payload;
+        let (key, reason) = match r.key {
+            Some(k) if k.len() > crate::mirror::MAX_KEY_BYTES => {
+                let kept = format!(
+                    "{} (its key of {} bytes, SHA-256 {}, is not kept)",
+                    r.reason,
+                    k.len(),
+                    sha256_hex(k.as_bytes())
+                );
+                (None, kept)
+            }
+            key => (key, r.reason),
+        };
         let (kept, encoding, truncated) = match std::str::from_utf8(payload) {
             Ok(text) => {
                 let cut = char_boundary_at_most(text, self.max_payload_bytes);
@@ -68,12 +96,12 @@ impl DeadLetterPolicy {
         };
         DeadLetter {
             reason_code: r.code.into(),
-            reason: r.reason,
+            reason,
             rejected_by: self.rejected_by.clone(),
             origin: r.origin,
             payload: kept,
             payload_encoding: encoding.into(),
-            key: r.key,
+            key,
             original_bytes: Some(payload.len() as u64),
             original_sha256: Some(sha256_hex(payload)),
             truncated: Some(truncated),
@@ -89,10 +117,16 @@ impl DeadLetterPolicy {
         CloudEvent::new(id, format!("/{}", self.rejected_by), time, letter)
     }
 
-    /// The bus message for one rejected record, on this policy's topic.
+    /// The bus message for one rejected record that was not read from a topic, on this policy's topic.
     pub fn message(&self, r: Rejected<'_>, time: DateTime<Utc>) -> OutboundMessage {
+        self.message_from(None, r, time)
+    }
+
+    /// The bus message for one rejected record read from `source`: on this policy's topic, or on
+    /// `topics::PARKED` when `source` holds dead letters (see [`Self::parks`]).
+    pub fn message_from(&self, source: Option<&str>, r: Rejected<'_>, time: DateTime<Utc>) -> OutboundMessage {
         let event = self.event(r, time);
-        OutboundMessage::new(&self.topic, event.key(), event.to_json())
+        OutboundMessage::new(self.topic_for(source), event.key(), event.to_json())
             .with_header("ce_id", &event.id)
             .with_header("content-type", "application/cloudevents+json")
     }
@@ -152,6 +186,33 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).single().expect("time");
         let m = policy.message(rejected(&binary), at);
         assert!(m.payload.len() < 1_000_000, "{} bytes", m.payload.len());
+    }
+
+    #[test]
+    fn a_record_read_from_a_topic_of_dead_letters_is_parked_and_others_go_to_the_flow_dlq() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).single().expect("time");
+        let policy = DeadLetterPolicy::new("kafka-pubsub-bridge", "checkout.dlq");
+        for source in ["merch.dlq", "checkout.dlq", "images.dlq", "mirror-checkout-dlq", "dead-letters.parked"] {
+            assert_eq!(policy.message_from(Some(source), rejected(b"x"), at).topic, topics::PARKED, "{source}");
+        }
+        for source in [Some("order.paid"), Some("merch.price-changed"), None] {
+            assert_eq!(policy.message_from(source, rejected(b"x"), at).topic, "checkout.dlq", "{source:?}");
+        }
+        let own = DeadLetterPolicy::new("merch-normalizer", "merch.rejects");
+        assert!(own.parks(Some("merch.rejects")), "a configured DLQ of its own holds dead letters too");
+    }
+
+    #[test]
+    fn a_key_pubsub_cannot_carry_is_named_by_size_and_hash_and_the_origin_keys_the_letter() {
+        let long = "k".repeat(crate::mirror::MAX_KEY_BYTES + 1);
+        let r = Rejected { key: Some(long.clone()), ..rejected(b"x") };
+        let d = DeadLetterPolicy::new("f", "t").letter(r);
+        assert_eq!(d.key, None);
+        assert!(d.reason.starts_with("too big (its key of 74497 bytes, SHA-256 "), "{}", d.reason);
+        assert!(d.reason.contains(&sha256_hex(long.as_bytes())));
+        let fits = "k".repeat(crate::mirror::MAX_KEY_BYTES);
+        let d = DeadLetterPolicy::new("f", "t").letter(Rejected { key: Some(fits.clone()), ..rejected(b"x") });
+        assert_eq!((d.key, d.reason.as_str()), (Some(fits), "too big"));
     }
 
     #[test]

@@ -23,6 +23,19 @@ pub mod topics {
     pub const ACCOUNTING_ENTRIES: &str = "accounting.entries";
     pub const WAREHOUSE_DISPATCH: &str = "warehouse.dispatch";
 
+    /// The flows' dead-letter topics: each function dead-letters what can never succeed on its
+    /// flow's topic (`dead_letter::DeadLetterPolicy` takes it).
+    pub const DEAD_LETTERS: [&str; 3] = [MERCH_DLQ, IMAGES_DLQ, CHECKOUT_DLQ];
+    /// The terminal topic: the dead letter of a record read from a dead-letter topic goes here,
+    /// never back to a topic a function reads, so a dead letter cannot loop. Nothing mirrors it,
+    /// no function reads it; people do.
+    pub const PARKED: &str = "dead-letters.parked";
+
+    /// True for a topic that holds dead letters: a flow's DLQ, its Pub/Sub mirror, or [`PARKED`].
+    pub fn holds_dead_letters(topic: &str) -> bool {
+        topic == PARKED || DEAD_LETTERS.iter().any(|t| *t == topic || mirror_topic(t) == topic)
+    }
+
     /// The Kafka topics kafka-pubsub-bridge mirrors to Pub/Sub, each to [`mirror_topic`]:
     /// audit-sink audits them all, fulfillment reads `order.paid`'s. `infra/gcp` declares the same
     /// list (a test compares them), and the local runner bridges these.

@@ -1,7 +1,8 @@
 //! In-memory implementations of every port, with the semantics of the real service: a bus with
 //! partitions, offsets and consumer-group commits (Kafka); create-only objects (GCS/S3 with
 //! `ifGenerationMatch=0`); documents with etags and conditional writes (Cosmos DB, DynamoDB);
-//! carts listed by sku a page at a time (a DynamoDB table and its index).
+//! carts listed by sku a page at a time (a DynamoDB table and its index); Pub/Sub over the bus,
+//! refusing what Pub/Sub refuses.
 //! They back the embedded local run and the fast tests.
 mod bus;
 mod carts;
@@ -9,6 +10,7 @@ mod documents;
 mod gateway;
 mod image_totals;
 mod objects;
+mod pubsub;
 mod s3;
 
 pub use bus::{Bus, Record, kafka_partition};
@@ -17,6 +19,7 @@ pub use documents::InMemoryDocuments;
 pub use gateway::TestGateway;
 pub use image_totals::InMemoryImageTotals;
 pub use objects::InMemoryObjects;
+pub use pubsub::InMemoryPubSub;
 pub use s3::{InMemoryS3, etag_of};
 
 use std::sync::atomic::{AtomicU32, Ordering};

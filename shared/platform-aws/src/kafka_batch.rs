@@ -3,7 +3,8 @@
 //! - records in (topic, partition, offset) order, each processed alone; one over 64 KiB is
 //!   `oversize`;
 //! - a record that can never succeed (undecodable, wrong type, refused for good) is dead-lettered
-//!   on the function's dead-letter topic and counts as done;
+//!   on the function's dead-letter topic and counts as done; one read from a topic of dead letters
+//!   is parked on `dead-letters.parked` instead, with an error log, so a dead letter never loops;
 //! - a record that may succeed later (a store or the bus unavailable), or whose dead letter could
 //!   not be published, is failed in the partial batch response, and the rest of its partition is
 //!   left alone: Lambda resumes the partition from that offset, so those records come again.
@@ -11,6 +12,7 @@ use crate::EnvelopeError;
 use crate::msk::{self, KafkaBatchResponse, MskRecord, Undecodable};
 use aws_lambda_events::event::kafka::KafkaEvent;
 use domain::dead_letter::{DeadLetterPolicy, Rejected};
+use domain::events::topics;
 use domain::ports::{OutboundMessage, PortError, Publisher};
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -116,24 +118,35 @@ pub async fn handle<H: RecordHandler>(handler: &H, event: KafkaEvent) -> Result<
 }
 
 /// The dead letter of a record: placed by its topic, partition and offset, timed by its Kafka
-/// timestamp (so a redelivery gives the same one), keeping its value as it came.
+/// timestamp (so a redelivery gives the same one), keeping its value as it came. On the policy's
+/// topic, or parked when the record came from a topic of dead letters.
 pub fn dead_letter(
     policy: &DeadLetterPolicy,
     record: &Result<MskRecord, Undecodable>,
     code: &str,
     reason: String,
 ) -> OutboundMessage {
-    let (origin, payload, key, time) = match record {
+    let (topic, origin, payload, key, time) = match record {
         Ok(r) => (
+            &r.topic,
             format!("kafka:{}/{}@{}", r.topic, r.partition, r.offset),
             r.value.as_slice(),
             r.key.as_ref().map(|k| String::from_utf8_lossy(k).into_owned()),
             r.timestamp,
         ),
-        Err(u) => {
-            (format!("kafka:{}/{}@{}", u.topic, u.partition, u.offset), u.raw_value.as_bytes(), None, u.timestamp)
-        }
+        Err(u) => (
+            &u.topic,
+            format!("kafka:{}/{}@{}", u.topic, u.partition, u.offset),
+            u.raw_value.as_bytes(),
+            None,
+            u.timestamp,
+        ),
     };
-    tracing::warn!(%origin, reason_code = code, %reason, "record dead-lettered");
-    policy.message(Rejected { code, reason, origin, payload, key }, time)
+    if policy.parks(Some(topic)) {
+        tracing::error!(%origin, reason_code = code, %reason, parked_on = topics::PARKED,
+            "a dead letter cannot be handled; parked");
+    } else {
+        tracing::warn!(%origin, reason_code = code, %reason, "record dead-lettered");
+    }
+    policy.message_from(Some(topic), Rejected { code, reason, origin, payload, key }, time)
 }

@@ -37,13 +37,9 @@ impl PubSubConfig {
     }
 }
 
-/// Attributes kafka-pubsub-bridge sets on each mirrored record, for its consumers (audit-sink).
-pub mod attrs {
-    pub const TOPIC: &str = "kafka_topic";
-    pub const PARTITION: &str = "kafka_partition";
-    pub const OFFSET: &str = "kafka_offset";
-    pub const KEY: &str = "kafka_key";
-}
+/// Attributes kafka-pubsub-bridge sets on each mirrored record, for its consumers (audit-sink);
+/// the key scheme that keeps them within Pub/Sub's limits is `domain::mirror`'s.
+pub use domain::mirror::attrs;
 
 pub struct PubSubPublisher {
     config: PubSubConfig,

@@ -120,6 +120,8 @@ impl PushedMessage {
 
     /// The dead letter of this message: placed by its message id, timed by its publish time (so a
     /// redelivery yields the same one), keeping its data (as it arrived, if it was not base64).
+    /// On the policy's topic, or on `dead-letters.parked` when the message was mirrored from a
+    /// topic of dead letters (its `kafka_topic`), so a dead letter never loops.
     pub fn dead_letter(
         &self,
         policy: &domain::dead_letter::DeadLetterPolicy,
@@ -127,10 +129,17 @@ impl PushedMessage {
         reason: String,
     ) -> domain::ports::OutboundMessage {
         let origin = format!("pubsub:{}", self.message_id);
-        tracing::warn!(%origin, reason_code = code, %reason, "push dead-lettered");
+        // A mirrored message names the Kafka topic it came from: one of dead letters is parked.
+        let source = self.attributes.get(crate::pubsub::attrs::TOPIC).map(String::as_str);
+        if policy.parks(source) {
+            tracing::error!(%origin, reason_code = code, %reason, source, parked_on = domain::events::topics::PARKED,
+                "a dead letter cannot be handled; parked");
+        } else {
+            tracing::warn!(%origin, reason_code = code, %reason, "push dead-lettered");
+        }
         let payload = self.data.as_deref().unwrap_or(&self.raw_data);
         let rejected = domain::dead_letter::Rejected { code, reason, origin, payload, key: None };
-        policy.message(rejected, self.publish_time)
+        policy.message_from(source, rejected, self.publish_time)
     }
 
     pub fn from_envelope(env: PushEnvelope, form: PushForm) -> Self {

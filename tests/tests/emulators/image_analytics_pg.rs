@@ -177,7 +177,7 @@ async fn each_value_postgres_refuses_is_dead_lettered_with_its_reason_and_acknow
     let bus = inmemory::Bus::new(1);
     let analytics = Arc::new(image_analytics::ImageAnalytics {
         totals: totals.clone(),
-        pubsub: Arc::new(bus.clone()),
+        pubsub: Arc::new(inmemory::InMemoryPubSub::new(bus.clone())),
         dead_letters: domain::dead_letter::DeadLetterPolicy::new(image_analytics::NAME, "images.dlq"),
     });
     let app = image_analytics::app(analytics, &platform_gcp::PushGuard::local());

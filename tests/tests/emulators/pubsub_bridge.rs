@@ -52,8 +52,8 @@ fn data(m: &Value) -> Value {
     serde_json::from_slice(&bytes).expect("JSON data")
 }
 
-#[tokio::test]
-async fn an_order_paid_record_is_mirrored_pushed_to_fulfillment_and_booked() {
+/// The emulator's REST side (subscriptions, pulls) and a publisher to it, in project `estate-it`.
+fn connect() -> (PubsubEmulator, Arc<PubSubPublisher>) {
     let host = emulator("PUBSUB_EMULATOR_HOST");
     let project = "estate-it";
     let rest = PubsubEmulator { http: reqwest::Client::new(), base: format!("http://{host}"), project: project.into() };
@@ -62,7 +62,22 @@ async fn an_order_paid_record_is_mirrored_pushed_to_fulfillment_and_booked() {
         emulator: Some(format!("http://{host}")),
         timeout: Duration::from_secs(20),
     };
-    let pubsub = Arc::new(PubSubPublisher::new(config));
+    (rest, Arc::new(PubSubPublisher::new(config)))
+}
+
+/// The bridge publishing to `pubsub`, its dead letters to a bus of its own.
+fn bridge(pubsub: &Arc<PubSubPublisher>) -> kafka_pubsub_bridge::Bridge {
+    kafka_pubsub_bridge::Bridge {
+        pubsub: pubsub.clone(),
+        kafka: Arc::new(inmemory::Bus::new(1)),
+        dead_letters: domain::dead_letter::DeadLetterPolicy::new(kafka_pubsub_bridge::NAME, topics::CHECKOUT_DLQ),
+    }
+}
+
+#[tokio::test]
+async fn an_order_paid_record_is_mirrored_pushed_to_fulfillment_and_booked() {
+    let (rest, pubsub) = connect();
+    let project = rest.project.clone();
     let mirror = topics::mirror_topic(topics::ORDER_PAID);
     for topic in [mirror.as_str(), topics::ACCOUNTING_ENTRIES, topics::WAREHOUSE_DISPATCH, topics::CHECKOUT_DLQ] {
         pubsub.ensure_topic(topic).await.expect("topic");
@@ -95,12 +110,7 @@ async fn an_order_paid_record_is_mirrored_pushed_to_fulfillment_and_booked() {
         "order.paid-1": [{"topic": "order.paid", "partition": 1, "offset": 77, "timestamp": 1795250000000i64,
             "timestampType": "CREATE_TIME", "key": STANDARD.encode(&order), "value": STANDARD.encode(paid.to_string()),
             "headers": []}]}});
-    let bridge = kafka_pubsub_bridge::Bridge {
-        pubsub: pubsub.clone(),
-        kafka: Arc::new(inmemory::Bus::new(1)),
-        dead_letters: domain::dead_letter::DeadLetterPolicy::new(kafka_pubsub_bridge::NAME, topics::CHECKOUT_DLQ),
-    };
-    let out = bridge.handle(serde_json::from_value(event).expect("MSK event")).await.expect("a Kafka batch");
+    let out = bridge(&pubsub).handle(serde_json::from_value(event).expect("MSK event")).await.expect("a Kafka batch");
     assert!(out.response.batch_item_failures.is_empty() && out.done.len() == 1, "{:?}", out.response);
 
     let m = rest.wait_for(&mirrored, |m| data(m)["data"]["order_id"] == order.as_str()).await;
@@ -117,4 +127,31 @@ async fn an_order_paid_record_is_mirrored_pushed_to_fulfillment_and_booked() {
         (entry["data"]["amount"]["amount_minor"].as_i64(), entry["data"]["debit_account"].as_str()),
         (Some(4499), Some(fulfillment::DEBIT_ACCOUNT))
     );
+}
+
+/// A key over Pub/Sub's 1,024 bytes through the real client and the emulator: ordered by its hash,
+/// carried in base64 pieces, put back whole from the attributes the emulator delivers. (The
+/// emulator takes any key, so the refusal itself is tested on the in-memory twin.)
+#[tokio::test]
+async fn a_2_kb_key_is_mirrored_by_its_hash_and_its_pieces_give_it_back_whole() {
+    let (rest, pubsub) = connect();
+    let project = rest.project.clone();
+    let mirror = topics::mirror_topic(topics::PRICE_CHANGED);
+    pubsub.ensure_topic(&mirror).await.expect("topic");
+    let pull = fresh("it-long-key-pull");
+    rest.put(&format!("subscriptions/{pull}"), json!({"topic": format!("projects/{project}/topics/{mirror}")})).await;
+
+    let key = format!("{}-", fresh("K")).repeat(2048).chars().take(2048).collect::<String>();
+    let event = json!({"eventSource": "aws:kafka", "records": {"merch.price-changed-0": [{"topic": "merch.price-changed",
+        "partition": 0, "offset": 5, "timestamp": 1795250000000i64, "timestampType": "CREATE_TIME",
+        "key": STANDARD.encode(&key), "value": STANDARD.encode(br#"{"id":"long-key"}"#), "headers": []}]}});
+    let out = bridge(&pubsub).handle(serde_json::from_value(event).expect("MSK event")).await.expect("a Kafka batch");
+    assert_eq!((out.done.len(), out.dead_lettered, out.failed), (1, 0, 0));
+
+    let m = rest.wait_for(&pull, |m| m["attributes"]["kafka_offset"] == "5").await;
+    assert_eq!(m["orderingKey"], domain::mirror::long_key_ordering(&key));
+    let attributes: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(m["attributes"].clone()).expect("attributes");
+    assert_eq!(attributes.keys().filter(|k| k.starts_with("kafka_key_b64_")).count(), 3);
+    assert_eq!(domain::mirror::decode(&attributes), Ok(Some(key)), "the key, whole");
 }

@@ -1,16 +1,22 @@
 //! kafka-pubsub-bridge (AWS Lambda, one MSK event source mapping per mirrored topic): publishes
-//! each record to the Pub/Sub topic `mirror-<topic>` with google-cloud-pubsub, the Kafka key as
-//! the ordering key and the record's position as attributes (`kafka_topic`, `kafka_partition`,
-//! `kafka_offset`, `kafka_key`), which is what audit-sink and fulfillment read. It replaces the
-//! Kafka Connect Pub/Sub sink `infra/gcp` assumed.
+//! each record to the Pub/Sub topic `mirror-<topic>` with google-cloud-pubsub, the record's
+//! position as attributes (`kafka_topic`, `kafka_partition`, `kafka_offset`) and its key by
+//! `domain::mirror`'s scheme: the ordering key and `kafka_key` when it fits Pub/Sub's 1,024
+//! bytes, else ordered by `sha256:<hex>` and carried base64 in `kafka_key_b64_0`, `_1`, …
+//! That is what audit-sink and fulfillment read. It replaces the Kafka Connect Pub/Sub sink
+//! `infra/gcp` assumed.
 //!
 //! Pub/Sub unavailable fails the record in the partial batch response, and Lambda retries its
-//! partition from there, so a partition is mirrored in order and nothing is skipped; a message
-//! Pub/Sub refuses for good (an attribute over its limits) is dead-lettered to `checkout.dlq` on
-//! Kafka. Redelivery republishes: consumers dedupe by the CloudEvent id inside.
+//! partition from there, so a partition is mirrored in order and nothing is skipped. A key too
+//! long even for the scheme (`key_too_long`), or a message Pub/Sub refuses for good, is
+//! dead-lettered to `checkout.dlq` on Kafka; a record of a dead-letter topic (`merch.dlq`,
+//! `checkout.dlq`) that cannot be mirrored is parked on `dead-letters.parked`, which nothing
+//! mirrors, so it never comes back. Redelivery republishes: consumers dedupe by the CloudEvent
+//! id inside.
 use aws_lambda_events::event::kafka::KafkaEvent;
 use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy};
 use domain::events::topics::{self, MIRRORED, mirror_topic};
+use domain::mirror;
 use domain::ports::{Delivery, OutboundMessage, Publisher};
 use platform_aws::EnvelopeError;
 use platform_aws::kafka_batch::{self, BatchOutcome, Failure, RecordHandler};
@@ -38,14 +44,16 @@ pub fn dead_letters_from_env(env: &Env) -> Result<DeadLetterPolicy, ConfigError>
     Ok(DeadLetterPolicy::new(NAME, topics::CHECKOUT_DLQ).with_max_payload_bytes(max))
 }
 
-/// The Pub/Sub message for a Kafka record.
-pub fn mirrored(r: &MskRecord) -> OutboundMessage {
+/// The Pub/Sub message for a Kafka record; a key too long to travel is `key_too_long`.
+pub fn mirrored(r: &MskRecord) -> Result<OutboundMessage, Failure> {
     let key = r.key.as_ref().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default();
-    OutboundMessage::new(mirror_topic(&r.topic), key.clone(), r.value.clone())
+    let key = mirror::encode(&key).map_err(|e| Failure::Permanent("key_too_long", e.to_string()))?;
+    let mut msg = OutboundMessage::new(mirror_topic(&r.topic), key.ordering_key, r.value.clone())
         .with_header(attrs::TOPIC, &r.topic)
         .with_header(attrs::PARTITION, r.partition.to_string())
-        .with_header(attrs::OFFSET, r.offset.to_string())
-        .with_header(attrs::KEY, key)
+        .with_header(attrs::OFFSET, r.offset.to_string());
+    msg.headers.extend(key.attributes);
+    Ok(msg)
 }
 
 impl Bridge {
@@ -66,7 +74,7 @@ impl RecordHandler for Bridge {
                 format!("{:?} is not a mirrored topic ({MIRRORED:?})", r.topic),
             ));
         }
-        Ok(self.pubsub.publish(mirrored(r)).await?)
+        Ok(self.pubsub.publish(mirrored(r)?).await?)
     }
 
     fn max_record_bytes(&self) -> usize {

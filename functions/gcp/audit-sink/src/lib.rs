@@ -1,6 +1,8 @@
 //! audit-sink (GCP Cloud Run, Pub/Sub push of the topics mirrored from Kafka): appends every event
 //! to an immutable audit log in GCS, one NDJSON object per event, named by topic, day and event
 //! id. The write is create-only, so a redelivery or a re-published duplicate rewrites nothing.
+//! The record's Kafka key is stored whole, however long: `domain::mirror` puts back a key the
+//! bridge carried in pieces, so a replay republishes it as it was.
 pub mod replay;
 
 use axum::Router;
@@ -10,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use domain::audit::AuditRecord;
 use domain::cloudevent::peek_attributes;
+use domain::mirror;
 use domain::ports::{ObjectStore, PortError, PutOutcome};
 use platform_gcp::PushGuard;
 use platform_gcp::push::{PushedMessage, from_http};
@@ -55,13 +58,22 @@ pub fn audit_record(msg: &PushedMessage) -> AuditRecord {
         topic,
         partition: a(attrs::PARTITION).and_then(|p| p.parse().ok()),
         offset: a(attrs::OFFSET).and_then(|o| o.parse().ok()),
-        key: a(attrs::KEY),
+        key: key_of(msg),
         message_id: msg.message_id.clone(),
         publish_time: msg.publish_time,
         event_id,
         event_time,
         event,
     }
+}
+
+/// The Kafka key the message carries. Pieces that do not add up to a key are logged and the
+/// key left out: the event is still audited, and its topic, partition and offset find the key.
+fn key_of(msg: &PushedMessage) -> Option<String> {
+    mirror::decode(&msg.attributes).unwrap_or_else(|e| {
+        tracing::error!(message_id = %msg.message_id, error = %e, "unreadable key attributes; audited without the key");
+        None
+    })
 }
 
 impl AuditSink {

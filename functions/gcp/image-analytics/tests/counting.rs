@@ -2,7 +2,7 @@
 //! time, late events in theirs, the format defaulting to jpeg, and anything else dead-lettered.
 use domain::ports::{Counted, ImageTotals};
 use image_analytics::{Handled, ImageAnalytics, window_of};
-use inmemory::{Bus, InMemoryImageTotals};
+use inmemory::{Bus, InMemoryImageTotals, InMemoryPubSub};
 use platform_gcp::push::{PushedMessage, from_http};
 use std::sync::Arc;
 
@@ -29,7 +29,7 @@ fn analytics() -> (ImageAnalytics, InMemoryImageTotals, Bus) {
     let (totals, bus) = (InMemoryImageTotals::default(), Bus::new(1));
     let a = ImageAnalytics {
         totals: Arc::new(totals.clone()),
-        pubsub: Arc::new(bus.clone()),
+        pubsub: Arc::new(InMemoryPubSub::new(bus.clone())),
         dead_letters: domain::dead_letter::DeadLetterPolicy::new(image_analytics::NAME, "images.dlq"),
     };
     (a, totals, bus)
