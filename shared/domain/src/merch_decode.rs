@@ -42,9 +42,25 @@ struct Wire {
     source: Option<String>,
     ty: Option<String>,
     time: Option<DateTime<Utc>>,
-    subject: Option<String>,
-    datacontenttype: Option<String>,
+    /// Seen (perhaps as null) or not: a second one is a duplicate either way.
+    subject: Option<Option<String>>,
+    datacontenttype: Option<Option<String>>,
     data: Option<Data>,
+}
+
+/// Reads a member's value into its slot; a member that comes twice is refused, as the derived
+/// reader of `cloudevent::decode` refuses it. Last-wins would let a second `type` after the data
+/// give a change whose type is not its data's.
+fn once<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+    slot: &mut Option<T>,
+    map: &mut A,
+    name: &'static str,
+) -> Result<(), A::Error> {
+    if slot.is_some() {
+        return Err(de::Error::duplicate_field(name));
+    }
+    *slot = Some(map.next_value()?);
+    Ok(())
 }
 
 impl<'de> Deserialize<'de> for Wire {
@@ -66,13 +82,14 @@ impl<'de> Visitor<'de> for WireVisitor {
         let mut w = Wire::default();
         while let Some(field) = map.next_key::<Field>()? {
             match field {
-                Field::Specversion => w.specversion = Some(map.next_value()?),
-                Field::Id => w.id = Some(map.next_value()?),
-                Field::Source => w.source = Some(map.next_value()?),
-                Field::Type => w.ty = Some(map.next_value()?),
-                Field::Time => w.time = Some(map.next_value()?),
-                Field::Subject => w.subject = map.next_value()?,
-                Field::Datacontenttype => w.datacontenttype = map.next_value()?,
+                Field::Specversion => once(&mut w.specversion, &mut map, "specversion")?,
+                Field::Id => once(&mut w.id, &mut map, "id")?,
+                Field::Source => once(&mut w.source, &mut map, "source")?,
+                Field::Type => once(&mut w.ty, &mut map, "type")?,
+                Field::Time => once(&mut w.time, &mut map, "time")?,
+                Field::Subject => once(&mut w.subject, &mut map, "subject")?,
+                Field::Datacontenttype => once(&mut w.datacontenttype, &mut map, "datacontenttype")?,
+                Field::Data if w.data.is_some() => return Err(de::Error::duplicate_field("data")),
                 Field::Data => {
                     w.data = Some(match w.ty.as_deref() {
                         Some(PriceChanged::TYPE) => Data::Price(map.next_value()?),
@@ -124,8 +141,8 @@ fn change(w: Wire) -> Result<MerchChange, DecodeError> {
     let id = required(w.id, "id")?;
     let source = required(w.source, "source")?;
     let time = required(w.time, "time")?;
-    let datacontenttype = w.datacontenttype.unwrap_or_else(|| "application/json".into());
-    let subject = w.subject;
+    let datacontenttype = w.datacontenttype.flatten().unwrap_or_else(|| "application/json".into());
+    let subject = w.subject.flatten();
     match data {
         Data::Price(data) => {
             Ok(MerchChange::Price(CloudEvent { specversion, id, source, ty, time, subject, datacontenttype, data }))
@@ -170,6 +187,25 @@ mod tests {
         assert!(data_first.starts_with("{\"data\""), "{data_first}");
         assert_eq!(decode(data_first.as_bytes()).expect("data first"), after);
         assert_eq!(after.version(), 7);
+    }
+
+    /// Found by the property tests: a second `type` after the data gave a price change whose
+    /// type said inventory; any attribute given twice is now refused, as `cloudevent::decode`
+    /// refuses it.
+    #[test]
+    fn an_attribute_given_twice_is_refused_as_the_generic_reader_refuses_it() {
+        let text = price().to_string();
+        let retyped = format!("{},\"type\":\"{}\"}}", &text[..text.len() - 1], InventoryChanged::TYPE);
+        let twice_null = text.replacen('{', "{\"subject\":null,\"subject\":\"A-1\",", 1);
+        let two_sources = text.replacen('{', "{\"source\":\"/elsewhere\",", 1);
+        for input in [retyped, twice_null, two_sources] {
+            let one_pass = decode(input.as_bytes());
+            assert!(
+                matches!(&one_pass, Err(DecodeError::WrongSchema(m)) if m.contains("duplicate field")),
+                "{input}: {one_pass:?}"
+            );
+            assert!(crate::cloudevent::decode::<PriceChanged>(input.as_bytes()).is_err(), "{input}");
+        }
     }
 
     #[test]

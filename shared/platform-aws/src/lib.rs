@@ -4,6 +4,7 @@
 pub mod dynamodb;
 pub mod kafka_batch;
 pub mod msk;
+pub mod msk_event;
 pub mod s3;
 pub mod s3_store;
 pub mod sqs;

@@ -38,7 +38,7 @@ pub struct Undecodable {
 
 /// All records of the batch in (topic, partition, offset) order; each decodes or fails alone.
 pub fn records(bytes: &[u8]) -> Result<Vec<Result<MskRecord, Undecodable>>, EnvelopeError> {
-    records_of(parse_envelope(bytes, "Kafka")?)
+    records_of(parse_envelope::<crate::msk_event::MskEvent>(bytes, "Kafka")?.0)
 }
 
 /// The event sources of Lambda's Kafka event source mappings (MSK, self-managed Kafka).

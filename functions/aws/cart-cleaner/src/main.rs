@@ -1,9 +1,9 @@
 //! Lambda entry point: configuration from the environment (in Lambda the Kafka bootstrap servers
 //! are required), the carts table through the function's role, then the runtime's loop.
-use aws_lambda_events::event::kafka::KafkaEvent;
 use cart_cleaner::{CartCleaner, Config};
 use lambda_runtime::{LambdaEvent, service_fn};
 use platform_aws::dynamodb::{DynamoCarts, client_from_env};
+use platform_aws::msk_event::MskEvent;
 use std::sync::Arc;
 
 #[tokio::main]
@@ -16,9 +16,9 @@ async fn main() -> Result<(), serve::Fatal> {
         dead_letters: config.dead_letters,
         page_size: config.page_size,
     });
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<KafkaEvent>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<MskEvent>| {
         let cleaner = cleaner.clone();
-        async move { cleaner.handle(event.payload).await.map(|out| out.response).map_err(lambda_runtime::Error::from) }
+        async move { cleaner.handle(event.payload.0).await.map(|out| out.response).map_err(lambda_runtime::Error::from) }
     }))
     .await
     .map_err(|e| std::io::Error::other(format!("Lambda runtime: {e}")).into())

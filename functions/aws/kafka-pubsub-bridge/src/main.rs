@@ -1,9 +1,9 @@
 //! Lambda entry point: Pub/Sub from the environment (deployed, `GOOGLE_CLOUD_PROJECT` is required
 //! and credentials come from Application Default Credentials: in AWS, a workload identity
 //! federation configuration named by `GOOGLE_APPLICATION_CREDENTIALS`), Kafka for dead letters.
-use aws_lambda_events::event::kafka::KafkaEvent;
 use kafka_pubsub_bridge::{Bridge, dead_letters_from_env};
 use lambda_runtime::{LambdaEvent, service_fn};
+use platform_aws::msk_event::MskEvent;
 use platform_gcp::pubsub::{PubSubConfig, PubSubPublisher};
 use serve::Env;
 use std::sync::Arc;
@@ -19,9 +19,9 @@ async fn main() -> Result<(), serve::Fatal> {
         kafka: Arc::new(kafka::KafkaPublisher::new(&bootstrap)?),
         dead_letters: dead_letters_from_env(&env)?,
     });
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<KafkaEvent>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<MskEvent>| {
         let bridge = bridge.clone();
-        async move { bridge.handle(event.payload).await.map(|out| out.response).map_err(lambda_runtime::Error::from) }
+        async move { bridge.handle(event.payload.0).await.map(|out| out.response).map_err(lambda_runtime::Error::from) }
     }))
     .await
     .map_err(|e| std::io::Error::other(format!("Lambda runtime: {e}")).into())

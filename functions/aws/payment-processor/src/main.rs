@@ -4,10 +4,10 @@
 //! The only gateway adapter is the deterministic test gateway (`inmemory::TestGateway`,
 //! documented tokens): no card processor's API is reachable from here. A deployment must name it
 //! (`PAYMENT_GATEWAY=test`); a real adapter would be another `GatewayKind`.
-use aws_lambda_events::event::kafka::KafkaEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 use payment_processor::{Config, GatewayKind, PaymentProcessor};
 use platform_aws::dynamodb::{DynamoDocuments, client_from_env};
+use platform_aws::msk_event::MskEvent;
 use std::sync::Arc;
 
 #[tokio::main]
@@ -25,10 +25,10 @@ async fn main() -> Result<(), serve::Fatal> {
         dead_letters: config.dead_letters,
         rules: config.rules,
     });
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<KafkaEvent>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<MskEvent>| {
         let processor = processor.clone();
         async move {
-            processor.handle(event.payload).await.map(|(response, _)| response).map_err(lambda_runtime::Error::from)
+            processor.handle(event.payload.0).await.map(|(response, _)| response).map_err(lambda_runtime::Error::from)
         }
     }))
     .await
