@@ -2,6 +2,7 @@
 //! in a fresh versioned bucket, its notification (with the version id and etag S3 gave it)
 //! handled, the variants read back with their metadata, the events read from Kafka; a redelivery
 //! adds nothing, a bad upload is dead-lettered on Kafka, and removing the upload deletes them.
+//! Then the races, on S3 itself: a replacement after the HEAD, a removal while writing.
 use super::read_for;
 use domain::cloudevent::decode;
 use domain::events::{DeadLetter, ProductImageProcessed, topics};
