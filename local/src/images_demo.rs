@@ -12,7 +12,7 @@ use aws_lambda_events::event::s3::S3Event;
 use domain::cloudevent::decode;
 use domain::dead_letter::sha256_hex;
 use domain::events::{DeadLetter, ProductImageProcessed, topics};
-use domain::ports::{NewObject, ObjectMeta, VersionedObjects};
+use domain::ports::{NewObject, ObjectMeta, Revision, VersionedObjects};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const BUCKET: &str = "acme-product-media";
@@ -286,7 +286,7 @@ async fn check(estate: &Estate, sent: &Uploads) -> Result<Verdict, RunError> {
         .collect();
     let mut unmatched = Vec::new();
     for e in published.values() {
-        let stored = estate.uploads.get(BUCKET, &e.object_key, None).await.map_err(err("get"))?;
+        let stored = estate.uploads.get(BUCKET, &e.object_key, Revision::Current).await.map_err(err("get"))?;
         if stored.is_none_or(|(_, bytes)| sha256_hex(&bytes) != e.sha256) {
             unmatched.push(e.object_key.clone());
         }

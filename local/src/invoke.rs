@@ -1,13 +1,17 @@
 //! `local invoke <function> <fixture>`: runs one function on one recorded trigger payload on the
 //! embedded default and reports the native response and every effect, as one JSON document.
+//! `objects.rs`: the user's files it puts in the bucket first, and the objects it writes out.
+mod objects;
+
 use crate::estate::{self, Estate};
 use crate::oneshot::post;
 use aws_lambda_events::event::s3::S3Event;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use domain::ports::{NewObject, VersionedObjects};
+pub use objects::ObjectFile;
 use platform_azure::{InvocationRequest, InvocationResponse};
 use serde_json::{Value, json};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
@@ -19,6 +23,28 @@ pub enum InvokeError {
     NotJson(String),
     #[error("not a valid {function} envelope: {detail}")]
     NotAnEnvelope { function: String, detail: String },
+    #[error("--object puts files where an S3 notification names them: only image-resizer takes one, not {0}")]
+    ObjectsNeedS3(String),
+    #[error("no ObjectCreated record of the event names the key {key:?}; its keys: {keys:?}")]
+    NoRecordNames { key: String, keys: Vec<String> },
+    #[error("cannot read {file}: {detail}")]
+    CannotRead { file: String, detail: String },
+    /// The function ran; what it wrote could not be copied out (`--out`).
+    #[error("cannot write {0}")]
+    CannotWrite(String),
+}
+
+/// What `local invoke` does around the function: the objects it puts in the local buckets first,
+/// and where it copies what the function wrote.
+#[derive(Debug, Clone, Default)]
+pub struct InvokeOptions {
+    /// For an S3 notification: `<dir>/<bucket>/<key>` is put at each created object it names
+    /// (S3 fixtures keep their objects beside them, in `objects/`), unless `objects` has the key.
+    pub beside: Option<PathBuf>,
+    /// `--object KEY=FILE`.
+    pub objects: Vec<ObjectFile>,
+    /// `--out DIR`.
+    pub out: Option<PathBuf>,
 }
 
 /// A recorded HTTP request (`{"headers": {...}, "body": "..."}`) or a bare JSON body.
@@ -46,27 +72,59 @@ pub async fn invoke(function: &str, raw: &[u8]) -> Result<Value, InvokeError> {
 /// As [`invoke`]; an S3 notification's objects are first put in the local bucket from
 /// `objects/<bucket>/<key>` when that file exists (S3 fixtures keep them beside themselves).
 pub async fn invoke_with_objects(function: &str, raw: &[u8], objects: Option<&Path>) -> Result<Value, InvokeError> {
+    let options = InvokeOptions { beside: objects.map(Path::to_path_buf), ..InvokeOptions::default() };
+    invoke_with(function, raw, &options).await.map(|(out, _)| out)
+}
+
+/// As [`invoke`], with the objects of `options` put first; also says which files `--out` wrote.
+pub async fn invoke_with(
+    function: &str,
+    raw: &[u8],
+    options: &InvokeOptions,
+) -> Result<(Value, Vec<PathBuf>), InvokeError> {
+    let mut estate = Estate::new();
+    let mut before = objects::before(&estate);
+    let out = run(&mut estate, function, raw, options, &mut before).await?;
+    let written = match &options.out {
+        Some(dir) => objects::write_out(&estate, &before, dir).await?,
+        None => Vec::new(),
+    };
+    Ok((out, written))
+}
+
+/// Runs the function; `before` becomes the buckets as the function found them.
+async fn run(
+    estate: &mut Estate,
+    function: &str,
+    raw: &[u8],
+    options: &InvokeOptions,
+    before: &mut objects::Before,
+) -> Result<Value, InvokeError> {
     let fixture: Value = serde_json::from_slice(raw).map_err(|e| InvokeError::NotJson(e.to_string()))?;
     let not_envelope = |detail: String| InvokeError::NotAnEnvelope { function: function.into(), detail };
-    let mut estate = Estate::new();
     let Some(name) = estate::FUNCTIONS.iter().copied().find(|f| *f == function) else {
         return Err(InvokeError::UnknownFunction(function.into()));
     };
     if name == image_resizer::NAME {
-        let event: S3Event = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
-        if let Some(dir) = objects {
-            seed_uploads(&estate, &event, dir).await;
+        let mut event: S3Event = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
+        objects::put_files(estate, &mut event, &options.objects).await?;
+        if let Some(dir) = &options.beside {
+            seed_uploads(estate, &event, dir).await;
         }
+        *before = objects::before(estate);
         let outcomes = estate.image_resizer.handle(event).await.map_err(|e| not_envelope(e.to_string()))?;
         let response = json!({"outcomes": outcomes});
-        return Ok(json!({"function": function, "response": response, "effects": effects(&estate)}));
+        return Ok(json!({"function": function, "response": response, "effects": effects(estate)}));
+    }
+    if !options.objects.is_empty() {
+        return Err(InvokeError::ObjectsNeedS3(function.into()));
     }
     if estate.is_lambda(name) {
         // Lambda's runtime parses the event into the trigger's type before the handler runs.
         let event = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
         let (response, report) = estate.invoke_lambda(name, event).await.map_err(not_envelope)?;
         let response = json!({"batch_response": response, "report": report});
-        return Ok(json!({"function": function, "response": response, "effects": effects(&estate)}));
+        return Ok(json!({"function": function, "response": response, "effects": effects(estate)}));
     }
     let app = estate.app(name).cloned().ok_or_else(|| InvokeError::UnknownFunction(function.into()))?;
     let response = match name {
@@ -102,7 +160,7 @@ pub async fn invoke_with_objects(function: &str, raw: &[u8], objects: Option<&Pa
                    "body": String::from_utf8_lossy(&bytes)})
         }
     };
-    Ok(json!({"function": function, "response": response, "effects": effects(&estate)}))
+    Ok(json!({"function": function, "response": response, "effects": effects(estate)}))
 }
 
 /// Puts the objects an S3 notification names (its created ones) from `dir/<bucket>/<key>`.

@@ -33,7 +33,19 @@ enum Command {
         batch: usize,
     },
     /// Run one function on one recorded trigger payload; print the response and every effect.
-    Invoke { function: String, fixture: PathBuf },
+    Invoke {
+        function: String,
+        fixture: PathBuf,
+        /// image-resizer: put FILE in the local bucket at KEY, the object key as stored (decoded,
+        /// e.g. `uploads/SKU-1/front (1).jpg`), which an ObjectCreated record of the event must
+        /// name; that record's eTag and size become the file's. Repeatable. Split at the last `=`.
+        #[arg(long = "object", value_name = "KEY=FILE")]
+        objects: Vec<local::invoke::ObjectFile>,
+        /// Write every object the invocation wrote to DIR/<bucket>/<key> (the variants, for
+        /// image-resizer).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Republish a topic's audited events in [from, to) from GCS to Kafka (GCS_ENDPOINT,
     /// KAFKA_BOOTSTRAP_SERVERS, AUDIT_BUCKET from the environment).
     Replay {
@@ -106,7 +118,7 @@ async fn main() -> ExitCode {
             }
             if all_hold { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
-        Command::Invoke { function, fixture } => {
+        Command::Invoke { function, fixture, objects, out } => {
             let bytes = match std::fs::read(&fixture) {
                 Ok(b) => b,
                 Err(e) => {
@@ -115,11 +127,20 @@ async fn main() -> ExitCode {
                 }
             };
             // An S3 fixture's objects live beside it, in objects/<bucket>/<key>.
-            let objects = fixture.parent().map(|dir| dir.join("objects"));
-            match local::invoke::invoke_with_objects(&function, &bytes, objects.as_deref()).await {
-                Ok(out) => {
+            let beside = fixture.parent().map(|dir| dir.join("objects"));
+            let options = local::invoke::InvokeOptions { beside, objects, out };
+            match local::invoke::invoke_with(&function, &bytes, &options).await {
+                Ok((out, written)) => {
                     println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+                    for path in written {
+                        eprintln!("wrote {}", path.display());
+                    }
                     ExitCode::SUCCESS
+                }
+                // The function ran, and its output is lost: not a usage error.
+                Err(e @ local::invoke::InvokeError::CannotWrite(_)) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
                 }
                 Err(e) => {
                     eprintln!("{}: {e}", fixture.display());

@@ -130,3 +130,84 @@ fn invoke_refuses_what_it_cannot_run_and_lists_what_it_can() {
     );
     assert!(out.stdout.is_empty());
 }
+
+/// A small photo of one's own: a smooth gradient, 800 × 600.
+fn own_photo(path: &std::path::Path) -> Vec<u8> {
+    let (width, height) = (800u16, 600u16);
+    let pixels: Vec<u8> = (0..u32::from(height))
+        .flat_map(|y| (0..u32::from(width)).flat_map(move |x| [(x / 4) as u8, (y / 3) as u8, 128]))
+        .collect();
+    let mut jpeg = Vec::new();
+    jpeg_encoder::Encoder::new(&mut jpeg, 90)
+        .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
+        .expect("jpeg");
+    std::fs::write(path, &jpeg).expect("write the photo");
+    jpeg
+}
+
+#[test]
+fn invoke_image_resizer_processes_a_users_own_photo_and_writes_the_variants_out() {
+    let dir = std::env::temp_dir().join(format!("local-invoke-object-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let photo = dir.join("my photo.jpg");
+    let jpeg = own_photo(&photo);
+    let (out_dir, fixture) = (dir.join("out"), "events/aws/s3/image-resizer-upload.json");
+    let key = "uploads/TSH-001-BLK-M/front (1).jpg";
+    let object = format!("{key}={}", photo.display());
+    let out =
+        local(&["invoke", "image-resizer", fixture, "--object", &object, "--out", out_dir.to_str().expect("path")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let events = doc["response"]["outcomes"][0]["processed"].as_array().expect("processed").clone();
+    let sizes: Vec<_> = events.iter().map(|e| (e["width"].as_u64(), e["height"].as_u64())).collect();
+    assert_eq!(
+        sizes,
+        [(Some(800), Some(600)), (Some(640), Some(480)), (Some(160), Some(120))],
+        "our photo, not the fixture's"
+    );
+    let upload = &doc["effects"]["uploads"].as_array().expect("uploads").iter().find(|u| u["key"] == key).expect("put");
+    assert_eq!(
+        (upload["size"].as_u64(), upload["etag"].as_str()),
+        (Some(jpeg.len() as u64), Some(inmemory::etag_of(&jpeg).as_str()))
+    );
+    let mut written = Vec::new();
+    for e in &events {
+        let object_key = e["object_key"].as_str().expect("key");
+        assert!(object_key.contains(&inmemory::etag_of(&jpeg)[..12]), "named by our photo's etag: {object_key}");
+        let bytes = std::fs::read(out_dir.join("acme-product-media").join(object_key)).expect("written out");
+        assert_eq!(Some(domain::dead_letter::sha256_hex(&bytes).as_str()), e["sha256"].as_str(), "{object_key}");
+        written.push(object_key.to_string());
+    }
+    let files = |d: &std::path::Path| -> usize {
+        fn count(d: &std::path::Path) -> usize {
+            std::fs::read_dir(d).map_or(0, |entries| {
+                entries.flatten().map(|e| if e.path().is_dir() { count(&e.path()) } else { 1 }).sum()
+            })
+        }
+        count(d)
+    };
+    assert_eq!(files(&out_dir), 3, "the variants and nothing else (not the upload): {written:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr).matches("wrote ").count(), 3);
+
+    // Without --object, the photo beside the fixture is still the one processed (EXIF-rotated).
+    let beside = local(&["invoke", "image-resizer", fixture]);
+    let doc: serde_json::Value = serde_json::from_slice(&beside.stdout).expect("one JSON document");
+    assert_eq!(doc["response"]["outcomes"][0]["processed"][0]["height"], 1600);
+
+    // A key no record names, or a function that takes no S3 notification: exit 2, nothing run.
+    let object = format!("uploads/TSH-001-BLK-M/front.jpg={}", photo.display());
+    let unknown = local(&["invoke", "image-resizer", fixture, "--object", &object]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("no ObjectCreated record of the event names the key \"uploads/TSH-001-BLK-M/front.jpg\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains(key), "it lists the keys it has: {stderr}");
+    assert!(unknown.stdout.is_empty());
+    let other =
+        local(&["invoke", "merch-normalizer", "events/gcp/pubsub-push/erp-price-json.json", "--object", &object]);
+    assert_eq!(other.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&other.stderr).contains("only image-resizer takes one"));
+    std::fs::remove_dir_all(&dir).ok();
+}

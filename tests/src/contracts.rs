@@ -79,10 +79,11 @@ pub async fn carts(carts: &dyn Carts) {
 }
 
 /// S3's semantics: create-only puts, MD5 entity tags, a version id per write in a versioned
-/// bucket, reads of a given version (also after the key was replaced or deleted), listings by
-/// prefix in key order, deletes of what is gone.
+/// bucket, reads of a given version (also after the key was replaced or deleted), `If-Match`
+/// reads refused with 412 when the object has another tag, listings by prefix in key order,
+/// deletes of what is gone.
 pub async fn versioned_objects(s3: &dyn domain::ports::VersionedObjects, bucket: &str) {
-    use domain::ports::NewObject;
+    use domain::ports::{NewObject, Revision::*};
     let object = |key: &'static str, bytes: &[u8]| NewObject {
         key,
         bytes: bytes.to_vec(),
@@ -93,25 +94,33 @@ pub async fn versioned_objects(s3: &dyn domain::ports::VersionedObjects, bucket:
     assert_eq!(first.etag, "8b04d5e3775d298e78455efc5ca404d5", "MD5 of the bytes, unquoted");
     let v1 = first.version_id.clone().expect("a versioned bucket gives version ids");
     assert_eq!(s3.put_new(bucket, object("uploads/SKU-1/front.jpg", b"again")).await, Err(PortError::AlreadyExists));
-    let (meta, bytes) = s3.get(bucket, "uploads/SKU-1/front.jpg", None).await.expect("get").expect("found");
+    let front = "uploads/SKU-1/front.jpg";
+    let (meta, bytes) = s3.get(bucket, front, Current).await.expect("get").expect("found");
     assert_eq!((bytes.as_slice(), meta.content_type.as_deref()), (&b"first"[..], Some("image/jpeg")));
     assert_eq!(meta.cache_control.as_deref(), Some("public, max-age=31536000, immutable"));
     assert_eq!((meta.etag.as_str(), meta.version_id.as_deref()), (first.etag.as_str(), Some(v1.as_str())));
-    let head = s3.head(bucket, "uploads/SKU-1/front.jpg").await.expect("head").expect("found");
+    let head = s3.head(bucket, front, Current).await.expect("head").expect("found");
     assert_eq!((head.size, head.etag), (5, first.etag.clone()));
+    let (_, pinned) = s3.get(bucket, front, Etag(&first.etag)).await.expect("If-Match").expect("the same tag");
+    assert_eq!(pinned, b"first");
+    let other_tag = "0123456789abcdef0123456789abcdef";
+    assert_eq!(s3.get(bucket, front, Etag(other_tag)).await, Err(PortError::PreconditionFailed), "412");
+    assert_eq!(s3.head(bucket, front, Etag(other_tag)).await, Err(PortError::PreconditionFailed), "412");
+    assert_eq!(s3.get(bucket, "uploads/SKU-1/none.jpg", Etag(other_tag)).await, Ok(None), "no object: 404");
 
     // Replaced: delete, then a new upload under the same key; the old version stays readable.
-    s3.delete(bucket, "uploads/SKU-1/front.jpg").await.expect("delete");
-    assert_eq!(s3.get(bucket, "uploads/SKU-1/front.jpg", None).await.expect("get"), None);
-    assert_eq!(s3.head(bucket, "uploads/SKU-1/front.jpg").await.expect("head"), None);
-    let second = s3.put_new(bucket, object("uploads/SKU-1/front.jpg", b"second")).await.expect("put after delete");
+    s3.delete(bucket, front).await.expect("delete");
+    assert_eq!(s3.get(bucket, front, Current).await.expect("get"), None);
+    assert_eq!(s3.head(bucket, front, Current).await.expect("head"), None);
+    assert_eq!(s3.get(bucket, front, Etag(&first.etag)).await, Ok(None), "a delete marker is no object");
+    let second = s3.put_new(bucket, object(front, b"second")).await.expect("put after delete");
     assert_ne!(second.version_id.as_deref(), Some(v1.as_str()));
-    let (_, old) = s3.get(bucket, "uploads/SKU-1/front.jpg", Some(&v1)).await.expect("get").expect("version 1");
+    let (_, old) = s3.get(bucket, front, Version(&v1)).await.expect("get").expect("version 1");
     assert_eq!(old, b"first");
-    assert_eq!(
-        s3.get(bucket, "uploads/SKU-1/front.jpg", Some("nosuchversion0000000000000000000")).await.expect("get"),
-        None
-    );
+    let head = s3.head(bucket, front, Version(&v1)).await.expect("head").expect("version 1");
+    assert_eq!(head.version_id.as_deref(), Some(v1.as_str()));
+    assert_eq!(s3.get(bucket, front, Etag(&first.etag)).await, Err(PortError::PreconditionFailed), "replaced");
+    assert_eq!(s3.get(bucket, front, Version("nosuchversion0000000000000000000")).await.expect("get"), None);
     s3.delete(bucket, "uploads/SKU-1/nothing.jpg").await.expect("deleting what is not there is fine");
 
     for key in

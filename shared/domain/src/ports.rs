@@ -219,18 +219,32 @@ pub struct NewObject<'a> {
     pub cache_control: Option<&'a str>,
 }
 
+/// Which state of a key a read asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revision<'a> {
+    /// Whatever is current.
+    Current,
+    /// That version (a versioned bucket), current or not.
+    Version(&'a str),
+    /// The current object only if its entity tag is this one (`If-Match`): one with another tag
+    /// is `PreconditionFailed` (S3's 412) and none of its bytes are sent. How an unversioned
+    /// bucket pins the object a HEAD saw.
+    Etag(&'a str),
+}
+
 /// Object storage with versions and entity tags (S3). Writes are create-only, so an immutable
 /// key is written once however often its producer runs.
 #[async_trait]
 pub trait VersionedObjects: Send + Sync {
-    /// The object as it is now, or that version of it; None if there is no such object or version.
+    /// The object in that revision; None if there is no such object or version.
     async fn get(
         &self,
         bucket: &str,
         key: &str,
-        version_id: Option<&str>,
+        revision: Revision<'_>,
     ) -> Result<Option<(ObjectMeta, Vec<u8>)>, PortError>;
-    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>, PortError>;
+    /// As `get`, without the bytes.
+    async fn head(&self, bucket: &str, key: &str, revision: Revision<'_>) -> Result<Option<ObjectMeta>, PortError>;
     /// Creates the object unless the key exists (`If-None-Match: *`): `AlreadyExists` if it does.
     async fn put_new(&self, bucket: &str, object: NewObject<'_>) -> Result<ObjectMeta, PortError>;
     /// Deletes the object (in a versioned bucket: adds a delete marker); deleting what is not there is fine.

@@ -2,13 +2,15 @@
 //! partitions, offsets and consumer-group commits (Kafka); create-only objects (GCS/S3 with
 //! `ifGenerationMatch=0`); documents with etags and conditional writes (Cosmos DB, DynamoDB);
 //! carts listed by sku a page at a time (a DynamoDB table and its index); Pub/Sub over the bus,
-//! refusing what Pub/Sub refuses.
+//! refusing what Pub/Sub refuses. `Interleaved` makes another writer's change between a caller's
+//! requests, for tests of races.
 //! They back the embedded local run and the fast tests.
 mod bus;
 mod carts;
 mod documents;
 mod gateway;
 mod image_totals;
+mod interleaved;
 mod objects;
 mod pubsub;
 mod s3;
@@ -18,6 +20,7 @@ pub use carts::InMemoryCarts;
 pub use documents::InMemoryDocuments;
 pub use gateway::TestGateway;
 pub use image_totals::InMemoryImageTotals;
+pub use interleaved::{Change, Interleaved};
 pub use objects::InMemoryObjects;
 pub use pubsub::InMemoryPubSub;
 pub use s3::{InMemoryS3, etag_of};

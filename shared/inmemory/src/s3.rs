@@ -1,6 +1,6 @@
 use crate::Outage;
 use async_trait::async_trait;
-use domain::ports::{NewObject, ObjectMeta, PortError, VersionedObjects};
+use domain::ports::{NewObject, ObjectMeta, PortError, Revision, VersionedObjects};
 use md5::{Digest, Md5};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +18,8 @@ type Buckets = BTreeMap<String, BTreeMap<String, Vec<Version>>>;
 
 /// S3 in memory, with S3's semantics: MD5 entity tags, a version id per write when the bucket
 /// is versioned (none otherwise), `If-None-Match: *` puts that fail on an existing key, deletes
-/// that leave a delete marker in a versioned bucket, and reads of a given version.
+/// that leave a delete marker in a versioned bucket, reads of a given version, and `If-Match`
+/// reads refused (412) when the current object has another tag.
 #[derive(Clone)]
 pub struct InMemoryS3 {
     buckets: Arc<Mutex<Buckets>>,
@@ -51,6 +52,22 @@ impl InMemoryS3 {
         buckets.iter().flat_map(current).collect()
     }
 
+    /// The version a read asks for, as S3 finds it: a delete marker is no object, and an
+    /// `If-Match` on a current object with another tag is 412.
+    fn find(&self, bucket: &str, key: &str, revision: Revision<'_>) -> Result<Option<Version>, PortError> {
+        let buckets = self.lock();
+        let Some(versions) = buckets.get(bucket).and_then(|b| b.get(key)) else { return Ok(None) };
+        let found = match revision {
+            Revision::Version(id) => versions.iter().find(|v| v.meta.version_id.as_deref() == Some(id)),
+            Revision::Current | Revision::Etag(_) => versions.last(),
+        };
+        let Some(found) = found.filter(|v| !v.delete_marker) else { return Ok(None) };
+        match revision {
+            Revision::Etag(tag) if found.meta.etag != tag.trim_matches('"') => Err(PortError::PreconditionFailed),
+            _ => Ok(Some(found.clone())),
+        }
+    }
+
     fn next_version(&self) -> Option<String> {
         let n = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
         self.versioned.then(|| format!("v{n:031}"))
@@ -68,20 +85,15 @@ impl VersionedObjects for InMemoryS3 {
         &self,
         bucket: &str,
         key: &str,
-        version_id: Option<&str>,
+        revision: Revision<'_>,
     ) -> Result<Option<(ObjectMeta, Vec<u8>)>, PortError> {
         self.outage.check("s3 get")?;
-        let buckets = self.lock();
-        let Some(versions) = buckets.get(bucket).and_then(|b| b.get(key)) else { return Ok(None) };
-        let found = match version_id {
-            Some(id) => versions.iter().find(|v| v.meta.version_id.as_deref() == Some(id)),
-            None => versions.last(),
-        };
-        Ok(found.filter(|v| !v.delete_marker).map(|v| (v.meta.clone(), v.bytes.clone())))
+        Ok(self.find(bucket, key, revision)?.map(|v| (v.meta, v.bytes)))
     }
 
-    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>, PortError> {
-        Ok(self.get(bucket, key, None).await?.map(|(meta, _)| meta))
+    async fn head(&self, bucket: &str, key: &str, revision: Revision<'_>) -> Result<Option<ObjectMeta>, PortError> {
+        self.outage.check("s3 head")?;
+        Ok(self.find(bucket, key, revision)?.map(|v| v.meta))
     }
 
     async fn put_new(&self, bucket: &str, object: NewObject<'_>) -> Result<ObjectMeta, PortError> {

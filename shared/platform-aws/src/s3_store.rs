@@ -1,12 +1,13 @@
 //! The `VersionedObjects` port over S3 (aws-sdk-s3). Writes are `If-None-Match: *` puts (412 →
-//! `AlreadyExists`); a missing key or version reads as None; throttling, 5xx, 409 (a concurrent
+//! `AlreadyExists`); reads pinned by entity tag send `If-Match` (412 → `PreconditionFailed`); a
+//! missing key or version reads as None; throttling, 5xx, 409 (a concurrent
 //! conditional write), refused credentials and network failures are `Unavailable`; other 4xx are
 //! `Rejected`. Entity tags are returned without their quotes.
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use domain::ports::{NewObject, ObjectMeta, PortError, VersionedObjects};
+use domain::ports::{NewObject, ObjectMeta, PortError, Revision, VersionedObjects};
 
 /// A client from the environment, as every AWS SDK reads it, plus `AWS_S3_FORCE_PATH_STYLE`
 /// (`true` for moto and other local S3s, which serve buckets by path).
@@ -25,19 +26,23 @@ impl S3Objects {
         S3Objects { client }
     }
 
-    /// Creates a bucket unless it exists, with versioning on (local runs and tests; Terraform
+    /// Creates a bucket unless it exists, without versioning (local runs and tests; Terraform
     /// owns the buckets when deployed).
-    pub async fn ensure_versioned_bucket(&self, bucket: &str, region: &str) -> Result<(), PortError> {
-        use aws_sdk_s3::types::{
-            BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, VersioningConfiguration,
-        };
+    pub async fn ensure_bucket(&self, bucket: &str, region: &str) -> Result<(), PortError> {
+        use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
         let config =
             CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build();
         match self.client.create_bucket().bucket(bucket).create_bucket_configuration(config).send().await {
-            Ok(_) => {}
-            Err(e) if matches!(e.code(), Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")) => {}
-            Err(e) => return Err(classify("create_bucket", e)),
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.code(), Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")) => Ok(()),
+            Err(e) => Err(classify("create_bucket", e)),
         }
+    }
+
+    /// As `ensure_bucket`, with versioning on.
+    pub async fn ensure_versioned_bucket(&self, bucket: &str, region: &str) -> Result<(), PortError> {
+        use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+        self.ensure_bucket(bucket, region).await?;
         let versioning = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
         self.client
             .put_bucket_versioning()
@@ -102,6 +107,23 @@ fn read_meta(
     }
 }
 
+/// A read's `versionId` and `If-Match` (the entity tag quoted, as HTTP has it).
+fn conditions(revision: Revision<'_>) -> (Option<String>, Option<String>) {
+    match revision {
+        Revision::Current => (None, None),
+        Revision::Version(id) => (Some(id.to_string()), None),
+        Revision::Etag(tag) => (None, Some(format!("\"{}\"", tag.trim_matches('"')))),
+    }
+}
+
+/// On a read, 412 is an `If-Match` that did not hold: the object was replaced.
+fn read_error<E: ProvideErrorMetadata + std::fmt::Debug>(
+    what: &str,
+    e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> PortError {
+    if status(&e) == Some(412) { PortError::PreconditionFailed } else { classify(what, e) }
+}
+
 fn is_missing<E: ProvideErrorMetadata>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {
     // A malformed version id is S3's 400 InvalidArgument: no such version either.
     status(e) == Some(404) || matches!(e.code(), Some("NoSuchKey" | "NoSuchVersion" | "NotFound" | "InvalidArgument"))
@@ -113,13 +135,14 @@ impl VersionedObjects for S3Objects {
         &self,
         bucket: &str,
         key: &str,
-        version_id: Option<&str>,
+        revision: Revision<'_>,
     ) -> Result<Option<(ObjectMeta, Vec<u8>)>, PortError> {
-        let request = self.client.get_object().bucket(bucket).key(key).set_version_id(version_id.map(str::to_string));
+        let (version, if_match) = conditions(revision);
+        let request = self.client.get_object().bucket(bucket).key(key).set_version_id(version).set_if_match(if_match);
         let out = match request.send().await {
             Ok(out) => out,
             Err(e) if is_missing(&e) => return Ok(None),
-            Err(e) => return Err(classify("get_object", e)),
+            Err(e) => return Err(read_error("get_object", e)),
         };
         let meta = read_meta(
             key,
@@ -131,11 +154,13 @@ impl VersionedObjects for S3Objects {
         Ok(Some((meta, bytes.into_bytes().to_vec())))
     }
 
-    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>, PortError> {
-        let out = match self.client.head_object().bucket(bucket).key(key).send().await {
+    async fn head(&self, bucket: &str, key: &str, revision: Revision<'_>) -> Result<Option<ObjectMeta>, PortError> {
+        let (version, if_match) = conditions(revision);
+        let request = self.client.head_object().bucket(bucket).key(key).set_version_id(version).set_if_match(if_match);
+        let out = match request.send().await {
             Ok(out) => out,
             Err(e) if is_missing(&e) => return Ok(None),
-            Err(e) => return Err(classify("head_object", e)),
+            Err(e) => return Err(read_error("head_object", e)),
         };
         Ok(Some(read_meta(
             key,

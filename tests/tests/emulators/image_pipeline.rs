@@ -2,10 +2,11 @@
 //! in a fresh versioned bucket, its notification (with the version id and etag S3 gave it)
 //! handled, the variants read back with their metadata, the events read from Kafka; a redelivery
 //! adds nothing, a bad upload is dead-lettered on Kafka, and removing the upload deletes them.
+//! Then the races, on S3 itself: a replacement after the HEAD, a removal while writing.
 use super::read_for;
 use domain::cloudevent::decode;
 use domain::events::{DeadLetter, ProductImageProcessed, topics};
-use domain::ports::{NewObject, VersionedObjects};
+use domain::ports::{NewObject, Revision, VersionedObjects};
 use estate_tests::{emulator, fixture, fresh};
 use image_resizer::{ImageResizer, Outcome, Settings};
 use platform_aws::s3_store::{S3Objects, client_from_env};
@@ -69,7 +70,8 @@ async fn image_resizer_makes_variants_on_moto_and_announces_them_on_kafka() {
     let sizes: Vec<_> = made.iter().map(|e| (e.size_label.as_str(), e.width, e.height)).collect();
     assert_eq!(sizes, [("large", 1067, 1600), ("medium", 427, 640), ("thumb", 107, 160)], "EXIF-rotated");
     for e in made {
-        let (stored, bytes) = s3.get(&bucket, &e.object_key, None).await.expect("read").expect("variant on S3");
+        let (stored, bytes) =
+            s3.get(&bucket, &e.object_key, Revision::Current).await.expect("read").expect("variant on S3");
         assert_eq!(stored.content_type.as_deref(), Some("image/jpeg"));
         assert_eq!(stored.cache_control.as_deref(), Some(image_resizer::IMMUTABLE));
         assert_eq!(domain::dead_letter::sha256_hex(&bytes), e.sha256);
@@ -115,4 +117,63 @@ async fn image_resizer_makes_variants_on_moto_and_announces_them_on_kafka() {
         .expect("S3Event");
     assert_eq!(resizer.handle(removal).await.expect("handled"), [Outcome::Removed(3)]);
     assert!(s3.list(&bucket, "processed/").await.expect("list").is_empty());
+}
+
+/// The races on S3 itself: moto refuses the `If-Match` GET of an object replaced after the HEAD
+/// (412), so not a byte of the oversized replacement is read; an upload deleted while its
+/// variants are written (in a versioned bucket: a delete marker) has them deleted again, and its
+/// events stay on Kafka.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_resizer_on_moto_never_reads_a_replacement_and_withdraws_the_variants_of_a_removed_upload() {
+    use inmemory::{Change, Interleaved};
+    emulator("AWS_ENDPOINT_URL");
+    let bootstrap = emulator("KAFKA_BOOTSTRAP_SERVERS");
+    kafka::ensure_topics(&bootstrap, &[topics::PRODUCT_IMAGE_PROCESSED, topics::IMAGES_DLQ], 3).await.expect("topics");
+    let s3 = Arc::new(S3Objects::new(client_from_env(&serve::Env::Process).await));
+    let racing = Arc::new(Interleaved::new(s3.clone()));
+    let settings = Settings::from_env(&serve::Env::fixed([("MAX_IMAGE_BYTES", "200000")])).expect("settings");
+    let bus = Arc::new(kafka::KafkaPublisher::new(&bootstrap).expect("producer"));
+    let resizer = ImageResizer { objects: racing.clone(), bus, settings };
+    let photo = fixture("aws/s3/objects/acme-product-media/uploads/TSH-001-BLK-M/front (1).jpg");
+    let sku = fresh("RACE").to_uppercase();
+    let key = format!("uploads/{sku}/front.jpg");
+    let upload = |bucket: String| {
+        let (s3, key, photo) = (s3.clone(), key.clone(), photo.clone());
+        async move {
+            let put = NewObject { key: &key, bytes: photo, content_type: "image/jpeg", cache_control: None };
+            let meta = s3.put_new(&bucket, put).await.expect("uploaded");
+            let event = notification("ObjectCreated:Put", &bucket, &key, Some(&meta));
+            serde_json::from_slice(&event).expect("S3Event")
+        }
+    };
+
+    let plain = fresh("it-plain");
+    s3.ensure_bucket(&plain, "eu-west-1").await.expect("bucket");
+    let event = upload(plain.clone()).await;
+    let big = vec![0xFF; 300_000];
+    racing.after_next_head(Change::Replace { bucket: plain.clone(), key: key.clone(), bytes: big });
+    assert_eq!(resizer.handle(event).await.expect("handled"), [Outcome::Skipped("replaced")]);
+    assert_eq!(racing.bytes_read(), 0, "the If-Match GET was refused before a byte was sent");
+    assert_eq!(s3.head(&plain, &key, Revision::Current).await.expect("head").expect("replaced").size, 300_000);
+
+    for bucket in [fresh("it-plain"), fresh("it-uploads")] {
+        if bucket.starts_with("it-uploads") {
+            s3.ensure_versioned_bucket(&bucket, "eu-west-1").await.expect("bucket");
+        } else {
+            s3.ensure_bucket(&bucket, "eu-west-1").await.expect("bucket");
+        }
+        let event = upload(bucket.clone()).await;
+        racing.after_next_put(Change::Delete { bucket: bucket.clone(), key: key.clone() });
+        let out = resizer.handle(event).await.expect("handled");
+        let [Outcome::Withdrawn { published, deleted: 3 }] = out.as_slice() else { panic!("{bucket}: {out:?}") };
+        assert!(s3.list(&bucket, "processed/").await.expect("list").is_empty(), "{bucket}: variants deleted");
+        assert_eq!(published.len(), 3, "{bucket}");
+    }
+    let records = read_for(&bootstrap, topics::PRODUCT_IMAGE_PROCESSED, 3, usize::MAX, Duration::from_secs(5)).await;
+    let ours = records
+        .iter()
+        .filter_map(|r| decode::<ProductImageProcessed>(&r.payload).ok())
+        .filter(|e| e.data.sku.as_str() == sku)
+        .count();
+    assert_eq!(ours, 6, "the events of both withdrawn uploads stand");
 }

@@ -27,7 +27,7 @@ use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use domain::cloudevent::CloudEvent;
 use domain::dead_letter::{Rejected, sha256_hex};
 use domain::events::ProductImageProcessed;
-use domain::ports::{NewObject, ObjectMeta, PortError, Publisher, VersionedObjects};
+use domain::ports::{NewObject, ObjectMeta, PortError, Publisher, Revision, VersionedObjects};
 use error::ImageError;
 use keys::Upload;
 use std::sync::Arc;
@@ -54,6 +54,12 @@ pub enum Outcome {
     Removed(usize),
     Skipped(&'static str),
     DeadLettered(&'static str),
+    /// The upload was removed (or, without versions, replaced) while its variants were written:
+    /// they were deleted again (how many). The events published stand: the bytes were produced.
+    Withdrawn {
+        published: Vec<ProductImageProcessed>,
+        deleted: usize,
+    },
 }
 
 /// Why the invocation fails (and Lambda retries it).
@@ -74,6 +80,14 @@ struct Source<'a> {
     meta: ObjectMeta,
     /// Where its variants go.
     prefix: String,
+}
+
+/// How to read exactly the object a HEAD saw: by its version, or without versions by its etag.
+fn revision_of(head: &ObjectMeta) -> Revision<'_> {
+    match &head.version_id {
+        Some(version) => Revision::Version(version),
+        None => Revision::Etag(&head.etag),
+    }
 }
 
 enum Failure {
@@ -140,7 +154,7 @@ impl ImageResizer {
         // Processed only if the version the event names is still the current one: if it was
         // replaced or deleted since, that change has its own event, which does the work. The
         // head comes first, so nothing is downloaded before it is known to be wanted and small.
-        let Some(current) = self.objects.head(bucket, key).await? else {
+        let Some(current) = self.objects.head(bucket, key, Revision::Current).await? else {
             tracing::info!("gone since the event: skipped");
             return Ok(Outcome::Skipped("gone"));
         };
@@ -154,12 +168,20 @@ impl ImageResizer {
             return Ok(Outcome::Skipped("replaced"));
         }
         self.settings.limits.check_size(current.size)?;
-        let read = self.objects.get(bucket, key, current.version_id.as_deref()).await?;
-        // Without versions, the key may have been replaced between the two requests; the same
-        // etag is the same object, of the size the HEAD checked.
-        let Some((meta, bytes)) = read.filter(|(meta, _)| meta.etag == current.etag) else {
-            tracing::info!("replaced while read: skipped");
-            return Ok(Outcome::Skipped("replaced"));
+        // Exactly what the HEAD saw and checked is read: its version, or without versions the
+        // object only while it keeps that etag (`If-Match`), so a replacement put between the two
+        // requests is refused (412) before a byte of it is sent, however large it is.
+        let (meta, bytes) = match self.objects.get(bucket, key, revision_of(&current)).await {
+            Ok(Some(read)) => read,
+            Ok(None) => {
+                tracing::info!("gone while read: skipped");
+                return Ok(Outcome::Skipped("gone"));
+            }
+            Err(PortError::PreconditionFailed) => {
+                tracing::info!("replaced while read: skipped");
+                return Ok(Outcome::Skipped("replaced"));
+            }
+            Err(e) => return Err(e.into()),
         };
         let (limits, encodings) = (self.settings.limits, self.settings.encodings.clone());
         // Decoding and encoding are CPU work: off the async threads.
@@ -176,9 +198,38 @@ impl ImageResizer {
         for variant in made {
             events.push(self.store(&source, variant).await?);
         }
+        // Removed while its variants were written: the removal's own event may have found none
+        // of them yet, so they are deleted here. If the removal comes after this check, its
+        // event's listing sees them. The events stand: the bytes were produced.
+        if !self.still_there(bucket, key, &source.meta).await? {
+            let target = self.settings.processed_bucket.as_deref().unwrap_or(bucket);
+            for e in &events {
+                self.objects.delete(target, &e.object_key).await?;
+            }
+            tracing::info!(deleted = events.len(), "upload removed while its variants were written: deleted them");
+            return Ok(Outcome::Withdrawn { deleted: events.len(), published: events });
+        }
         let prefix = source.prefix;
         tracing::info!(variants = events.len(), %prefix, "variants stored and announced");
         Ok(Outcome::Processed(events))
+    }
+
+    /// Whether the version just processed is still the upload: not deleted (a delete marker, or
+    /// the version itself), and without versions not replaced either (its bytes went with it).
+    async fn still_there(&self, bucket: &str, key: &str, meta: &ObjectMeta) -> Result<bool, PortError> {
+        let Some(version) = &meta.version_id else {
+            return match self.objects.head(bucket, key, Revision::Etag(&meta.etag)).await {
+                Ok(found) => Ok(found.is_some()),
+                Err(PortError::PreconditionFailed) => Ok(false),
+                Err(e) => Err(e),
+            };
+        };
+        match self.objects.head(bucket, key, Revision::Current).await? {
+            None => Ok(false),
+            Some(current) if current.version_id.as_ref() == Some(version) => Ok(true),
+            // Replaced: the version stays readable, and so do its variants, unless it was deleted.
+            Some(_) => Ok(self.objects.head(bucket, key, Revision::Version(version)).await?.is_some()),
+        }
     }
 
     async fn store(&self, source: &Source<'_>, v: Variant) -> Result<ProductImageProcessed, Failure> {
@@ -197,7 +248,7 @@ impl ImageResizer {
             // Written by an earlier delivery: the event describes the bytes that are there (a
             // build with another encoder or CPU path may have made them a little differently).
             Err(PortError::AlreadyExists) => {
-                if let Some((_, stored)) = self.objects.get(target, &object_key, None).await? {
+                if let Some((_, stored)) = self.objects.get(target, &object_key, Revision::Current).await? {
                     (size, sha256) = (stored.len() as u64, sha256_hex(&stored));
                 }
             }

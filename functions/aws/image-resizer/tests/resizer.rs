@@ -2,7 +2,7 @@
 //! delivery; what removing it takes away.
 mod support;
 
-use domain::ports::VersionedObjects;
+use domain::ports::{Revision, VersionedObjects};
 use image_resizer::Outcome;
 use support::{BUCKET, created, images, removed, world};
 
@@ -20,7 +20,7 @@ async fn a_photo_becomes_three_progressive_jpegs_at_keys_named_by_its_etag() {
         assert_eq!(e.object_key, format!("{prefix}{}.jpg", e.size_label));
         assert_eq!((e.sku.as_str(), e.source_key.as_str()), ("SKU-1", "uploads/SKU-1/front.jpg"));
         assert_eq!((e.source_version.as_deref(), e.format.as_deref()), (meta.version_id.as_deref(), Some("jpeg")));
-        let (stored, bytes) = w.s3.get(BUCKET, &e.object_key, None).await.unwrap().expect("stored");
+        let (stored, bytes) = w.s3.get(BUCKET, &e.object_key, Revision::Current).await.unwrap().expect("stored");
         assert_eq!(stored.content_type.as_deref(), Some("image/jpeg"));
         assert_eq!(stored.cache_control.as_deref(), Some("public, max-age=31536000, immutable"));
         assert_eq!((e.bytes, e.sha256.clone()), (bytes.len() as u64, domain::dead_letter::sha256_hex(&bytes)));
@@ -66,7 +66,7 @@ async fn exif_orientation_is_applied_and_cmyk_grey_and_alpha_become_srgb() {
         let meta = w.upload(key, bytes).await;
         let out = w.resizer.handle(created(key, &meta)).await.expect("handled");
         let Outcome::Processed(events) = &out[0] else { panic!("{key}: {out:?}") };
-        let (_, bytes) = w.s3.get(BUCKET, &events[0].object_key, None).await.unwrap().expect("large");
+        let (_, bytes) = w.s3.get(BUCKET, &events[0].object_key, Revision::Current).await.unwrap().expect("large");
         larges.push(images::decode_jpeg(&bytes));
     }
     let pixel = |(w, _, px): &(u32, u32, Vec<u8>), x: u32, y: u32| {
@@ -92,7 +92,7 @@ async fn a_photo_with_a_wide_gamut_profile_is_converted_to_srgb() {
     let meta = w.upload("uploads/SKU-3/adobe.jpg", images::jpeg_with_profile(64, 48, green, &adobe)).await;
     let out = w.resizer.handle(created("uploads/SKU-3/adobe.jpg", &meta)).await.expect("handled");
     let Outcome::Processed(events) = &out[0] else { panic!("{out:?}") };
-    let (_, bytes) = w.s3.get(BUCKET, &events[0].object_key, None).await.unwrap().expect("large");
+    let (_, bytes) = w.s3.get(BUCKET, &events[0].object_key, Revision::Current).await.unwrap().expect("large");
     assert!(!bytes.windows(4).any(|m| m == b"ICC_"), "the variant carries no profile: it is sRGB");
     let (_, _, px) = images::decode_jpeg(&bytes);
     let one = image_resizer::pixels::Rgb8 { width: 1, height: 1, pixels: green.to_vec() };
@@ -115,7 +115,7 @@ async fn webp_variants_come_too_when_asked_for() {
         .collect();
     assert_eq!(made, expected);
     let webp_key = format!("processed/SKU-4/p@{}/thumb.webp", &meta.etag[..12]);
-    let (stored, bytes) = w.s3.get(BUCKET, &webp_key, None).await.unwrap().expect("webp thumb");
+    let (stored, bytes) = w.s3.get(BUCKET, &webp_key, Revision::Current).await.unwrap().expect("webp thumb");
     assert_eq!(stored.content_type.as_deref(), Some("image/webp"));
     let decoded = image_webp::WebPDecoder::new(std::io::Cursor::new(bytes)).expect("a WebP");
     assert_eq!(decoded.dimensions(), (160, 160));
@@ -153,7 +153,7 @@ async fn removing_one_file_keeps_the_variants_of_another_with_the_same_stem() {
     }
     w.s3.delete(BUCKET, "uploads/SKU-6/photo.jpg").await.expect("deleted");
     assert_eq!(w.resizer.handle(removed("uploads/SKU-6/photo.jpg")).await.expect("removed"), [Outcome::Removed(3)]);
-    let png = w.s3.head(BUCKET, "uploads/SKU-6/photo.png").await.unwrap().expect("the PNG");
+    let png = w.s3.head(BUCKET, "uploads/SKU-6/photo.png", Revision::Current).await.unwrap().expect("the PNG");
     let left = w.keys("processed/SKU-6/").await;
     assert!(left.len() == 3 && left.iter().all(|k| k.contains(&png.etag[..12])), "{left:?}");
 }

@@ -7,7 +7,7 @@ use domain::cloudevent::decode;
 use domain::events::{DeadLetter, ProductImageProcessed, topics};
 use domain::ports::{NewObject, ObjectMeta, VersionedObjects};
 use image_resizer::{ImageResizer, Settings};
-use inmemory::{Bus, InMemoryS3};
+use inmemory::{Bus, InMemoryS3, Interleaved};
 use std::sync::Arc;
 
 pub const BUCKET: &str = "shop-product-images";
@@ -19,9 +19,21 @@ pub struct World {
 }
 
 pub fn world(env: serve::Env) -> World {
-    let (s3, bus) = (InMemoryS3::versioned(), Bus::new(3));
+    let s3 = InMemoryS3::versioned();
+    world_over(s3.clone(), Arc::new(s3), env)
+}
+
+/// A world on `s3` whose resizer sends its requests through an `Interleaved`, which makes a
+/// test's changes between them.
+pub fn racing_world(s3: InMemoryS3, env: serve::Env) -> (World, Arc<Interleaved>) {
+    let racing = Arc::new(Interleaved::new(Arc::new(s3.clone())));
+    (world_over(s3, racing.clone(), env), racing)
+}
+
+fn world_over(s3: InMemoryS3, objects: Arc<dyn VersionedObjects>, env: serve::Env) -> World {
+    let bus = Bus::new(3);
     let settings = Settings::from_env(&env).expect("settings");
-    let resizer = ImageResizer { objects: Arc::new(s3.clone()), bus: Arc::new(bus.clone()), settings };
+    let resizer = ImageResizer { objects, bus: Arc::new(bus.clone()), settings };
     World { s3, bus, resizer }
 }
 
