@@ -61,6 +61,10 @@ pub async fn invoke_with_objects(function: &str, raw: &[u8], objects: Option<&Pa
         let response = json!({"outcomes": outcomes});
         return Ok(json!({"function": function, "response": response, "effects": effects(&estate)}));
     }
+    if name == order_sweeper::NAME {
+        let response = crate::sweeps::invoke(&estate, raw).await.map_err(not_envelope)?;
+        return Ok(json!({"function": function, "response": response, "effects": effects(&estate)}));
+    }
     if estate.is_lambda(name) {
         // Lambda's runtime parses the event into the trigger's type before the handler runs.
         let event = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;

@@ -16,3 +16,9 @@ async fn in_memory_carts_keep_the_carts_contract() {
 async fn in_memory_s3_keeps_the_versioned_objects_contract() {
     contracts::versioned_objects(&inmemory::InMemoryS3::versioned(), "images").await;
 }
+
+#[tokio::test]
+async fn in_memory_documents_answer_the_sparse_index_query() {
+    let docs = InMemoryDocuments::default();
+    contracts::sparse_index(&docs, &docs).await;
+}
