@@ -155,7 +155,7 @@ fn check_swept(estate: &Estate, sweeps: &Sweeps, v: &mut Verdict) {
         let settled = state.is_terminal() && d["record"]["pending"].as_array().is_none_or(Vec::is_empty);
         match sweeps.reported.get(&pk) {
             _ if settled => {}
-            Some(code) => *codes.entry(code).or_default() += 1,
+            Some(code) => *codes.entry(*code).or_default() += 1,
             None => open.push(pk),
         }
     }

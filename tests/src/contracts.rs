@@ -158,7 +158,10 @@ pub async fn sparse_index(docs: &dyn Documents, index: &dyn DocumentIndex) {
     let due = index.at_most(&SPARSE, "0", "2026-11-21T12:05:00.000Z", 10).await.expect("query");
     assert_eq!(
         listed(due),
-        [("A-2".into(), "2026-11-21T12:00:01.000Z".into()), ("A-1".into(), "2026-11-21T12:00:03.000Z".into())]
+        [
+            ("A-2".to_string(), "2026-11-21T12:00:01.000Z".to_string()),
+            ("A-1".to_string(), "2026-11-21T12:00:03.000Z".to_string())
+        ]
     );
     let first = index.at_most(&SPARSE, "0", "9999", 1).await.expect("query");
     assert_eq!(first.len(), 1, "at most the limit");
