@@ -107,8 +107,9 @@ pub async fn run(opts: &CheckoutOptions, progress: &mut dyn FnMut(String)) -> Re
     Ok((estate, verdict))
 }
 
-/// Failures in a row that outlast a mapping's retries (the first attempt and every retry).
-const EXHAUSTING: u32 = crate::estate::LAMBDA_MAX_RETRIES + 1;
+/// Failures that outlast a mapping's retries (the first attempt and every retry) while a batch
+/// fails on each of the bus's three partitions at once.
+const EXHAUSTING: u32 = (crate::estate::LAMBDA_MAX_RETRIES + 1) * 3;
 /// Sweeps at most: enough to republish a request as often as the rules allow, and report it.
 const MAX_SWEEPS: u32 = 8;
 

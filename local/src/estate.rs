@@ -254,11 +254,11 @@ impl Estate {
         }
     }
 
-    /// True for a function that runs on AWS Lambda (invoked with an event, not over HTTP).
+    /// True for a function that runs on AWS Lambda behind an event source mapping or S3 (invoked
+    /// with an event, not over HTTP); order-sweeper, on a schedule, is run by `run_order_sweeper`.
     pub fn is_lambda(&self, function: &str) -> bool {
         [
             order_updater::NAME,
-            order_sweeper::NAME,
             payment_processor::NAME,
             cart_cleaner::NAME,
             kafka_pubsub_bridge::NAME,
