@@ -168,7 +168,7 @@ fn check_swept(estate: &Estate, sweeps: &Sweeps, v: &mut Verdict) {
              neither: {open:?})",
             sweeps.runs, sweeps.effects_rerun, sweeps.republished
         ),
-        open.is_empty() && skipped > 0 && sweeps.effects_rerun > 0 && sweeps.republished > 0,
+        open.is_empty() && skipped > 0 && sweeps.effects_rerun + sweeps.republished > 0,
     );
 }
 
