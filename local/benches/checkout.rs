@@ -157,9 +157,12 @@ fn order_updater_bench(rt: &tokio::runtime::Runtime, events: &[CloudEvent<OrderC
     let run_batch = || {
         let orders = Arc::new(InMemoryDocuments::default());
         let updater = Arc::new(order_updater::OrderUpdater {
-            orders: orders.clone(),
-            carts: Arc::new(InMemoryCarts::default()),
-            bus: Arc::new(inmemory::Bus::new(3)),
+            clock: Arc::new(chrono::Utc::now),
+            store: orders::store::OrderStore {
+                orders: orders.clone(),
+                carts: Arc::new(InMemoryCarts::default()),
+                bus: Arc::new(inmemory::Bus::new(3)),
+            },
             dead_letters: domain::dead_letter::DeadLetterPolicy::new(order_updater::NAME, "checkout.dlq"),
         });
         let mut service = service_fn(move |event: LambdaEvent<KafkaEvent>| {

@@ -4,8 +4,11 @@
 //! cart again; every order is confirmed twice and the batches are shuffled; in every other round
 //! the fraud decisions reach order-updater before their orders; outages of the stores, the
 //! gateway and the bus are injected; at the end every topic is delivered again from the start to
-//! every function, order-updater's four topics interleaved at random. Then the
-//! invariants are checked against what was published.
+//! every function, order-updater's four topics interleaved at random. The event source mappings
+//! have a retry limit, so in two rounds a longer outage makes them commit past a record (an
+//! order's pending payment request; a payment request not yet charged); order-sweeper's
+//! schedule then runs until nothing is left for it to settle. Then the invariants are checked
+//! against what was published.
 use crate::demo::Verdict;
 use crate::estate::{Estate, RunError};
 use crate::lambda_host::msk_event;
@@ -17,7 +20,7 @@ use domain::events::{
 };
 use domain::ports::{OutboundMessage, Publisher};
 use domain::values::{Money, Sku};
-use order_updater::machine::OrderState;
+use orders::machine::OrderState;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct CheckoutOptions {
@@ -33,6 +36,7 @@ async fn publish<T: DomainEvent>(estate: &Estate, e: &CloudEvent<T>) -> Result<(
 /// Runs the flow; the estate is returned for the summary.
 pub async fn run(opts: &CheckoutOptions, progress: &mut dyn FnMut(String)) -> Result<(Estate, Verdict), RunError> {
     let mut estate = Estate::new();
+    estate.commit_past_exhausted = true;
     let mut shop = Storefront::new(opts.seed, opts.orders);
     let chunk = 100;
     let mut i = 0;
@@ -69,9 +73,18 @@ pub async fn run(opts: &CheckoutOptions, progress: &mut dyn FnMut(String)) -> Re
             estate.run_order_updater_in(&[topics::FRAUD_SCORED], 100).await?;
             waited += pending(&estate);
         }
+        // Longer outages than a mapping's retries, in the first two rounds: order-updater's
+        // mapping commits past an event whose payment request was never published, and
+        // payment-processor's past a request it never read. Only the sweeper settles them.
+        if i / chunk == 0 {
+            estate.bus.outage.fail_next(EXHAUSTING);
+        }
         estate.run_order_updater(100).await?;
         if round == 3 {
             estate.bus.outage.fail_next(1); // the first payment outcome is not published: retried
+        }
+        if i / chunk == 1 {
+            estate.payments.outage.fail_next(EXHAUSTING);
         }
         estate.run_payment_processor(100).await?;
         estate.run_order_updater(100).await?;
@@ -84,11 +97,79 @@ pub async fn run(opts: &CheckoutOptions, progress: &mut dyn FnMut(String)) -> Re
             opts.orders
         ));
     }
+    // Before any redelivery could heal them: what the mappings committed past is the sweeper's.
+    let sweeps = sweep(&mut estate).await?;
+    progress(format!("  order-sweeper ran {} times", sweeps.runs));
     redeliver_everything(&mut estate, &mut shop).await?;
     progress("  every checkout topic delivered again from the start, to every function".into());
     let mut verdict = check(&estate, &shop.deleted).await?;
     verdict.check(format!("decisions that came before their orders waited for them ({waited} orders)"), waited > 0);
+    check_swept(&estate, &sweeps, &mut verdict);
     Ok((estate, verdict))
+}
+
+/// Failures that outlast a mapping's retries (the first attempt and every retry) while a batch
+/// fails on each of the bus's three partitions at once.
+const EXHAUSTING: u32 = (crate::estate::LAMBDA_MAX_RETRIES + 1) * 3;
+/// Sweeps at most: enough to republish a request as often as the rules allow, and report it.
+const MAX_SWEEPS: u32 = 8;
+
+/// What the scheduled sweeps did, all runs together.
+#[derive(Default)]
+struct Sweeps {
+    runs: u32,
+    effects_rerun: usize,
+    republished: usize,
+    /// The last reason code each order was reported with.
+    reported: BTreeMap<String, &'static str>,
+}
+
+/// order-sweeper on its schedule, each run `SWEEP_AFTER_SECONDS` after the last (the first that
+/// long after the last change of any order), until a run finds nothing it can still settle.
+async fn sweep(estate: &mut Estate) -> Result<Sweeps, RunError> {
+    let after = estate.order_sweeper.rules.after;
+    let mut at = estate.latest_order_change().unwrap_or_default();
+    let mut sweeps = Sweeps::default();
+    while sweeps.runs < MAX_SWEEPS {
+        at += after + Duration::seconds(1);
+        let report = estate.run_order_sweeper(at).await?;
+        sweeps.runs += 1;
+        sweeps.effects_rerun += report.effects_rerun;
+        sweeps.republished += report.requests_republished;
+        for r in &report.reported {
+            sweeps.reported.insert(r.order_id.clone(), r.reason_code);
+        }
+        if report.effects_rerun + report.requests_republished + report.left_for_next_run + report.failed == 0 {
+            break;
+        }
+    }
+    Ok(sweeps)
+}
+
+/// Every order ends terminal with nothing left to run, or the sweeper reported it.
+fn check_swept(estate: &Estate, sweeps: &Sweeps, v: &mut Verdict) {
+    let skipped: u64 = estate.stats.values().map(|s| s.skipped).sum();
+    let mut open = Vec::new();
+    let mut codes: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in estate.orders.all() {
+        let Ok(state) = serde_json::from_value::<OrderState>(d["state"].clone()) else { continue };
+        let pk = d["pk"].as_str().unwrap_or_default().to_string();
+        let settled = state.is_terminal() && d["record"]["pending"].as_array().is_none_or(Vec::is_empty);
+        match sweeps.reported.get(&pk) {
+            _ if settled => {}
+            Some(code) => *codes.entry(*code).or_default() += 1,
+            None => open.push(pk),
+        }
+    }
+    v.check(
+        format!(
+            "every order ends terminal or is reported by order-sweeper ({skipped} records committed past by exhausted \
+             mappings; {} runs re-ran {} orders' effects and republished {} payment requests; reported: {codes:?}; \
+             neither: {open:?})",
+            sweeps.runs, sweeps.effects_rerun, sweeps.republished
+        ),
+        open.is_empty() && skipped > 0 && sweeps.effects_rerun + sweeps.republished > 0,
+    );
 }
 
 /// Orders that have events but no order.confirmed yet.
@@ -257,6 +338,11 @@ pub fn summary(estate: &Estate, verdict: &Verdict) -> String {
                 st(payment_processor::NAME).retries
             ),
             format!("{} succeeded, {} failed", count(topics::PAYMENT_SUCCEEDED), count(topics::PAYMENT_FAILED)),
+        ),
+        (
+            order_sweeper::NAME,
+            format!("{} scheduled runs", st(order_sweeper::NAME).invocations),
+            "payment requests republished, effects re-run (below)".to_string(),
         ),
         (
             cart_cleaner::NAME,

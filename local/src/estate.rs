@@ -23,7 +23,9 @@ use inmemory::{
 };
 use kafka_pubsub_bridge::Bridge;
 use merch_normalizer::Normalizer;
+use order_sweeper::Sweeper;
 use order_updater::OrderUpdater;
+use orders::store::OrderStore;
 use payment_processor::PaymentProcessor;
 use platform_aws::msk::KafkaBatchResponse;
 use platform_azure::InvocationResponse;
@@ -47,12 +49,13 @@ const PUSH_SUBSCRIPTIONS: [(&str, &[&str]); 3] = [
 ];
 
 /// Every function the estate runs, by name: `local invoke` takes these.
-pub const FUNCTIONS: [&str; 11] = [
+pub const FUNCTIONS: [&str; 12] = [
     merch_normalizer::NAME,
     projection_updater::NAME,
     audit_sink::NAME,
     fraud_scorer::NAME,
     order_updater::NAME,
+    order_sweeper::NAME,
     payment_processor::NAME,
     cart_cleaner::NAME,
     kafka_pubsub_bridge::NAME,
@@ -63,7 +66,7 @@ pub const FUNCTIONS: [&str; 11] = [
 /// The local carts index is listed in small pages, so a few carts already take several.
 const CART_PAGE_SIZE: u32 = 10;
 /// How often the local event source mapping retries a failing batch before it gives up.
-const LAMBDA_MAX_RETRIES: u32 = 5;
+pub const LAMBDA_MAX_RETRIES: u32 = 5;
 
 /// An Azure function app as the Functions host sees it: its custom handler and function folders.
 #[derive(Clone)]
@@ -87,6 +90,8 @@ pub struct Stats {
     pub redeliveries: u64,
     pub invocations: u64,
     pub retries: u64,
+    /// Records an event source mapping committed past once its retries were spent.
+    pub skipped: u64,
     pub records_in: u64,
     pub dead_lettered: u64,
 }
@@ -102,6 +107,12 @@ pub struct Estate {
     pub orders: InMemoryDocuments,
     pub carts: InMemoryCarts,
     pub order_updater: Arc<OrderUpdater>,
+    /// order-sweeper, on the same tables (the orders table answers its index).
+    pub order_sweeper: Arc<Sweeper>,
+    /// Whether an event source mapping whose retries are spent commits past the failing record
+    /// (a mapping with `MaximumRetryAttempts`, as the checkout demo runs them) instead of
+    /// stopping the run (the default mapping, which retries until the record expires).
+    pub commit_past_exhausted: bool,
     /// payment-processor's idempotency records (DynamoDB) and the test gateway.
     pub payments: InMemoryDocuments,
     pub gateway: TestGateway,
@@ -153,11 +164,20 @@ impl Estate {
             AzureApp::new(fraud_scorer::NAME, fraud_scorer::app(scorer, scorer_limit), &fraud_scorer::FUNCTIONS),
         ];
         let (orders, carts) = (InMemoryDocuments::default(), InMemoryCarts::default());
-        let order_updater = Arc::new(OrderUpdater {
+        let order_store = || OrderStore {
             orders: Arc::new(orders.clone()),
             carts: Arc::new(carts.clone()),
             bus: Arc::new(bus.clone()),
+        };
+        let order_updater = Arc::new(OrderUpdater {
+            clock: stepping_clock(),
+            store: order_store(),
             dead_letters: domain::dead_letter::DeadLetterPolicy::new(order_updater::NAME, topics::CHECKOUT_DLQ),
+        });
+        let order_sweeper = Arc::new(Sweeper {
+            store: order_store(),
+            index: Arc::new(orders.clone()),
+            rules: order_sweeper::Rules::default(),
         });
         let (payments, gateway) = (InMemoryDocuments::default(), TestGateway::default());
         let payment_processor = Arc::new(PaymentProcessor {
@@ -211,6 +231,8 @@ impl Estate {
             orders,
             carts,
             order_updater,
+            order_sweeper,
+            commit_past_exhausted: false,
             payments,
             gateway,
             payment_processor,
@@ -237,7 +259,8 @@ impl Estate {
         }
     }
 
-    /// True for a function that runs on AWS Lambda (invoked with an event, not over HTTP).
+    /// True for a function that runs on AWS Lambda behind an event source mapping or S3 (invoked
+    /// with an event, not over HTTP); order-sweeper, on a schedule, is run by `run_order_sweeper`.
     pub fn is_lambda(&self, function: &str) -> bool {
         [
             order_updater::NAME,
@@ -309,7 +332,7 @@ impl Estate {
 
 /// A clock that starts at a fixed instant and moves one second each time it is read: time
 /// passes (leases run out), and every run reads the same times, so outputs can be compared.
-fn stepping_clock() -> payment_processor::Clock {
+fn stepping_clock() -> Arc<dyn Fn() -> DateTime<Utc> + Send + Sync> {
     let start = DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default();
     let ticks = Arc::new(AtomicU64::new(0));
     Arc::new(move || start + chrono::Duration::seconds(ticks.fetch_add(1, Ordering::SeqCst) as i64))

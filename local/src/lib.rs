@@ -12,3 +12,4 @@ pub mod oneshot;
 pub mod pubsub_push;
 pub mod scenario;
 pub mod storefront;
+pub mod sweeps;

@@ -80,6 +80,7 @@ pub fn function_for(path: &str) -> Option<&'static str> {
         ["azure", "kafka-trigger", name] if name.starts_with("order-") => Some("fraud-scorer"),
         // An MSK fixture named `<function>-…` is that Lambda's; the others are decoded only.
         ["aws", "s3", name] if name.starts_with("image-resizer-") => Some("image-resizer"),
+        ["aws", "eventbridge", name] if name.starts_with("order-sweeper-") => Some("order-sweeper"),
         ["aws", "msk", name] => ["order-updater", "payment-processor", "cart-cleaner", "kafka-pubsub-bridge"]
             .into_iter()
             .find(|f| name.starts_with(&format!("{f}-"))),

@@ -11,7 +11,7 @@ use domain::events::{
 use domain::ports::{Carts, OutboundMessage, Publisher};
 use domain::values::{Currency, CustomerId, Money, OrderId, Quantity, Sku};
 use local::estate::Estate;
-use order_updater::machine::OrderState;
+use orders::machine::OrderState;
 use std::collections::BTreeMap;
 
 fn sku(s: &str) -> Sku {

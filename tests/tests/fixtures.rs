@@ -42,6 +42,11 @@ fn aws_decoded(path: &str) -> Option<Value> {
             json!({"records": records.iter().map(|r| json!({"id": r.message_id, "receive_count": r.receive_count})).collect::<Vec<_>>(),
                    "response": sqs::batch_response(bad)})
         }
+        "eventbridge" => {
+            use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+            let e: CloudWatchEvent = serde_json::from_slice(&bytes).ok()?;
+            json!({"id": e.id, "source": e.source, "detail_type": e.detail_type, "time": e.time, "resources": e.resources})
+        }
         _ => return None,
     })
 }
@@ -85,6 +90,9 @@ fn aws_envelopes_round_trip_through_the_sdk_types() {
     round_trip::<S3Event>(&fixture("aws/s3/object-created-put.json"));
     round_trip::<KafkaEvent>(&fixture("aws/msk/order-confirmed-batch.json"));
     round_trip::<SqsEvent>(&fixture("aws/sqs/batch.json"));
+    round_trip::<aws_lambda_events::event::cloudwatch_events::CloudWatchEvent>(&fixture(
+        "aws/eventbridge/order-sweeper-scheduled.json",
+    ));
 }
 
 #[tokio::test]

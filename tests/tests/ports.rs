@@ -22,3 +22,9 @@ async fn in_memory_image_totals_keep_bigint_and_text_as_postgresql_does() {
     let window = "2026-11-23T10:00:00Z".parse().expect("time");
     contracts::image_totals(&inmemory::InMemoryImageTotals::default(), window, "img").await;
 }
+
+#[tokio::test]
+async fn in_memory_documents_answer_the_sparse_index_query() {
+    let docs = InMemoryDocuments::default();
+    contracts::sparse_index(&docs, &docs).await;
+}

@@ -159,6 +159,16 @@ impl Estate {
                 }
                 retries += 1;
                 self.stat(function).retries += 1;
+                if retries > LAMBDA_MAX_RETRIES && self.commit_past_exhausted {
+                    // As a mapping with a retry limit does: the failing record is done with
+                    // (its metadata goes to the on-failure destination), the rest is retried.
+                    let first_failed =
+                        batch.iter().filter(|r| !settled.contains(r)).take(1).cloned().collect::<Vec<_>>();
+                    self.bus.commit(function, &first_failed);
+                    self.stat(function).skipped += first_failed.len() as u64;
+                    retries = 0;
+                    continue;
+                }
                 if retries > LAMBDA_MAX_RETRIES {
                     return Err(RunError(format!(
                         "{function}: {topic} batch still failing after {LAMBDA_MAX_RETRIES} retries"

@@ -125,6 +125,39 @@ pub trait Documents: Send + Sync {
     async fn replace(&self, partition_key: &str, id: &str, body: JsonText, if_match: &Etag) -> Result<Etag, PortError>;
 }
 
+/// A sparse secondary index of a documents table (a DynamoDB global secondary index, keys only):
+/// only a document whose body carries both the `hash` and the `range` member, as strings, is in
+/// it, under its hash value and in the order of its range value. Eventually consistent, as a GSI
+/// is: read the document itself before acting on what an entry says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SparseIndex {
+    pub name: &'static str,
+    pub hash: &'static str,
+    pub range: &'static str,
+}
+
+/// One entry of a sparse index: the document's address and its range value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub partition_key: String,
+    pub id: String,
+    pub range: String,
+}
+
+/// Queries of a documents table's sparse index.
+#[async_trait]
+pub trait DocumentIndex: Send + Sync {
+    /// The first `limit` entries whose hash value is `value` and range value at most `at_most`,
+    /// in range order.
+    async fn at_most(
+        &self,
+        index: &SparseIndex,
+        value: &str,
+        at_most: &str,
+        limit: u32,
+    ) -> Result<Vec<IndexEntry>, PortError>;
+}
+
 /// A document body from a typed value; one JSON cannot hold is refused for good.
 pub fn document<T: serde::Serialize + ?Sized>(value: &T) -> Result<JsonText, PortError> {
     JsonText::of(value).map_err(|e| PortError::Rejected(format!("document is not JSON: {e}")))

@@ -1,6 +1,6 @@
 use crate::Outage;
 use async_trait::async_trait;
-use domain::ports::{Documents, Etag, JsonText, PortError, StoredDocument};
+use domain::ports::{DocumentIndex, Documents, Etag, IndexEntry, JsonText, PortError, SparseIndex, StoredDocument};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,6 +87,38 @@ impl Documents for InMemoryDocuments {
                 Ok(etag)
             }
         }
+    }
+}
+
+/// The index as DynamoDB keeps it: every document whose body has both key members as strings,
+/// by hash value, in range order (then by key, which DynamoDB leaves open).
+#[async_trait]
+impl DocumentIndex for InMemoryDocuments {
+    async fn at_most(
+        &self,
+        index: &SparseIndex,
+        value: &str,
+        at_most: &str,
+        limit: u32,
+    ) -> Result<Vec<IndexEntry>, PortError> {
+        self.outage.check("index query")?;
+        let docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut entries: Vec<IndexEntry> = docs
+            .iter()
+            .filter_map(|((pk, id), d)| {
+                let body = d.body.to_value();
+                let hash = body.get(index.hash)?.as_str()?;
+                let range = body.get(index.range)?.as_str()?;
+                (hash == value && range <= at_most).then(|| IndexEntry {
+                    partition_key: pk.clone(),
+                    id: id.clone(),
+                    range: range.to_string(),
+                })
+            })
+            .collect();
+        entries.sort_by(|a, b| (&a.range, &a.partition_key, &a.id).cmp(&(&b.range, &b.partition_key, &b.id)));
+        entries.truncate(limit as usize);
+        Ok(entries)
     }
 }
 

@@ -2,9 +2,13 @@
 //! - `Documents`: a table keyed by `pk` (partition) and `id` (sort), each item the document as a
 //!   DynamoDB map under `body` (so the console and queries see its fields; the JSON text goes
 //!   through a `Value` tree here, the one adapter that needs one) and a version number `v` that
-//!   is the port's etag. `create` is a put
+//!   is the port's etag. Members named with `with_top_level` are kept as top-level attributes
+//!   of the item instead (what a secondary index is keyed on, and what a stream reader looks at
+//!   first) and put back into the body on read. `create` is a put
 //!   on `attribute_not_exists(pk)`, `replace` a put on `v = :expected`; a failed condition is
 //!   `AlreadyExists` / `PreconditionFailed`, as Cosmos's 409 / 412. Reads are strongly consistent.
+//! - `DocumentIndex`: a query of a sparse global secondary index of such a table, whose keys
+//!   are top-level members.
 //! - `Carts`: the storefront's `carts` table (`customer_id`, `sku`) and its index `by-sku`.
 //!
 //! Errors: a failed condition as above; validation errors (an item over 400 KB, a bad value) are
@@ -14,13 +18,16 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use domain::ports::{Carts, Documents, Etag, JsonText, Page, PageToken, PortError, StoredDocument};
+use domain::ports::{
+    Carts, DocumentIndex, Documents, Etag, IndexEntry, JsonText, Page, PageToken, PortError, SparseIndex,
+    StoredDocument,
+};
 use domain::values::{CustomerId, Sku};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
 
 mod tables;
-pub use tables::{CARTS_BY_SKU_INDEX, create_carts_table, create_documents_table};
+pub use tables::{CARTS_BY_SKU_INDEX, create_carts_table, create_documents_table, create_indexed_documents_table};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -82,11 +89,18 @@ pub fn from_attribute(a: &AttributeValue) -> Result<Value, String> {
 pub struct DynamoDocuments {
     client: Client,
     table: String,
+    top_level: &'static [&'static str],
 }
 
 impl DynamoDocuments {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoDocuments { client, table: table.into() }
+        DynamoDocuments { client, table: table.into(), top_level: &[] }
+    }
+
+    /// Keeps these body members as top-level attributes of the item (a table's index keys).
+    pub fn with_top_level(mut self, members: &'static [&'static str]) -> Self {
+        self.top_level = members;
+        self
     }
 
     pub fn client(&self) -> &Client {
@@ -101,12 +115,20 @@ impl DynamoDocuments {
         version: u64,
         expected: Option<u64>,
     ) -> Result<Etag, PortError> {
-        let item: Item = HashMap::from([
+        let mut body = body.to_value();
+        let mut item: Item = HashMap::from([
             ("pk".to_string(), AttributeValue::S(pk.to_string())),
             ("id".to_string(), AttributeValue::S(id.to_string())),
             ("v".to_string(), AttributeValue::N(version.to_string())),
-            ("body".to_string(), to_attribute(&body.to_value())),
         ]);
+        if let Value::Object(members) = &mut body {
+            for name in self.top_level {
+                if let Some(v) = members.remove(*name) {
+                    item.insert(name.to_string(), to_attribute(&v));
+                }
+            }
+        }
+        item.insert("body".to_string(), to_attribute(&body));
         let put = self.client.put_item().table_name(&self.table).set_item(Some(item));
         let put = match expected {
             None => put.condition_expression("attribute_not_exists(pk)"),
@@ -148,7 +170,15 @@ impl Documents for DynamoDocuments {
             _ => return Err(unreadable("no version".into())),
         };
         let body = item.get("body").ok_or_else(|| unreadable("no body".into()))?;
-        let body = JsonText::from(from_attribute(body).map_err(unreadable)?);
+        let mut body = from_attribute(body).map_err(unreadable)?;
+        if let Value::Object(members) = &mut body {
+            for name in self.top_level {
+                if let Some(a) = item.get(*name) {
+                    members.insert(name.to_string(), from_attribute(a).map_err(unreadable)?);
+                }
+            }
+        }
+        let body = JsonText::from(body);
         Ok(Some(StoredDocument { body, etag: Etag(version) }))
     }
 
@@ -159,6 +189,52 @@ impl Documents for DynamoDocuments {
     async fn replace(&self, pk: &str, id: &str, body: JsonText, if_match: &Etag) -> Result<Etag, PortError> {
         let expected = version_of(if_match)?;
         self.put(pk, id, body, expected + 1, Some(expected)).await
+    }
+}
+
+#[async_trait]
+impl DocumentIndex for DynamoDocuments {
+    async fn at_most(
+        &self,
+        index: &SparseIndex,
+        value: &str,
+        at_most: &str,
+        limit: u32,
+    ) -> Result<Vec<IndexEntry>, PortError> {
+        let mut entries = Vec::new();
+        let mut start: Option<Item> = None;
+        // A page may stop short of the limit (1 MB read): go on from where it stopped.
+        while entries.len() < limit as usize {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index.name)
+                .key_condition_expression("#h = :h AND #r <= :r")
+                .expression_attribute_names("#h", index.hash)
+                .expression_attribute_names("#r", index.range)
+                .expression_attribute_values(":h", AttributeValue::S(value.to_string()))
+                .expression_attribute_values(":r", AttributeValue::S(at_most.to_string()))
+                .limit((limit as usize - entries.len()).max(1) as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("query", e))?;
+            for item in out.items() {
+                let text = |name: &str| match item.get(name) {
+                    Some(AttributeValue::S(s)) => Ok(s.clone()),
+                    _ => {
+                        Err(PortError::Rejected(format!("{}/{}: entry without string {name}", self.table, index.name)))
+                    }
+                };
+                entries.push(IndexEntry { partition_key: text("pk")?, id: text("id")?, range: text(index.range)? });
+            }
+            match out.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => break,
+            }
+        }
+        Ok(entries)
     }
 }
 

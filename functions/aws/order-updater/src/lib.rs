@@ -1,7 +1,9 @@
 //! order-updater (AWS Lambda, MSK event source mapping on `order.confirmed`, `fraud.scored`,
-//! `payment.succeeded` and `payment.failed`): keeps each order's state machine (`machine.rs`) in
-//! DynamoDB under conditional writes, and acts on its transitions: `payment.requested` when an
-//! order is approved, `order.paid` and the bought skus out of the cart when it is paid.
+//! `payment.succeeded` and `payment.failed`): keeps each order's state machine
+//! (`orders::machine`, shared with order-sweeper) in DynamoDB under conditional writes, and acts
+//! on its transitions: `payment.requested` when an order is approved, `order.paid` and the bought
+//! skus out of the cart when it is paid. Each change is stamped with the function's clock
+//! (`changed_at`), which is what order-sweeper's index sorts by.
 //!
 //! Per record (the batch rules are `platform_aws::kafka_batch`'s): read the order's record, apply
 //! the event, write under the version read (a lost race reads again), then run the effects. A
@@ -9,21 +11,19 @@
 //! base64) is dead-lettered on `checkout.dlq`. A store or bus that is unavailable fails the
 //! record in the partial batch response, Lambda retries its partition from there, and the
 //! redelivered event runs the effects still pending (the record is an outbox, see `machine.rs`).
-pub mod machine;
-#[cfg(test)]
-mod testing;
+pub use orders::machine;
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use chrono::{DateTime, Utc};
 use domain::cloudevent::{DomainEvent, RawEvent};
 use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy};
 use domain::events::topics;
-use domain::ports::{Carts, Documents, Etag, OutboundMessage, PortError, Publisher, document, read_document};
-use machine::{Effect, Input, OrderRecord, Outcome};
+use domain::ports::PortError;
+use machine::{Input, Outcome};
+use orders::store::{MAX_ATTEMPTS, OrderStore, unmarked};
 use platform_aws::EnvelopeError;
 use platform_aws::kafka_batch::{self, Failure, RecordHandler};
 use platform_aws::msk::{KafkaBatchResponse, MskRecord};
-use serde::{Deserialize, Serialize};
 use serve::{ConfigError, Env};
 use std::sync::Arc;
 use tracing::Instrument;
@@ -32,10 +32,11 @@ pub const NAME: &str = "order-updater";
 /// The topics of its event source mappings.
 pub const TOPICS: [&str; 4] =
     [topics::ORDER_CONFIRMED, topics::FRAUD_SCORED, topics::PAYMENT_SUCCEEDED, topics::PAYMENT_FAILED];
-/// The order's record is the item `(pk = order id, id = RECORD_ID)`.
-pub const RECORD_ID: &str = "order";
-/// Lost version races on one order beyond this many fail the record for a retry.
-pub const MAX_ATTEMPTS: usize = 8;
+pub use orders::layout::RECORD_ID;
+
+/// Where the function reads the time it stamps on a change (`changed_at`): `Utc::now` when
+/// deployed; the local runner uses a clock that steps, so its outputs are the same every run.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// `ORDERS_TABLE` (default `orders`), `CARTS_TABLE` (default `carts`), `KAFKA_BOOTSTRAP_SERVERS`
 /// (required in Lambda; locally `127.0.0.1:9092`), `DEAD_LETTER_MAX_PAYLOAD_BYTES`.
@@ -71,24 +72,10 @@ pub struct BatchReport {
     pub failed: usize,
 }
 
-/// The order's item: its key, its state on top (for a reader of the table), and the record.
-#[derive(Serialize)]
-struct RecordDocument<'a> {
-    id: &'a str,
-    pk: &'a str,
-    state: machine::OrderState,
-    record: &'a OrderRecord,
-}
-
-#[derive(Deserialize)]
-struct StoredRecord {
-    record: OrderRecord,
-}
-
 pub struct OrderUpdater {
-    pub orders: Arc<dyn Documents>,
-    pub carts: Arc<dyn Carts>,
-    pub bus: Arc<dyn Publisher>,
+    pub clock: Clock,
+    /// The orders table (laid out by `orders::layout`), the carts, the bus.
+    pub store: OrderStore,
     pub dead_letters: DeadLetterPolicy,
 }
 
@@ -114,10 +101,13 @@ impl OrderUpdater {
     async fn apply(&self, event_id: &str, time: DateTime<Utc>, input: Input) -> Result<Outcome, Failure> {
         let pk = input.order_id().to_string();
         for _ in 0..MAX_ATTEMPTS {
-            let (stored, etag) = self.read(&pk).await?;
-            let outcome = machine::apply(stored.clone(), event_id, time, &input);
+            let (stored, etag) = self.store.read(&pk).await?;
+            let mut outcome = machine::apply(stored.clone(), event_id, time, &input);
+            if let Outcome::Changed { record, .. } = &mut outcome {
+                record.changed((self.clock)());
+            }
             let (record, etag) = match &outcome {
-                Outcome::Changed { record, note } => match self.write(&pk, record, etag.as_ref()).await? {
+                Outcome::Changed { record, note } => match self.store.write(record, etag.as_ref()).await? {
                     Some(etag) => {
                         tracing::info!(state = ?record.state, note, "order changed");
                         if record.pending.is_empty() {
@@ -141,72 +131,10 @@ impl OrderUpdater {
                     }
                 }
             };
-            self.flush(&pk, record, etag).await?;
+            self.store.flush(record, etag, &unmarked).await?;
             return Ok(outcome);
         }
         Err(Failure::Transient(PortError::Unavailable(format!("order {pk}: {MAX_ATTEMPTS} write conflicts in a row"))))
-    }
-
-    async fn read(&self, pk: &str) -> Result<(Option<OrderRecord>, Option<Etag>), PortError> {
-        let Some(d) = self.orders.read(pk, RECORD_ID).await? else { return Ok((None, None)) };
-        let stored: StoredRecord = read_document(&d.body, &format!("order {pk}"))?;
-        Ok((Some(stored.record), Some(d.etag)))
-    }
-
-    /// Writes the record under the version read (create when none): its new version, or None if
-    /// another writer came first.
-    async fn write(&self, pk: &str, record: &OrderRecord, etag: Option<&Etag>) -> Result<Option<Etag>, PortError> {
-        let body = document(&RecordDocument { id: RECORD_ID, pk, state: record.state, record })?;
-        let written = match etag {
-            Some(etag) => self.orders.replace(pk, RECORD_ID, body, etag).await,
-            None => self.orders.create(pk, RECORD_ID, body).await,
-        };
-        match written {
-            Ok(etag) => Ok(Some(etag)),
-            Err(PortError::PreconditionFailed | PortError::AlreadyExists) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Runs the record's pending effects, then takes them out of the record: under the version
-    /// written, or, if another writer came in between, out of theirs (they are idempotent, so a
-    /// writer that ran some of them too did no harm).
-    async fn flush(&self, pk: &str, mut record: OrderRecord, mut etag: Etag) -> Result<(), PortError> {
-        let ran = std::mem::take(&mut record.pending);
-        if ran.is_empty() {
-            return Ok(());
-        }
-        self.run(&ran).await?;
-        for _ in 0..MAX_ATTEMPTS {
-            if self.write(pk, &record, Some(&etag)).await?.is_some() {
-                return Ok(());
-            }
-            let (Some(current), Some(current_etag)) = self.read(pk).await? else { return Ok(()) };
-            record = current;
-            record.pending.retain(|e| !ran.contains(e));
-            etag = current_etag;
-        }
-        Err(PortError::Unavailable(format!("order {pk}: could not clear its pending effects")))
-    }
-
-    /// Effects in order; each is idempotent, so a retry may run them all again.
-    async fn run(&self, effects: &[Effect]) -> Result<(), PortError> {
-        for effect in effects {
-            match effect {
-                Effect::Publish { topic, key, id, payload } => {
-                    let msg = OutboundMessage::new(topic.as_str(), key.as_str(), payload.as_bytes().to_vec())
-                        .with_header("ce_id", id)
-                        .with_header("content-type", "application/cloudevents+json");
-                    self.bus.publish(msg).await?;
-                }
-                Effect::EmptyCart { customer_id, skus } => {
-                    for sku in skus {
-                        self.carts.remove(customer_id, sku).await?;
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -219,8 +147,8 @@ impl RecordHandler for OrderUpdater {
         self.apply(&event_id, time, input).instrument(span).await
     }
 
-    fn publisher(&self) -> &dyn Publisher {
-        self.bus.as_ref()
+    fn publisher(&self) -> &dyn domain::ports::Publisher {
+        self.store.bus.as_ref()
     }
 
     fn dead_letters(&self) -> &DeadLetterPolicy {

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType,
 };
-use domain::ports::PortError;
+use domain::ports::{PortError, SparseIndex};
 
 /// The carts table's index by sku (sku, then customer id), keys only.
 pub const CARTS_BY_SKU_INDEX: &str = "by-sku";
@@ -43,6 +43,35 @@ pub async fn create_documents_table(client: &Client, table: &str) -> Result<(), 
             .key_schema(key("id", KeyType::Range)?)
             .attribute_definitions(string_attribute("pk")?)
             .attribute_definitions(string_attribute("id")?),
+    )
+    .await
+}
+
+/// A `Documents` table with a sparse index whose keys are top-level string attributes (the
+/// adapter writes them `with_top_level`), keys only: the orders table and its `open-orders`.
+pub async fn create_indexed_documents_table(
+    client: &Client,
+    table: &str,
+    index: &SparseIndex,
+) -> Result<(), PortError> {
+    let sparse = GlobalSecondaryIndex::builder()
+        .index_name(index.name)
+        .key_schema(key(index.hash, KeyType::Hash)?)
+        .key_schema(key(index.range, KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+        .build()
+        .map_err(built)?;
+    create(
+        client
+            .create_table()
+            .table_name(table)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("id", KeyType::Range)?)
+            .attribute_definitions(string_attribute("pk")?)
+            .attribute_definitions(string_attribute("id")?)
+            .attribute_definitions(string_attribute(index.hash)?)
+            .attribute_definitions(string_attribute(index.range)?)
+            .global_secondary_indexes(sparse),
     )
     .await
 }

@@ -21,6 +21,10 @@
 //! Lambda retries the failed record) runs what is still pending. Effects are idempotent
 //! (deterministic event ids, removal of what may be gone), and once run they are not run again,
 //! so a cart line the customer puts back after the order was paid stays.
+//!
+//! The payment request is also kept whole once made (`payment_request`): when no outcome comes,
+//! order-sweeper republishes exactly those bytes, so payment-processor finds the payment id it
+//! knows and asks the gateway before it charges.
 use chrono::{DateTime, Utc};
 use domain::cloudevent::{CloudEvent, DomainEvent};
 use domain::events::{
@@ -97,7 +101,33 @@ impl Waiting {
     }
 }
 
-/// The order's record, stored whole (DynamoDB item `pk = <order id>, id = "order"`).
+/// A published event kept whole, with its CloudEvent id, key and time: republished byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptEvent {
+    pub topic: String,
+    pub key: String,
+    pub id: String,
+    pub time: DateTime<Utc>,
+    pub payload: String,
+}
+
+impl KeptEvent {
+    /// Publishing it again, as an effect.
+    pub fn effect(&self) -> Effect {
+        let KeptEvent { topic, key, id, payload, .. } = self.clone();
+        Effect::Publish { topic, key, id, payload }
+    }
+}
+
+/// order-sweeper's looks at an order since its last change: how many, and when the last was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Swept {
+    pub times: u32,
+    pub at: DateTime<Utc>,
+}
+
+/// The order's record, stored whole (DynamoDB item `pk = <order id>, id = "order"`, laid out
+/// by `layout.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderRecord {
     pub order_id: OrderId,
@@ -112,6 +142,15 @@ pub struct OrderRecord {
     /// Effects of changes that have not run yet (all of them, in order).
     #[serde(default)]
     pub pending: Vec<Effect>,
+    /// The payment request as published (absent in records written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_request: Option<KeptEvent>,
+    /// When order-updater last changed the record, by its clock (absent in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<DateTime<Utc>>,
+    /// order-sweeper's looks since that change; a change starts the count again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swept: Option<Swept>,
 }
 
 impl OrderRecord {
@@ -125,7 +164,28 @@ impl OrderRecord {
             waiting: Vec::new(),
             seen: BTreeSet::new(),
             pending: Vec::new(),
+            payment_request: None,
+            changed_at: None,
+            swept: None,
         }
+    }
+
+    /// Open: not in a terminal state, or effects still to run. Only an open order is in the
+    /// sweeper's index.
+    pub fn is_open(&self) -> bool {
+        !self.state.is_terminal() || !self.pending.is_empty()
+    }
+
+    /// When the sweeper is next to look, once `SWEEP_AFTER_SECONDS` have passed: the last look,
+    /// else the last change.
+    pub fn sweep_at(&self) -> Option<DateTime<Utc>> {
+        self.swept.map(|s| s.at).or(self.changed_at)
+    }
+
+    /// Marks a change made at `now`: the sweeper's count starts again.
+    pub fn changed(&mut self, now: DateTime<Utc>) {
+        self.changed_at = Some(now);
+        self.swept = None;
     }
 }
 
@@ -154,10 +214,14 @@ pub fn payment_id(order: &OrderId) -> String {
     format!("pay-{order}")
 }
 
-fn publish<T: DomainEvent>(id: String, time: DateTime<Utc>, data: T) -> Effect {
+fn kept<T: DomainEvent>(id: String, time: DateTime<Utc>, data: T) -> KeptEvent {
     let event = CloudEvent::new(id, SOURCE, time, data);
     let payload = String::from_utf8(event.to_json()).unwrap_or_default();
-    Effect::Publish { topic: T::TOPIC.to_string(), key: event.key(), id: event.id.clone(), payload }
+    KeptEvent { topic: T::TOPIC.to_string(), key: event.key(), id: event.id, time, payload }
+}
+
+fn publish<T: DomainEvent>(id: String, time: DateTime<Utc>, data: T) -> Effect {
+    kept(id, time, data).effect()
 }
 
 /// Applies one event (CloudEvent id and time) to the order's record, which is None for an order
@@ -288,7 +352,10 @@ fn decide(record: &mut OrderRecord, time: DateTime<Utc>, f: &FraudScored) -> Ste
         amount: order.total,
         payment_token: order.payment.as_ref().map(|p| p.token.clone()),
     };
-    Step::Applied(vec![publish(format!("payment-requested-{}", order.order_id), time, request)], note)
+    let request = kept(format!("payment-requested-{}", order.order_id), time, request);
+    let effect = request.effect();
+    record.payment_request = Some(request);
+    Step::Applied(vec![effect], note)
 }
 
 fn paid(record: &mut OrderRecord, time: DateTime<Utc>, p: &PaymentSucceeded) -> Step {
