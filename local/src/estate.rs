@@ -36,7 +36,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod clock;
 mod delivery;
+pub use clock::SteppingClock;
 pub use delivery::push_subscription;
 
 pub const AUDIT_BUCKET: &str = "estate-audit";
@@ -67,6 +69,13 @@ pub const FUNCTIONS: [&str; 12] = [
 const CART_PAGE_SIZE: u32 = 10;
 /// How often the local event source mapping retries a failing batch before it gives up.
 pub const LAMBDA_MAX_RETRIES: u32 = 5;
+/// The time the local mapping lets pass (on the estate's clock) before it retries a failing
+/// batch: a lease held by a charge whose answer was lost (120 s) runs out within the retries, as
+/// it does while Lambda keeps retrying the partition in the cloud.
+pub const LAMBDA_RETRY_PAUSE: chrono::Duration = chrono::Duration::seconds(60);
+/// The local Lambdas' timeout: each invocation's deadline is this far from its start, within
+/// payment-processor's lease.
+const LAMBDA_TIMEOUT: chrono::Duration = chrono::Duration::seconds(60);
 
 /// An Azure function app as the Functions host sees it: its custom handler and function folders.
 #[derive(Clone)]
@@ -117,6 +126,8 @@ pub struct Estate {
     pub payments: InMemoryDocuments,
     pub gateway: TestGateway,
     pub payment_processor: Arc<PaymentProcessor>,
+    /// The clock of payment-processor's leases and of the local Lambdas' deadlines.
+    pub clock: SteppingClock,
     pub cart_cleaner: Arc<CartCleaner>,
     pub bridge: Arc<Bridge>,
     normalizer: Router,
@@ -170,7 +181,8 @@ impl Estate {
             bus: Arc::new(bus.clone()),
         };
         let order_updater = Arc::new(OrderUpdater {
-            clock: stepping_clock(),
+            // Its own clock, as before the estate had one: order times stay those of the goldens.
+            clock: SteppingClock::default().as_fn(),
             store: order_store(),
             dead_letters: domain::dead_letter::DeadLetterPolicy::new(order_updater::NAME, topics::CHECKOUT_DLQ),
         });
@@ -179,9 +191,10 @@ impl Estate {
             index: Arc::new(orders.clone()),
             rules: order_sweeper::Rules::default(),
         });
-        let (payments, gateway) = (InMemoryDocuments::default(), TestGateway::default());
+        let (payments, gateway, clock) =
+            (InMemoryDocuments::default(), TestGateway::default(), SteppingClock::default());
         let payment_processor = Arc::new(PaymentProcessor {
-            clock: stepping_clock(),
+            clock: clock.as_fn(),
             payments: Arc::new(payments.clone()),
             gateway: Arc::new(gateway.clone()),
             bus: Arc::new(bus.clone()),
@@ -236,6 +249,7 @@ impl Estate {
             payments,
             gateway,
             payment_processor,
+            clock,
             normalizer: merch_normalizer::app(normalizer, &PushGuard::local()),
             audit: audit_sink::app(audit, &PushGuard::local()),
             azure_apps,
@@ -285,7 +299,9 @@ impl Estate {
                 Ok((response, format!("{report:?}")))
             }
             payment_processor::NAME => {
-                let (response, out) = self.payment_processor.handle(event).await.map_err(|e| e.to_string())?;
+                let invocation = self.lambda_invocation();
+                let (response, out) =
+                    self.payment_processor.handle(event, &invocation).await.map_err(|e| e.to_string())?;
                 let report = format!("done {:?}, dead-lettered {}, failed {}", out.done, out.dead_lettered, out.failed);
                 Ok((response, report))
             }
@@ -325,17 +341,14 @@ impl Estate {
             .unwrap_or_default()
     }
 
+    /// A Lambda invocation starting now on the estate's clock, with the local timeout.
+    pub fn lambda_invocation(&self) -> platform_aws::invocation::Invocation {
+        platform_aws::invocation::Invocation::lasting(self.clock.now(), LAMBDA_TIMEOUT)
+    }
+
     pub fn stat(&mut self, f: &'static str) -> &mut Stats {
         self.stats.entry(f).or_default()
     }
-}
-
-/// A clock that starts at a fixed instant and moves one second each time it is read: time
-/// passes (leases run out), and every run reads the same times, so outputs can be compared.
-fn stepping_clock() -> Arc<dyn Fn() -> DateTime<Utc> + Send + Sync> {
-    let start = DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default();
-    let ticks = Arc::new(AtomicU64::new(0));
-    Arc::new(move || start + chrono::Duration::seconds(ticks.fetch_add(1, Ordering::SeqCst) as i64))
 }
 
 /// Why a local run stopped: a platform step the real cloud would also have failed.

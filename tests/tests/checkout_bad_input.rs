@@ -140,7 +140,7 @@ async fn payment_processor_dead_letters_what_it_cannot_charge_and_charges_the_re
     }
     put(&estate, topics::PAYMENT_REQUESTED, "P", request("P-9", &|_| {})).await;
     let event = with_a_value_not_base64(msk_event(&estate.bus.records(topics::PAYMENT_REQUESTED)));
-    let (response, out) = estate.payment_processor.handle(event).await.expect("batch");
+    let (response, out) = estate.payment_processor.handle(event, &estate.lambda_invocation()).await.expect("batch");
     assert!(response.batch_item_failures.is_empty());
     assert_eq!((out.done.len(), out.dead_lettered), (1, cases.len() + 1));
     assert_eq!(estate.gateway.charges_for("pay-P-9"), 1);

@@ -230,35 +230,90 @@ async fn dynamodb_answers_the_sparse_index_query_as_the_twin_does_on_moto() {
 #[tokio::test]
 async fn payment_processor_charges_once_with_its_idempotency_records_in_dynamodb_on_moto() {
     use platform_aws::dynamodb::{DynamoDocuments, client_from_env, create_documents_table};
+    use platform_aws::invocation::Invocation;
     emulator("AWS_ENDPOINT_URL");
     let client = client_from_env().await;
     let payments = fresh("it-payments");
     create_documents_table(&client, &payments).await.expect("payments table");
-    let (bus, gateway) = (inmemory::Bus::new(3), inmemory::TestGateway::default());
+    let (bus, gateway, clock) =
+        (inmemory::Bus::new(3), inmemory::TestGateway::default(), local::estate::SteppingClock::default());
     let processor = payment_processor::PaymentProcessor {
-        clock: Arc::new(chrono::Utc::now),
+        clock: clock.for_payments(),
         payments: Arc::new(DynamoDocuments::new(client, &payments)),
         gateway: Arc::new(gateway.clone()),
         bus: Arc::new(bus.clone()),
         dead_letters: domain::dead_letter::DeadLetterPolicy::new("payment-processor", "checkout.dlq"),
         rules: payment_processor::Rules::default(),
     };
-    let event = || serde_json::from_slice(&fixture("aws/msk/payment-processor-requested.json")).expect("MSK event");
-    let (first, out) = processor.handle(event()).await.expect("a Kafka batch");
+    let fixture_event = || -> Value {
+        serde_json::from_slice(&fixture("aws/msk/payment-processor-requested.json")).expect("MSK event")
+    };
+    let deliver = |event: Value| {
+        let invocation = Invocation::lasting(clock.now(), chrono::Duration::seconds(60));
+        let processor = &processor;
+        async move {
+            processor
+                .handle(serde_json::from_value(event).expect("MSK event"), &invocation)
+                .await
+                .expect("a Kafka batch")
+        }
+    };
+    let (first, out) = deliver(fixture_event()).await;
     assert_eq!(
         (first.batch_item_failures.len(), out.dead_lettered, out.failed),
         (1, 1, 2),
         "tok_timeout failed its record"
     );
-    let (second, out) = processor.handle(event()).await.expect("a Kafka batch");
-    assert!(second.batch_item_failures.is_empty(), "{second:?}");
+    let (second, _) = deliver(fixture_event()).await;
+    assert_eq!(second.batch_item_failures.len(), 1, "the timed-out charge holds its payment until the lease runs out");
+    clock.wait(chrono::Duration::seconds(120));
+    let (third, out) = deliver(fixture_event()).await;
+    assert!(third.batch_item_failures.is_empty(), "{third:?}");
     assert_eq!(out.done.len(), 4);
     for id in ["pay-A200100", "pay-A200105", "pay-A200107", "pay-A200108"] {
-        assert_eq!(gateway.charges_for(id), 1, "{id} charged once over two deliveries and a timeout");
+        assert_eq!(gateway.charges_for(id), 1, "{id} charged once over three deliveries and a timeout");
     }
+    // The record keeps what was asked (the token only as its fingerprint), as DynamoDB stores it.
     let stored = processor.payments.read("pay-A200107", "payment").await.expect("read").expect("record").body;
     let stored = stored.to_value();
     assert_eq!((stored["state"].as_str(), stored["attempts"].as_u64()), (Some("finished"), Some(2)));
+    assert_eq!(stored["order_id"], "A200107");
+    assert_eq!(stored["amount"], json!({"amount_minor": 7800, "currency": "EUR"}));
+    assert_eq!(stored["token_sha256"], payment_processor::attempt::token_fingerprint("tok_timeout").as_str());
+    assert_eq!(stored["requested_at"], "2026-11-21T08:16:43Z");
+    let record: payment_processor::attempt::PaymentRecord =
+        serde_json::from_value(stored.clone()).expect("the stored record reads back");
+    assert_eq!(record.asked.amount.amount_minor, 7800);
+
+    // The same payment id asked for another amount: dead-lettered, not charged, record unchanged.
+    let mut event = fixture_event();
+    let records = event["records"]["payment.requested-0"].as_array_mut().expect("partition 0");
+    let mut request: Value =
+        serde_json::from_slice(&STANDARD.decode(records[0]["value"].as_str().expect("value")).expect("base64"))
+            .expect("json");
+    request["data"]["amount"]["amount_minor"] = 9_999.into();
+    records[0]["value"] = STANDARD.encode(request.to_string()).into();
+    records[0]["offset"] = 4_413.into();
+    records.truncate(1);
+    event["records"].as_object_mut().expect("records").retain(|k, _| k == "payment.requested-0");
+    let (response, out) = deliver(event).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!((out.done.len(), out.dead_lettered), (0, 1));
+    assert_eq!(gateway.charges_for("pay-A200100"), 1);
+    let stored = processor.payments.read("pay-A200100", "payment").await.expect("read").expect("record").body;
+    assert_eq!(stored.to_value()["amount"]["amount_minor"], 4499);
+    let dead = bus.records("checkout.dlq");
+    let mut codes: Vec<Option<String>> = dead
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<Value>(&r.payload).expect("json")["data"]["reason_code"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    codes.sort();
+    let expected = ["missing_payment_token", "missing_payment_token", "missing_payment_token", "payment_mismatch"];
+    assert_eq!(codes, expected.map(|c| Some(c.to_string())));
 }
 
 #[tokio::test]

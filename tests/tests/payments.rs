@@ -8,7 +8,7 @@ use domain::ports::{Charge, ChargeOutcome, Documents, OutboundMessage, PaymentGa
 use domain::values::{Currency, Money, OrderId};
 use local::estate::Estate;
 use local::lambda_host::msk_event;
-use payment_processor::attempt::{PaymentRecord, PaymentState, RECORD_ID};
+use payment_processor::attempt::{Asked, PaymentRecord, PaymentState, RECORD_ID};
 use std::collections::BTreeMap;
 
 fn request(order: &str, token: Option<&str>) -> CloudEvent<PaymentRequested> {
@@ -94,7 +94,8 @@ async fn documented_tokens_give_their_outcomes_and_each_payment_is_charged_once(
     // Every request delivered again (a consumer group reset): no charge, the same outcome bytes.
     let before = outcomes(&estate);
     let records = estate.bus.records(topics::PAYMENT_REQUESTED);
-    let (response, _) = estate.payment_processor.handle(msk_event(&records)).await.expect("a Kafka batch");
+    let invocation = estate.lambda_invocation();
+    let (response, _) = estate.payment_processor.handle(msk_event(&records), &invocation).await.expect("a Kafka batch");
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(outcomes(&estate), before);
     assert!((1..=5).all(|i| estate.gateway.charges_for(&format!("pay-P-{i}")) == 1));
@@ -109,7 +110,7 @@ async fn a_charge_whose_attempt_died_is_found_by_lookup_not_made_again() {
     let held = PaymentRecord {
         id: RECORD_ID.into(),
         pk: "pay-P-7".into(),
-        order_id: "P-7".into(),
+        asked: Asked::of(&r, "tok_visa"),
         attempts: 1,
         state: PaymentState::Charging { lease_until: "2026-11-21T10:01:00Z".parse().expect("time") },
     };
@@ -120,7 +121,7 @@ async fn a_charge_whose_attempt_died_is_found_by_lookup_not_made_again() {
     publish(&estate, &r).await;
     let (response, out) = estate
         .payment_processor
-        .handle(msk_event(&estate.bus.records(topics::PAYMENT_REQUESTED)))
+        .handle(msk_event(&estate.bus.records(topics::PAYMENT_REQUESTED)), &estate.lambda_invocation())
         .await
         .expect("a Kafka batch");
     assert!(response.batch_item_failures.is_empty());
@@ -189,15 +190,20 @@ async fn every_request_delivered_three_times_at_once_is_charged_once() {
     let deliveries: Vec<_> = (0..3)
         .map(|_| {
             let (processor, event) = (estate.payment_processor.clone(), msk_event(&records));
-            tokio::spawn(async move { processor.handle(event).await.expect("a Kafka batch") })
+            let invocation = estate.lambda_invocation();
+            tokio::spawn(async move { processor.handle(event, &invocation).await.expect("a Kafka batch") })
         })
         .collect();
     for d in deliveries {
         d.await.expect("delivery ran");
     }
-    // Lambda retries what failed (a held lease, the timeout) until every request is done.
+    // Lambda retries what failed (a held lease, the timeout) until every request is done; the
+    // timed-out charge's lease runs out meanwhile.
     for _ in 0..10 {
-        let (response, _) = estate.payment_processor.handle(msk_event(&records)).await.expect("a Kafka batch");
+        estate.clock.wait(local::estate::LAMBDA_RETRY_PAUSE);
+        let invocation = estate.lambda_invocation();
+        let (response, _) =
+            estate.payment_processor.handle(msk_event(&records), &invocation).await.expect("a Kafka batch");
         if response.batch_item_failures.is_empty() {
             break;
         }

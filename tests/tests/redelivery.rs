@@ -27,7 +27,7 @@ async fn deliver(estate: &mut Estate, path: &str) {
     }
     if estate.is_lambda(function) {
         // Each Lambda gets its own fixtures, and a batch with failed records is invoked again,
-        // as the event source mapping retries it, until it goes through.
+        // as the event source mapping retries it (after its pause), until it goes through.
         let event: aws_lambda_events::event::kafka::KafkaEvent =
             serde_json::from_slice(&raw).expect("fixture is a Lambda event");
         for _ in 0..LAMBDA_RETRIES {
@@ -35,6 +35,7 @@ async fn deliver(estate: &mut Estate, path: &str) {
             if response.batch_item_failures.is_empty() {
                 return;
             }
+            estate.clock.wait(local::estate::LAMBDA_RETRY_PAUSE);
         }
         panic!("{path}: records still failing after {LAMBDA_RETRIES} invocations");
     }

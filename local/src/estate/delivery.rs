@@ -2,6 +2,7 @@
 //! the Functions host polling Kafka for each Azure function app, Lambda's MSK event source
 //! mappings, and the bridge's mirror topics pushed on to their subscribers.
 use super::*;
+use platform_aws::invocation::Invocation;
 
 impl Estate {
     /// Pub/Sub pushes one ERP message to merch-normalizer, redelivering on a non-2xx answer as
@@ -103,10 +104,14 @@ impl Estate {
 
     /// Lambda's event source mapping for payment-processor.
     pub async fn run_payment_processor(&mut self, max_batch: usize) -> Result<(), RunError> {
-        let processor = self.payment_processor.clone();
+        let (processor, clock) = (self.payment_processor.clone(), self.clock.clone());
         self.run_lambda(payment_processor::NAME, &[topics::PAYMENT_REQUESTED], max_batch, move |event| {
             let processor = processor.clone();
-            async move { processor.handle(event).await.map(|(r, out)| (r, out.dead_lettered)).map_err(|e| e.to_string()) }
+            let invocation = Invocation::lasting(clock.now(), LAMBDA_TIMEOUT);
+            async move {
+                let handled = processor.handle(event, &invocation).await;
+                handled.map(|(r, out)| (r, out.dead_lettered)).map_err(|e| e.to_string())
+            }
         })
         .await
     }
@@ -153,12 +158,15 @@ impl Estate {
                 stat.dead_lettered += dead_lettered as u64;
                 stat.records_in += settled.len() as u64;
                 self.bus.commit(function, &settled);
+                if response.batch_item_failures.is_empty() || !settled.is_empty() {
+                    retries = 0; // progress: what fails now is a new batch
+                }
                 if response.batch_item_failures.is_empty() {
-                    retries = 0;
                     continue;
                 }
                 retries += 1;
                 self.stat(function).retries += 1;
+                self.clock.wait(LAMBDA_RETRY_PAUSE);
                 if retries > LAMBDA_MAX_RETRIES && self.commit_past_exhausted {
                     // As a mapping with a retry limit does: the failing record is done with
                     // (its metadata goes to the on-failure destination), the rest is retried.

@@ -219,12 +219,30 @@ pub enum ChargeOutcome {
     },
 }
 
+/// Why a charge has no outcome. What matters is whether the request may have reached the
+/// gateway: only a failure known to come before sending says nothing was charged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChargeError {
+    /// The request never left (no connection, refused before sending, an outage known up
+    /// front): nothing was charged, and charging again is safe.
+    #[error("not sent: {0}")]
+    NotSent(String),
+    /// The request may have reached the gateway (a timeout, a connection lost after sending):
+    /// it may have charged, and may show in `lookup` only later.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
+    /// The gateway refused the request itself (a 4xx): nothing was charged.
+    #[error("rejected: {0}")]
+    Rejected(String),
+}
+
 /// A card payment gateway.
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
-    /// Charges. `Unavailable` (a timeout, an outage) says nothing about whether it charged:
-    /// ask `lookup` before charging that payment id again.
-    async fn charge(&self, charge: &Charge) -> Result<ChargeOutcome, PortError>;
+    /// Charges. An `Unknown` failure says nothing about whether it charged: ask `lookup`
+    /// before charging that payment id again, and not at once (the gateway may show the charge
+    /// only after a while).
+    async fn charge(&self, charge: &Charge) -> Result<ChargeOutcome, ChargeError>;
     /// What the gateway did under this payment id, if anything.
     async fn lookup(&self, payment_id: &str) -> Result<Option<ChargeOutcome>, PortError>;
 }

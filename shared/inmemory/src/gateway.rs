@@ -8,11 +8,13 @@
 //! | `tok_visa`, `tok_mc`, `tok_mastercard`, `tok_amex`, or one of them + `_…` (`tok_visa_4242`) | succeeds |
 //! | `tok_decline` | declined, `card_declined` |
 //! | `tok_insufficient_funds` | declined, `insufficient_funds` |
-//! | `tok_timeout` | charges, then times out on the first call for a payment id; later calls succeed |
+//! | `tok_timeout` | charges, then times out on the first call for a payment id (`ChargeError::Unknown`); later calls succeed |
 //! | anything else | declined, `invalid_token` (as a real gateway answers a token it does not know) |
+//!
+//! An injected outage (`outage`) fails a call before it is sent: `ChargeError::NotSent`.
 use crate::Outage;
 use async_trait::async_trait;
-use domain::ports::{Charge, ChargeOutcome, PaymentGateway, PortError};
+use domain::ports::{Charge, ChargeError, ChargeOutcome, PaymentGateway, PortError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -68,13 +70,13 @@ fn outcome_of(charge: &Charge) -> ChargeOutcome {
 
 #[async_trait]
 impl PaymentGateway for TestGateway {
-    async fn charge(&self, charge: &Charge) -> Result<ChargeOutcome, PortError> {
-        self.outage.check("gateway charge")?;
+    async fn charge(&self, charge: &Charge) -> Result<ChargeOutcome, ChargeError> {
+        self.outage.check("gateway charge").map_err(|e| ChargeError::NotSent(e.to_string()))?;
         let outcome = outcome_of(charge);
         let mut ledger = self.lock();
         ledger.charges.push((charge.payment_id.clone(), charge.amount.amount_minor, outcome.clone()));
         if charge.token == "tok_timeout" && ledger.timed_out.insert(charge.payment_id.clone()) {
-            return Err(PortError::Unavailable(format!("gateway timed out charging {}", charge.payment_id)));
+            return Err(ChargeError::Unknown(format!("gateway timed out charging {}", charge.payment_id)));
         }
         Ok(outcome)
     }
@@ -108,9 +110,13 @@ mod tests {
         assert_eq!(g.charge(&charge("p3", "tok_insufficient_funds")).await, no("insufficient_funds"));
         assert_eq!(g.charge(&charge("p4", "tok_visabogus")).await, no("invalid_token"));
         assert_eq!(g.charge(&charge("p5", "4242424242424242")).await, no("invalid_token"));
-        assert!(g.charge(&charge("p6", "tok_timeout")).await.is_err(), "the first call times out");
-        assert_eq!(g.lookup("p6").await, ok("p6").map(Some), "but it charged");
+        assert!(matches!(g.charge(&charge("p6", "tok_timeout")).await, Err(ChargeError::Unknown(_))), "times out");
+        let charged = ChargeOutcome::Succeeded { reference: "ch_p6".into() };
+        assert_eq!(g.lookup("p6").await, Ok(Some(charged)), "but it charged");
         assert_eq!(g.charge(&charge("p6", "tok_timeout")).await, ok("p6"));
         assert_eq!((g.charges_for("p6"), g.charges_for("p1"), g.lookup("p9").await), (2, 1, Ok(None)));
+        g.outage.fail_next(1);
+        assert!(matches!(g.charge(&charge("p7", "tok_visa")).await, Err(ChargeError::NotSent(_))), "never sent");
+        assert_eq!((g.charges_for("p7"), g.lookup("p7").await), (0, Ok(None)));
     }
 }

@@ -1,7 +1,9 @@
 //! AWS Lambda trigger envelopes (aws_lambda_events) → plain records, the batch-item-failure
 //! responses Lambda's event source mappings read back and the rules every Kafka-triggered Lambda
-//! keeps over its batch (`kafka_batch`), and DynamoDB behind the ports (`dynamodb`).
+//! keeps over its batch (`kafka_batch`), DynamoDB behind the ports (`dynamodb`), and what a
+//! handler learns of its invocation besides the event (`invocation`: its deadline).
 pub mod dynamodb;
+pub mod invocation;
 pub mod kafka_batch;
 pub mod msk;
 pub mod msk_event;

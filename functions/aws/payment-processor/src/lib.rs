@@ -3,23 +3,27 @@
 //! `payment.succeeded` / `payment.failed`.
 //!
 //! Per record (the batch rules are `platform_aws::kafka_batch`'s): the idempotency record in
-//! DynamoDB is written before the charge and the outcome after (`attempt.rs`). A gateway timeout
-//! or outage fails the record for Lambda to retry; the retry asks the gateway what it did before
-//! charging again. A request without a token is dead-lettered `missing_payment_token`; a token
-//! the gateway does not know is its decline (`invalid_token`), published as `payment.failed`.
+//! DynamoDB is written before the charge and the outcome after (`attempt.rs`, `pay.rs`). It binds
+//! the payment id to what its first request asked; a request that asks otherwise is
+//! dead-lettered `payment_mismatch`. A gateway failure fails the record for Lambda to retry; the
+//! retry asks the gateway what it did before charging again. A request without a token is
+//! dead-lettered `missing_payment_token`; a token the gateway does not know is its decline
+//! (`invalid_token`), published as `payment.failed`.
+//!
+//! An invocation may not outlive the lease it takes on a payment id (or a second attempt could
+//! charge while it still runs): one with more time left than `PAYMENT_LEASE_SECONDS` fails as a
+//! whole before touching a record.
 pub mod attempt;
+mod pay;
 
-use attempt::{Next, PaymentRecord, PaymentState, RECORD_ID};
 use aws_lambda_events::event::kafka::KafkaEvent;
 use chrono::{DateTime, Duration, Utc};
-use domain::cloudevent::{CloudEvent, DomainEvent, decode};
+use domain::cloudevent::{DomainEvent, decode};
 use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy};
-use domain::events::{PaymentFailed, PaymentRequested, PaymentSucceeded, topics};
-use domain::ports::{
-    Charge, ChargeOutcome, Documents, Etag, OutboundMessage, PaymentGateway, PortError, Publisher, document,
-    read_document,
-};
+use domain::events::{PaymentRequested, topics};
+use domain::ports::{ChargeOutcome, Documents, PaymentGateway, Publisher};
 use platform_aws::EnvelopeError;
+use platform_aws::invocation::Invocation;
 use platform_aws::kafka_batch::{self, Failure, RecordHandler};
 use platform_aws::msk::{KafkaBatchResponse, MskRecord};
 use serve::{ConfigError, Env};
@@ -28,9 +32,6 @@ use tracing::Instrument;
 
 pub const NAME: &str = "payment-processor";
 pub const SOURCE: &str = "/aws/payment-processor";
-/// Lost version races on one payment id beyond this many fail the record for a retry.
-const MAX_CONFLICTS: usize = 8;
-
 /// `PAYMENT_GATEWAY` (the gateway adapter: only `test` exists; required when deployed, so a
 /// deployment never charges through the test gateway by default), `PAYMENTS_TABLE` (default
 /// `payments`), `PAYMENT_MAX_ATTEMPTS` (default 5: attempts to learn a
@@ -113,171 +114,34 @@ pub struct PaymentProcessor {
     pub rules: Rules,
 }
 
+/// Why an invocation failed as a whole (Lambda retries the batch).
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    #[error(
+        "the invocation has {remaining_seconds} s left, more than the {lease_seconds} s lease on a payment: \
+         PAYMENT_LEASE_SECONDS must exceed the function's timeout"
+    )]
+    OutlivesLease { remaining_seconds: i64, lease_seconds: i64 },
+}
+
 impl PaymentProcessor {
     pub async fn handle(
         &self,
         event: KafkaEvent,
-    ) -> Result<(KafkaBatchResponse, kafka_batch::BatchOutcome<Done>), EnvelopeError> {
+        invocation: &Invocation,
+    ) -> Result<(KafkaBatchResponse, kafka_batch::BatchOutcome<Done>), InvocationError> {
+        let (remaining, lease) = (invocation.remaining((self.clock)()), self.rules.lease);
+        if remaining > lease {
+            let (remaining_seconds, lease_seconds) = (remaining.num_seconds(), lease.num_seconds());
+            tracing::error!(remaining_seconds, lease_seconds, "the invocation could outlive its lease on a payment");
+            return Err(InvocationError::OutlivesLease { remaining_seconds, lease_seconds });
+        }
         let out = kafka_batch::handle(self, event).await?;
         tracing::info!(done = out.done.len(), dead_lettered = out.dead_lettered, failed = out.failed, "batch done");
         Ok((out.response.clone(), out))
     }
-
-    async fn pay(&self, request: &CloudEvent<PaymentRequested>) -> Result<Done, Failure> {
-        let r = &request.data;
-        let token = r.payment_token.clone().ok_or_else(|| {
-            Failure::Permanent(
-                "missing_payment_token",
-                format!("payment {} has no payment_token to charge", r.payment_id),
-            )
-        })?;
-        for _ in 0..MAX_CONFLICTS {
-            let stored = self.payments.read(&r.payment_id, RECORD_ID).await?;
-            let (record, etag) = match stored {
-                Some(d) => {
-                    let record: PaymentRecord = read_document(&d.body, &format!("payment {}", r.payment_id))?;
-                    (Some(record), Some(d.etag))
-                }
-                None => (None, None),
-            };
-            let order_id = r.order_id.as_str();
-            match attempt::next(
-                record.as_ref(),
-                &r.payment_id,
-                order_id,
-                (self.clock)(),
-                self.rules.lease,
-                self.rules.max_attempts,
-            ) {
-                Next::Publish(outcome) => {
-                    self.announce(request, &outcome).await?;
-                    return Ok(Done::Published { outcome, charged: false });
-                }
-                Next::Busy { until } => {
-                    let reason = format!("payment {} is held by another attempt until {until}", r.payment_id);
-                    return Err(Failure::Transient(PortError::Unavailable(reason)));
-                }
-                Next::GaveUp(reason) => return Err(Failure::Permanent("retries_exhausted", reason)),
-                Next::GiveUp(record) => {
-                    let PaymentState::GaveUp { reason } = &record.state else { unreachable!("GiveUp carries GaveUp") };
-                    let reason = reason.clone();
-                    if self.write(&r.payment_id, &record, etag.as_ref()).await?.is_none() {
-                        continue;
-                    }
-                    return Err(Failure::Permanent("retries_exhausted", reason));
-                }
-                Next::Take { record, lookup_first } => {
-                    let Some(held) = self.write(&r.payment_id, &record, etag.as_ref()).await? else {
-                        continue; // another attempt took it first
-                    };
-                    return self.charge_once(request, &token, (record, held), lookup_first).await;
-                }
-            }
-        }
-        Err(Failure::Transient(PortError::Unavailable(format!(
-            "payment {}: {MAX_CONFLICTS} write conflicts",
-            r.payment_id
-        ))))
-    }
-
-    /// Holding the record: learn the outcome (from `lookup` when an earlier attempt may have
-    /// charged, else by charging), keep it, publish it. A gateway failure releases the record.
-    async fn charge_once(
-        &self,
-        request: &CloudEvent<PaymentRequested>,
-        token: &str,
-        (held, etag): (PaymentRecord, Etag),
-        lookup_first: bool,
-    ) -> Result<Done, Failure> {
-        let r = &request.data;
-        let charge = Charge { payment_id: r.payment_id.clone(), token: token.to_string(), amount: r.amount };
-        let found = if lookup_first { self.gateway.lookup(&r.payment_id).await } else { Ok(None) };
-        let learned = match found {
-            Ok(Some(outcome)) => Ok((outcome, false)),
-            Ok(None) => match self.gateway.charge(&charge).await {
-                // The gateway refused the request itself (no charge was made): the payment fails.
-                Err(PortError::Rejected(why)) => {
-                    tracing::warn!(payment_id = %r.payment_id, %why, "gateway refused the charge");
-                    Ok((ChargeOutcome::Declined { reason: "gateway_rejected".into() }, true))
-                }
-                other => other.map(|o| (o, true)),
-            },
-            Err(e) => Err(e),
-        };
-        let (outcome, charged) = match learned {
-            Ok(known) => known,
-            Err(e) => {
-                // Let the next attempt in at once rather than after the lease.
-                let released = PaymentRecord { state: PaymentState::Charging { lease_until: (self.clock)() }, ..held };
-                if let Err(release) = self.rewrite(&released, &etag).await {
-                    tracing::warn!(error = %release, "could not release the payment; the next attempt waits for the lease");
-                }
-                return Err(Failure::Transient(e));
-            }
-        };
-        let finished = PaymentRecord { state: PaymentState::Finished { outcome: outcome.clone() }, ..held.clone() };
-        if let Err(e) = self.rewrite(&finished, &etag).await {
-            // The outcome is the gateway's to tell again: let the next attempt ask at once.
-            let released = PaymentRecord { state: PaymentState::Charging { lease_until: (self.clock)() }, ..held };
-            if let Err(release) = self.rewrite(&released, &etag).await {
-                tracing::warn!(error = %release, "could not release the payment; the next attempt waits for the lease");
-            }
-            return Err(e.into());
-        }
-        tracing::info!(payment_id = %r.payment_id, ?outcome, charged, "payment outcome kept");
-        self.announce(request, &outcome).await?;
-        Ok(Done::Published { outcome, charged })
-    }
-
-    /// Writes the record under the version read (create when none): its new version, or None if
-    /// another attempt wrote first.
-    async fn write(
-        &self,
-        payment_id: &str,
-        record: &PaymentRecord,
-        etag: Option<&Etag>,
-    ) -> Result<Option<Etag>, PortError> {
-        let body = document(record)?;
-        let written = match etag {
-            Some(etag) => self.payments.replace(payment_id, RECORD_ID, body, etag).await,
-            None => self.payments.create(payment_id, RECORD_ID, body).await,
-        };
-        match written {
-            Ok(etag) => Ok(Some(etag)),
-            Err(PortError::PreconditionFailed | PortError::AlreadyExists) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Rewrites the record this attempt holds, under the version it wrote: if another attempt
-    /// took the record over meanwhile (this one outlived its lease), that one's write stands.
-    async fn rewrite(&self, record: &PaymentRecord, held: &Etag) -> Result<(), PortError> {
-        match self.write(&record.pk, record, Some(held)).await? {
-            Some(_) => Ok(()),
-            None => Err(PortError::Unavailable(format!("payment {} was taken over by another attempt", record.pk))),
-        }
-    }
-
-    /// Publishes the outcome as its event: the same id and bytes on every redelivery.
-    async fn announce(&self, request: &CloudEvent<PaymentRequested>, outcome: &ChargeOutcome) -> Result<(), PortError> {
-        let r = &request.data;
-        let (order_id, payment_id, amount) = (r.order_id.clone(), r.payment_id.clone(), r.amount);
-        let message = match outcome {
-            ChargeOutcome::Succeeded { reference } => {
-                let data = PaymentSucceeded { order_id, payment_id, amount, gateway_reference: reference.clone() };
-                message(format!("payment-succeeded-{}", r.payment_id), request.time, data)
-            }
-            ChargeOutcome::Declined { reason } => {
-                let data = PaymentFailed { order_id, payment_id, amount, reason: reason.clone() };
-                message(format!("payment-failed-{}", r.payment_id), request.time, data)
-            }
-        };
-        self.bus.publish(message).await.map(|_| ())
-    }
-}
-
-fn message<T: DomainEvent>(id: String, time: DateTime<Utc>, data: T) -> OutboundMessage {
-    CloudEvent::new(id, SOURCE, time, data).to_message()
 }
 
 impl RecordHandler for PaymentProcessor {

@@ -1,5 +1,6 @@
 //! Lambda entry point: configuration from the environment (in Lambda the Kafka bootstrap servers
-//! are required), the idempotency records in DynamoDB, the gateway, then the runtime's loop.
+//! are required), the idempotency records in DynamoDB, the gateway, then the runtime's loop,
+//! which hands the handler each invocation's deadline with its event.
 //!
 //! The only gateway adapter is the deterministic test gateway (`inmemory::TestGateway`,
 //! documented tokens): no card processor's API is reachable from here. A deployment must name it
@@ -8,6 +9,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use payment_processor::{Config, GatewayKind, PaymentProcessor};
 use platform_aws::dynamodb::{DynamoDocuments, client_from_env};
 use platform_aws::msk_event::MskEvent;
+use platform_aws::invocation::Invocation;
 use std::sync::Arc;
 
 #[tokio::main]
@@ -28,7 +30,9 @@ async fn main() -> Result<(), serve::Fatal> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<MskEvent>| {
         let processor = processor.clone();
         async move {
-            processor.handle(event.payload.0).await.map(|(response, _)| response).map_err(lambda_runtime::Error::from)
+            let invocation = Invocation::of(&event.context);
+            let handled = processor.handle(event.payload.0, &invocation).await;
+            handled.map(|(response, _)| response).map_err(lambda_runtime::Error::from)
         }
     }))
     .await
