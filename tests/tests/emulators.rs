@@ -238,7 +238,7 @@ async fn payment_processor_charges_once_with_its_idempotency_records_in_dynamodb
     let (bus, gateway, clock) =
         (inmemory::Bus::new(3), inmemory::TestGateway::default(), local::estate::SteppingClock::default());
     let processor = payment_processor::PaymentProcessor {
-        clock: clock.for_payments(),
+        clock: clock.as_fn(),
         payments: Arc::new(DynamoDocuments::new(client, &payments)),
         gateway: Arc::new(gateway.clone()),
         bus: Arc::new(bus.clone()),

@@ -71,7 +71,7 @@ fn world(slow: bool, max_attempts: u32) -> World {
         Arc::new(gateway.clone())
     };
     let processor = Arc::new(PaymentProcessor {
-        clock: clock.for_payments(),
+        clock: clock.as_fn(),
         payments: Arc::new(payments.clone()),
         gateway: port,
         bus: Arc::new(bus.clone()),
