@@ -546,12 +546,15 @@ async fn unwrapped_push_from_the_emulator_is_read_with_its_metadata() {
 }
 
 /// The `local` binary, built beside this test (its package has CLI tests, so every test run builds it).
+/// The `local` binary the workspace build made: beside this test's `deps/` folder, or, when
+/// cargo's build directory is set apart (`build.build-dir`), in the workspace's `target/debug`.
 fn local_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
-    let bin = dir.join("local");
-    assert!(bin.exists(), "{} missing: build the workspace's tests first", bin.display());
-    bin
+    let workspace_target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug");
+    let candidates = [dir.join("local"), workspace_target.join("local")];
+    let bin = candidates.iter().find(|b| b.exists());
+    bin.cloned().unwrap_or_else(|| panic!("{candidates:?} missing: build the workspace's tests first"))
 }
 
 #[tokio::test]
