@@ -8,8 +8,8 @@
 use lambda_runtime::{LambdaEvent, service_fn};
 use payment_processor::{Config, GatewayKind, PaymentProcessor};
 use platform_aws::dynamodb::{DynamoDocuments, client_from_env};
-use platform_aws::msk_event::MskEvent;
 use platform_aws::invocation::Invocation;
+use platform_aws::msk_event::MskEvent;
 use std::sync::Arc;
 
 #[tokio::main]
