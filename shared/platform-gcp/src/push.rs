@@ -79,6 +79,10 @@ pub enum PushError {
     BadBase64(String),
     #[error("missing header {0}")]
     MissingHeader(&'static str),
+    /// A header that names the form (`ce-type`) is there but not visible ASCII: the request
+    /// says it is a CloudEvent, so it is not read as another form.
+    #[error("header {0} is not visible ASCII")]
+    UnreadableHeader(&'static str),
 }
 
 impl PushError {
@@ -86,7 +90,7 @@ impl PushError {
         match self {
             PushError::NotAnEnvelope(_) => "wrong_envelope",
             PushError::BadBase64(_) => "bad_base64",
-            PushError::MissingHeader(_) => "wrong_envelope",
+            PushError::MissingHeader(_) | PushError::UnreadableHeader(_) => "wrong_envelope",
         }
     }
 }
@@ -196,7 +200,8 @@ pub fn from_http(headers: &HeaderMap, body: &[u8]) -> Result<PushedMessage, Push
             .map(|e| PushedMessage::from_envelope(e, form))
             .map_err(|e| PushError::NotAnEnvelope(e.to_string()))
     };
-    if let Some(ce_type) = header(headers, "ce-type") {
+    if headers.contains_key("ce-type") {
+        let ce_type = header(headers, "ce-type").ok_or(PushError::UnreadableHeader("ce-type"))?;
         if ce_type == MESSAGE_PUBLISHED {
             return envelope(body, PushForm::Eventarc);
         }
@@ -253,5 +258,16 @@ mod tests {
     #[test]
     fn garbage_is_not_an_envelope() {
         assert_eq!(from_http(&HeaderMap::new(), b"{").unwrap_err().code(), "wrong_envelope");
+    }
+
+    /// Found by the property test: a `ce-type` of non-ASCII bytes made the request read as a
+    /// wrapped push (its body happened to be an envelope) instead of being refused.
+    #[test]
+    fn a_cloudevent_whose_type_cannot_be_read_is_refused_not_read_as_another_form() {
+        let mut headers = HeaderMap::new();
+        headers.insert("ce-type", http::HeaderValue::from_bytes("\u{1e130}".as_bytes()).expect("obs-text"));
+        headers.insert("ce-id", http::HeaderValue::from_static("1"));
+        let body = br#"{"message":{"data":"aGk=","messageId":"9","publishTime":"2026-11-20T09:00:00Z"},"subscription":"projects/p/subscriptions/s"}"#;
+        assert_eq!(from_http(&headers, body), Err(PushError::UnreadableHeader("ce-type")));
     }
 }
