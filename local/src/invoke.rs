@@ -120,8 +120,8 @@ async fn run(
         return Err(InvokeError::ObjectsNeedS3(function.into()));
     }
     if name == order_sweeper::NAME {
-        let response = crate::sweeps::invoke(&estate, raw).await.map_err(not_envelope)?;
-        return Ok(json!({"function": function, "response": response, "effects": effects(&estate)}));
+        let response = crate::sweeps::invoke(estate, raw).await.map_err(not_envelope)?;
+        return Ok(json!({"function": function, "response": response, "effects": effects(estate)}));
     }
     if estate.is_lambda(name) {
         // Lambda's runtime parses the event into the trigger's type before the handler runs.

@@ -369,7 +369,7 @@ fn tweak_leaf(v: &Value, r: u32) -> Vec<u8> {
                 5 => s.to_lowercase(),
                 6 => format!("  {s} "),
                 // Past every record and field limit (16 KiB an ERP record, 64 KiB on the bus).
-                7 => s.repeat(if r % 3 == 0 { 70_000 / s.len().max(1) } else { 40 }),
+                7 => s.repeat(if r.is_multiple_of(3) { 70_000 / s.len().max(1) } else { 40 }),
                 8 => String::new(),
                 9 => chars.iter().rev().collect(),
                 _ => chars.iter().enumerate().filter(|(i, _)| *i != at).map(|(_, c)| c).collect(),
