@@ -54,13 +54,7 @@ pub async fn create_indexed_documents_table(
     table: &str,
     index: &SparseIndex,
 ) -> Result<(), PortError> {
-    let sparse = GlobalSecondaryIndex::builder()
-        .index_name(index.name)
-        .key_schema(key(index.hash, KeyType::Hash)?)
-        .key_schema(key(index.range, KeyType::Range)?)
-        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
-        .build()
-        .map_err(built)?;
+    let sparse = keys_only_index(index.name, index.hash, index.range)?;
     create(
         client
             .create_table()
@@ -78,13 +72,7 @@ pub async fn create_indexed_documents_table(
 
 /// The carts table: `customer_id` (partition) and `sku` (sort), with the index `by-sku`.
 pub async fn create_carts_table(client: &Client, table: &str) -> Result<(), PortError> {
-    let by_sku = GlobalSecondaryIndex::builder()
-        .index_name(CARTS_BY_SKU_INDEX)
-        .key_schema(key("sku", KeyType::Hash)?)
-        .key_schema(key("customer_id", KeyType::Range)?)
-        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
-        .build()
-        .map_err(built)?;
+    let by_sku = keys_only_index(CARTS_BY_SKU_INDEX, "sku", "customer_id")?;
     create(
         client
             .create_table()
@@ -96,4 +84,16 @@ pub async fn create_carts_table(client: &Client, table: &str) -> Result<(), Port
             .global_secondary_indexes(by_sku),
     )
     .await
+}
+
+/// A global secondary index on string keys that projects only the keys (both of the estate's
+/// indexes are read for keys, then the item is read whole).
+fn keys_only_index(name: &str, hash: &str, range: &str) -> Result<GlobalSecondaryIndex, PortError> {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(hash, KeyType::Hash)?)
+        .key_schema(key(range, KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+        .build()
+        .map_err(built)
 }
