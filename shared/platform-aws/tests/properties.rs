@@ -78,7 +78,7 @@ fn s3_event(objects: &[(String, CreatedObject)]) -> Vec<u8> {
         .iter()
         .map(|(name, o)| {
             json!({"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "eu-west-1",
-                "eventTime": o.event_time.to_rfc3339_opts(SecondsFormat::Millis, true), "eventName": name,
+                "eventTime": o.event_time.to_rfc3339_opts(SecondsFormat::AutoSi, true), "eventName": name,
                 "userIdentity": {"principalId": "AWS:uploader"}, "requestParameters": {"sourceIPAddress": "203.0.113.24"},
                 "responseElements": {},
                 "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": o.bucket, "arn": format!("arn:aws:s3:::{}", o.bucket)},
