@@ -167,7 +167,12 @@ fn order_updater_bench(rt: &tokio::runtime::Runtime, events: &[CloudEvent<OrderC
         });
         let mut service = service_fn(move |event: LambdaEvent<KafkaEvent>| {
             let updater = updater.clone();
-            async move { updater.handle(event.payload).await.map(|(response, _)| response) }
+            async move {
+                updater
+                    .handle(event.payload, &platform_aws::invocation::Invocation::one_minute())
+                    .await
+                    .map(|(response, _)| response)
+            }
         });
         let response: KafkaBatchResponse = rt.block_on(async {
             // As the runtime does: the invocation's bytes parsed into the trigger's type.

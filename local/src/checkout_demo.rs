@@ -205,8 +205,11 @@ async fn redeliver_everything(estate: &mut Estate, shop: &mut Storefront) -> Res
             queues.swap_remove(pick);
             continue;
         };
-        let (response, report) =
-            estate.order_updater.handle(msk_event(&records)).await.map_err(|e| RunError(e.to_string()))?;
+        let (response, report) = estate
+            .order_updater
+            .handle(msk_event(&records), &estate.lambda_invocation())
+            .await
+            .map_err(|e| RunError(e.to_string()))?;
         let settled = response.batch_item_failures.is_empty() && report.changed == 0;
         if !settled {
             return Err(RunError(format!("order-updater changed or failed on a redelivery: {report:?}")));

@@ -295,7 +295,8 @@ impl Estate {
     ) -> Result<(KafkaBatchResponse, String), String> {
         match function {
             order_updater::NAME => {
-                let (response, report) = self.order_updater.handle(event).await.map_err(|e| e.to_string())?;
+                let (response, report) =
+                    self.order_updater.handle(event, &self.lambda_invocation()).await.map_err(|e| e.to_string())?;
                 Ok((response, format!("{report:?}")))
             }
             payment_processor::NAME => {
@@ -306,12 +307,13 @@ impl Estate {
                 Ok((response, report))
             }
             cart_cleaner::NAME => {
-                let out = self.cart_cleaner.handle(event).await.map_err(|e| e.to_string())?;
+                let out =
+                    self.cart_cleaner.handle(event, &self.lambda_invocation()).await.map_err(|e| e.to_string())?;
                 let report = format!("done {:?}, dead-lettered {}, failed {}", out.done, out.dead_lettered, out.failed);
                 Ok((out.response, report))
             }
             kafka_pubsub_bridge::NAME => {
-                let out = self.bridge.handle(event).await.map_err(|e| e.to_string())?;
+                let out = self.bridge.handle(event, &self.lambda_invocation()).await.map_err(|e| e.to_string())?;
                 let report =
                     format!("mirrored {}, dead-lettered {}, failed {}", out.done.len(), out.dead_lettered, out.failed);
                 Ok((out.response, report))

@@ -211,7 +211,7 @@ pub async fn run(opts: &ImageOptions, progress: &mut dyn FnMut(String)) -> Resul
         let mut attempt = 0;
         loop {
             estate.stat(image_resizer::NAME).invocations += 1;
-            match estate.image_resizer.handle(event.clone()).await {
+            match estate.image_resizer.handle(event.clone(), &estate.lambda_invocation()).await {
                 Ok(_) => break,
                 Err(e) if attempt < LAMBDA_ASYNC_RETRIES => {
                     estate.stat(image_resizer::NAME).retries += 1;

@@ -112,7 +112,11 @@ async fn run(
             seed_uploads(estate, &event, dir).await;
         }
         *before = objects::before(estate);
-        let outcomes = estate.image_resizer.handle(event).await.map_err(|e| not_envelope(e.to_string()))?;
+        let outcomes = estate
+            .image_resizer
+            .handle(event, &estate.lambda_invocation())
+            .await
+            .map_err(|e| not_envelope(e.to_string()))?;
         let response = json!({"outcomes": outcomes});
         return Ok(json!({"function": function, "response": response, "effects": effects(estate)}));
     }

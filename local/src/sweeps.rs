@@ -22,7 +22,7 @@ impl Estate {
     pub async fn run_order_sweeper(&mut self, at: DateTime<Utc>) -> Result<SweepReport, RunError> {
         let report = self
             .order_sweeper
-            .handle(scheduled_event(at))
+            .handle(scheduled_event(at), &self.lambda_invocation())
             .await
             .map_err(|e| RunError(format!("{}: {e}", order_sweeper::NAME)))?;
         self.stat(order_sweeper::NAME).invocations += 1;
@@ -56,10 +56,10 @@ pub async fn invoke(estate: &Estate, raw: &[u8]) -> Result<serde_json::Value, St
     for seed in &seeds {
         let batch = std::fs::read(seed).map_err(|e| format!("{}: {e}", seed.display()))?;
         let batch = serde_json::from_slice(&batch).map_err(|e| format!("{}: {e}", seed.display()))?;
-        estate.order_updater.handle(batch).await.map_err(|e| e.to_string())?;
+        estate.order_updater.handle(batch, &estate.lambda_invocation()).await.map_err(|e| e.to_string())?;
     }
     let names: Vec<String> =
         seeds.iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
-    let report = estate.order_sweeper.handle(event).await.map_err(|e| e.to_string())?;
+    let report = estate.order_sweeper.handle(event, &estate.lambda_invocation()).await.map_err(|e| e.to_string())?;
     Ok(json!({"orders_from": names, "report": report}))
 }

@@ -6,6 +6,7 @@ use estate_tests::checkout::{approved, order_confirmed as order};
 use local::estate::Estate;
 use local::functions_host::kafka_trigger_request;
 use local::lambda_host::msk_event;
+use platform_aws::invocation::Invocation;
 use serde_json::{Value, json};
 
 /// Broken orders, each with the reason code it must be dead-lettered with.
@@ -105,7 +106,8 @@ async fn order_updater_dead_letters_each_broken_record_and_applies_the_good_one(
     }
     put(&estate, topics::ORDER_CONFIRMED, "G-1", serde_json::to_vec(&order("G-1")).expect("json")).await;
     let event = with_a_value_not_base64(msk_event(&estate.bus.records(topics::ORDER_CONFIRMED)));
-    let (response, report) = estate.order_updater.handle(event).await.expect("a Kafka batch");
+    let (response, report) =
+        estate.order_updater.handle(event, &Invocation::one_minute()).await.expect("a Kafka batch");
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     assert_eq!((report.changed, report.dead_lettered), (1, cases.len() + 1));
     assert_same_codes(dead_letter_codes(&estate), cases.iter().map(|(c, _)| *c).chain(["bad_base64"]));
@@ -182,7 +184,7 @@ async fn cart_cleaner_dead_letters_each_broken_deletion_and_applies_the_good_one
     }
     put(&estate, topics::PRODUCT_DELETED, "MUG-220", deleted("MUG-220", &|_| {})).await;
     let event = with_a_value_not_base64(msk_event(&estate.bus.records(topics::PRODUCT_DELETED)));
-    let out = estate.cart_cleaner.handle(event).await.expect("batch");
+    let out = estate.cart_cleaner.handle(event, &Invocation::one_minute()).await.expect("batch");
     assert!(out.response.batch_item_failures.is_empty(), "{:?}", out.response);
     assert_eq!((out.done.len(), out.dead_lettered), (1, cases.len() + 1));
     // Only the good deletion was applied: the broken ones all named TSH-001, which stays.
@@ -212,7 +214,7 @@ async fn the_bridge_dead_letters_what_it_cannot_mirror_and_mirrors_the_rest() {
     partition.push(with(1_000, "payments.internal", template.value.clone()));
     partition.push(with(1_001, topics::ORDER_PAID, Some("%%% not base64".into())));
     partition.push(with(1_002, topics::ORDER_PAID, Some(huge)));
-    let out = estate.bridge.handle(event).await.expect("batch");
+    let out = estate.bridge.handle(event, &Invocation::one_minute()).await.expect("batch");
     assert!(out.response.batch_item_failures.is_empty(), "{:?}", out.response);
     assert_eq!((out.done.len(), out.dead_lettered), (1, 3));
     let mirrored = estate.bus.records(&domain::events::topics::mirror_topic(topics::ORDER_PAID));

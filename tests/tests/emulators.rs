@@ -7,6 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use domain::ports::{Delivery, Documents, JsonText, ObjectStore, OutboundMessage, PortError, Publisher, PutOutcome};
 use estate_tests::{emulator, fixture, fresh};
 use kafka::{KafkaPublisher, ensure_topics, read_topic};
+use platform_aws::invocation::Invocation;
 use platform_azure::cosmos::{CosmosConfig, CosmosDocuments};
 use platform_gcp::gcs::GcsObjects;
 use platform_gcp::push::{PushForm, from_http};
@@ -177,10 +178,10 @@ async fn order_updater_keeps_its_state_machine_in_dynamodb_on_moto() {
         dead_letters: domain::dead_letter::DeadLetterPolicy::new("order-updater", "checkout.dlq"),
     };
     let event = || serde_json::from_slice(&fixture("aws/msk/order-updater-confirmed.json")).expect("MSK event");
-    let (response, first) = updater.handle(event()).await.expect("a Kafka batch");
+    let (response, first) = updater.handle(event(), &Invocation::one_minute()).await.expect("a Kafka batch");
     assert!(response.batch_item_failures.is_empty());
     assert_eq!((first.changed, first.redelivered, first.dead_lettered), (2, 1, 2));
-    let (_, again) = updater.handle(event()).await.expect("a Kafka batch");
+    let (_, again) = updater.handle(event(), &Invocation::one_minute()).await.expect("a Kafka batch");
     assert_eq!((again.changed, again.redelivered), (0, 3), "a redelivered batch changes no order");
     let stored = updater.store.orders.read("A200100", order_updater::RECORD_ID).await.expect("read").expect("order");
     assert_eq!(stored.body.to_value()["state"], "confirmed");
@@ -230,7 +231,6 @@ async fn dynamodb_answers_the_sparse_index_query_as_the_twin_does_on_moto() {
 #[tokio::test]
 async fn payment_processor_charges_once_with_its_idempotency_records_in_dynamodb_on_moto() {
     use platform_aws::dynamodb::{DynamoDocuments, client_from_env, create_documents_table};
-    use platform_aws::invocation::Invocation;
     emulator("AWS_ENDPOINT_URL");
     let client = client_from_env().await;
     let payments = fresh("it-payments");

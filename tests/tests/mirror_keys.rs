@@ -17,6 +17,7 @@ use domain::ports::{ObjectStore, OutboundMessage, Publisher};
 use estate_tests::Logs;
 use local::estate::{AUDIT_BUCKET, Estate};
 use local::lambda_host::msk_event;
+use platform_aws::invocation::Invocation;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -90,7 +91,11 @@ async fn a_record_of_a_dead_letter_topic_that_cannot_be_mirrored_is_parked_and_t
     let mut estate = Estate::new();
     for topic in [topics::MERCH_DLQ, topics::CHECKOUT_DLQ] {
         unmirrorable(&estate, topic);
-        let out = estate.bridge.handle(msk_event(&estate.bus.records(topic))).await.expect("a Kafka batch");
+        let out = estate
+            .bridge
+            .handle(msk_event(&estate.bus.records(topic)), &Invocation::one_minute())
+            .await
+            .expect("a Kafka batch");
         assert!(out.response.batch_item_failures.is_empty(), "done, not retried");
         assert_eq!(out.dead_lettered, 1);
         assert_eq!(estate.bus.records(topic).len(), 1, "no dead letter back into {topic}, which the bridge reads");
@@ -126,7 +131,11 @@ async fn an_undecodable_record_of_merch_dlq_is_parked_with_its_origin_and_reason
     let event = json!({"eventSource": "aws:kafka", "records": {"merch.dlq-2": [{"topic": "merch.dlq", "partition": 2,
         "offset": 9, "timestamp": 1795000000000i64, "timestampType": "CREATE_TIME", "key": STANDARD.encode("SKU-1"),
         "value": "not base64!", "headers": []}]}});
-    let out = estate.bridge.handle(serde_json::from_value(event).expect("MSK event")).await.expect("a Kafka batch");
+    let out = estate
+        .bridge
+        .handle(serde_json::from_value(event).expect("MSK event"), &Invocation::one_minute())
+        .await
+        .expect("a Kafka batch");
     assert_eq!((out.dead_lettered, out.failed), (1, 0));
     let parked = letters(&estate, topics::PARKED);
     assert_eq!(parked.len(), 1);

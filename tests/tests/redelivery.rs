@@ -5,6 +5,7 @@ use local::estate::Estate;
 use local::invoke::as_http;
 use local::oneshot::post;
 use local::scenario::Rng;
+use platform_aws::invocation::Invocation;
 use platform_azure::{InvocationRequest, InvocationResponse};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -17,7 +18,7 @@ async fn deliver(estate: &mut Estate, path: &str) {
     if function == image_resizer::NAME {
         let event = serde_json::from_slice(&raw).expect("an S3 notification");
         local::invoke::seed_uploads(estate, &event, &estate_tests::repo_root().join("events/aws/s3/objects")).await;
-        estate.image_resizer.handle(event).await.expect("handled");
+        estate.image_resizer.handle(event, &Invocation::one_minute()).await.expect("handled");
         return;
     }
     if function == order_sweeper::NAME {

@@ -92,11 +92,16 @@ impl Estate {
     /// order-updater's mappings, run in the order given: they are independent, so which topic's
     /// batch comes first is anyone's guess (a decision may arrive before its order).
     pub async fn run_order_updater_in(&mut self, topics: &[&str], max_batch: usize) -> Result<(), RunError> {
-        let updater = self.order_updater.clone();
+        let (updater, clock) = (self.order_updater.clone(), self.clock.clone());
         self.run_lambda(order_updater::NAME, topics, max_batch, move |event| {
             let updater = updater.clone();
+            let invocation = Invocation::lasting(clock.now(), LAMBDA_TIMEOUT);
             async move {
-                updater.handle(event).await.map(|(r, report)| (r, report.dead_lettered)).map_err(|e| e.to_string())
+                updater
+                    .handle(event, &invocation)
+                    .await
+                    .map(|(r, report)| (r, report.dead_lettered))
+                    .map_err(|e| e.to_string())
             }
         })
         .await
@@ -118,11 +123,16 @@ impl Estate {
 
     /// Lambda's event source mapping for cart-cleaner.
     pub async fn run_cart_cleaner(&mut self, max_batch: usize) -> Result<(), RunError> {
-        let cleaner = self.cart_cleaner.clone();
+        let (cleaner, clock) = (self.cart_cleaner.clone(), self.clock.clone());
         self.run_lambda(cart_cleaner::NAME, &[topics::PRODUCT_DELETED], max_batch, move |event| {
             let cleaner = cleaner.clone();
+            let invocation = Invocation::lasting(clock.now(), LAMBDA_TIMEOUT);
             async move {
-                cleaner.handle(event).await.map(|out| (out.response, out.dead_lettered)).map_err(|e| e.to_string())
+                cleaner
+                    .handle(event, &invocation)
+                    .await
+                    .map(|out| (out.response, out.dead_lettered))
+                    .map_err(|e| e.to_string())
             }
         })
         .await
@@ -215,10 +225,17 @@ impl Estate {
     /// in-memory Pub/Sub (the bus, under the `mirror-…` topic names), then Pub/Sub's push
     /// subscriptions delivering what was mirrored to audit-sink, fulfillment and image-analytics.
     pub async fn run_mirror(&mut self, max_batch: usize) -> Result<(), RunError> {
-        let bridge = self.bridge.clone();
+        let (bridge, clock) = (self.bridge.clone(), self.clock.clone());
         self.run_lambda(kafka_pubsub_bridge::NAME, &topics::MIRRORED, max_batch, move |event| {
             let bridge = bridge.clone();
-            async move { bridge.handle(event).await.map(|out| (out.response, out.dead_lettered)).map_err(|e| e.to_string()) }
+            let invocation = Invocation::lasting(clock.now(), LAMBDA_TIMEOUT);
+            async move {
+                bridge
+                    .handle(event, &invocation)
+                    .await
+                    .map(|out| (out.response, out.dead_lettered))
+                    .map_err(|e| e.to_string())
+            }
         })
         .await?;
         for (subscriber, kafka_topics) in PUSH_SUBSCRIPTIONS {

@@ -7,8 +7,12 @@
 //!   is parked on `dead-letters.parked` instead, with an error log, so a dead letter never loops;
 //! - a record that may succeed later (a store or the bus unavailable), or whose dead letter could
 //!   not be published, is failed in the partial batch response, and the rest of its partition is
-//!   left alone: Lambda resumes the partition from that offset, so those records come again.
+//!   left alone: Lambda resumes the partition from that offset, so those records come again;
+//! - no record is started with less of the invocation left than one may take
+//!   ([`RecordHandler::record_budget`]): it and the rest of the batch are failed the same way, so
+//!   Lambda resumes there, instead of stopping the invocation mid-record and failing it whole.
 use crate::EnvelopeError;
+use crate::invocation::Invocation;
 use crate::msk::{self, KafkaBatchResponse, MskRecord, Undecodable};
 use aws_lambda_events::event::kafka::KafkaEvent;
 use domain::dead_letter::{DeadLetterPolicy, Rejected};
@@ -45,6 +49,9 @@ impl From<domain::cloudevent::DecodeError> for Failure {
     }
 }
 
+/// What one record of the checkout flow may take: a few calls, each well under a second.
+pub const RECORD_BUDGET: chrono::Duration = chrono::Duration::seconds(5);
+
 /// One Lambda's handling of one record, and where its dead letters go.
 pub trait RecordHandler: Sync {
     /// What a record that went through came to, for the batch's report.
@@ -53,6 +60,11 @@ pub trait RecordHandler: Sync {
     /// Records over this are `oversize` (the checkout flow's 64 KiB unless a handler says more).
     fn max_record_bytes(&self) -> usize {
         MAX_RECORD_BYTES
+    }
+    /// The longest one record may take (its calls' timeouts and retries): a record is not
+    /// started with less of the invocation left.
+    fn record_budget(&self) -> chrono::Duration {
+        RECORD_BUDGET
     }
     fn publisher(&self) -> &dyn Publisher;
     fn dead_letters(&self) -> &DeadLetterPolicy;
@@ -70,16 +82,34 @@ pub struct BatchOutcome<D> {
 
 /// Runs the handler over the batch. An event that is not a Kafka batch (a misconfigured
 /// trigger) is an error, so the invocation fails loudly instead of reading as empty.
-pub async fn handle<H: RecordHandler>(handler: &H, event: KafkaEvent) -> Result<BatchOutcome<H::Done>, EnvelopeError> {
+pub async fn handle<H: RecordHandler>(
+    handler: &H,
+    event: KafkaEvent,
+    invocation: &Invocation,
+) -> Result<BatchOutcome<H::Done>, EnvelopeError> {
     let mut out =
         BatchOutcome { response: KafkaBatchResponse::default(), done: Vec::new(), dead_lettered: 0, failed: 0 };
     let mut failed_partitions: BTreeSet<(String, i64)> = BTreeSet::new();
+    let mut out_of_time = false;
     for record in msk::records_of(event)? {
         let (topic, partition, offset) = match &record {
             Ok(r) => (r.topic.clone(), r.partition, r.offset),
             Err(u) => (u.topic.clone(), u.partition, u.offset),
         };
         if failed_partitions.contains(&(topic.clone(), partition)) {
+            out.failed += 1;
+            continue;
+        }
+        if out_of_time || invocation.ends_within(handler.record_budget()) {
+            if !out_of_time {
+                let (left_ms, budget_ms) =
+                    (invocation.remaining().num_milliseconds(), handler.record_budget().num_milliseconds());
+                tracing::warn!(%topic, partition, offset, left_ms, budget_ms,
+                    "too little of the invocation left for another record; Lambda retries from here");
+                out_of_time = true;
+            }
+            out.response.fail(&topic, partition, offset);
+            failed_partitions.insert((topic, partition));
             out.failed += 1;
             continue;
         }

@@ -9,6 +9,7 @@ use domain::events::{DeadLetter, ProductImageProcessed, topics};
 use domain::ports::{NewObject, Revision, VersionedObjects};
 use estate_tests::{emulator, fixture, fresh};
 use image_resizer::{ImageResizer, Outcome, Settings};
+use platform_aws::invocation::Invocation;
 use platform_aws::s3_store::{S3Objects, client_from_env};
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,7 +66,7 @@ async fn image_resizer_makes_variants_on_moto_and_announces_them_on_kafka() {
     let encoded = format!("uploads/{sku}/front+%281%29.jpg");
     let event =
         serde_json::from_slice(&notification("ObjectCreated:Put", &bucket, &encoded, Some(&meta))).expect("S3Event");
-    let out = resizer.handle(event).await.expect("handled");
+    let out = resizer.handle(event, &Invocation::one_minute()).await.expect("handled");
     let Some(Outcome::Processed(made)) = out.first() else { panic!("{out:?}") };
     let sizes: Vec<_> = made.iter().map(|e| (e.size_label.as_str(), e.width, e.height)).collect();
     assert_eq!(sizes, [("large", 1067, 1600), ("medium", 427, 640), ("thumb", 107, 160)], "EXIF-rotated");
@@ -81,7 +82,7 @@ async fn image_resizer_makes_variants_on_moto_and_announces_them_on_kafka() {
     // A redelivery: S3 refuses the second create of each key (412), and the events repeat by id.
     let again =
         serde_json::from_slice(&notification("ObjectCreated:Put", &bucket, &encoded, Some(&meta))).expect("S3Event");
-    assert_eq!(resizer.handle(again).await.expect("redelivery"), out);
+    assert_eq!(resizer.handle(again, &Invocation::one_minute()).await.expect("redelivery"), out);
     let records = read_for(&bootstrap, topics::PRODUCT_IMAGE_PROCESSED, 3, usize::MAX, Duration::from_secs(5)).await;
     let ours: Vec<_> = records
         .iter()
@@ -102,7 +103,10 @@ async fn image_resizer_makes_variants_on_moto_and_announces_them_on_kafka() {
     let bad = s3.put_new(&bucket, heic).await.expect("uploaded");
     let event =
         serde_json::from_slice(&notification("ObjectCreated:Put", &bucket, &bad_key, Some(&bad))).expect("S3Event");
-    assert_eq!(resizer.handle(event).await.expect("handled"), [Outcome::DeadLettered("unsupported_format")]);
+    assert_eq!(
+        resizer.handle(event, &Invocation::one_minute()).await.expect("handled"),
+        [Outcome::DeadLettered("unsupported_format")]
+    );
     let letters = read_for(&bootstrap, topics::IMAGES_DLQ, 3, usize::MAX, Duration::from_secs(5)).await;
     assert!(
         letters
@@ -115,7 +119,7 @@ async fn image_resizer_makes_variants_on_moto_and_announces_them_on_kafka() {
     s3.delete(&bucket, &key).await.expect("deleted");
     let removal = serde_json::from_slice(&notification("ObjectRemoved:DeleteMarkerCreated", &bucket, &encoded, None))
         .expect("S3Event");
-    assert_eq!(resizer.handle(removal).await.expect("handled"), [Outcome::Removed(3)]);
+    assert_eq!(resizer.handle(removal, &Invocation::one_minute()).await.expect("handled"), [Outcome::Removed(3)]);
     assert!(s3.list(&bucket, "processed/").await.expect("list").is_empty());
 }
 
@@ -152,7 +156,10 @@ async fn image_resizer_on_moto_never_reads_a_replacement_and_withdraws_the_varia
     let event = upload(plain.clone()).await;
     let big = vec![0xFF; 300_000];
     racing.after_next_head(Change::Replace { bucket: plain.clone(), key: key.clone(), bytes: big });
-    assert_eq!(resizer.handle(event).await.expect("handled"), [Outcome::Skipped("replaced")]);
+    assert_eq!(
+        resizer.handle(event, &Invocation::one_minute()).await.expect("handled"),
+        [Outcome::Skipped("replaced")]
+    );
     assert_eq!(racing.bytes_read(), 0, "the If-Match GET was refused before a byte was sent");
     assert_eq!(s3.head(&plain, &key, Revision::Current).await.expect("head").expect("replaced").size, 300_000);
 
@@ -164,7 +171,7 @@ async fn image_resizer_on_moto_never_reads_a_replacement_and_withdraws_the_varia
         }
         let event = upload(bucket.clone()).await;
         racing.after_next_put(Change::Delete { bucket: bucket.clone(), key: key.clone() });
-        let out = resizer.handle(event).await.expect("handled");
+        let out = resizer.handle(event, &Invocation::one_minute()).await.expect("handled");
         let [Outcome::Withdrawn { published, deleted: 3 }] = out.as_slice() else { panic!("{bucket}: {out:?}") };
         assert!(s3.list(&bucket, "processed/").await.expect("list").is_empty(), "{bucket}: variants deleted");
         assert_eq!(published.len(), 3, "{bucket}");

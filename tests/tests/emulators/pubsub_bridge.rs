@@ -7,6 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use domain::events::topics;
 use estate_tests::{emulator, fresh};
+use platform_aws::invocation::Invocation;
 use platform_gcp::pubsub::{PubSubConfig, PubSubPublisher};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -110,7 +111,10 @@ async fn an_order_paid_record_is_mirrored_pushed_to_fulfillment_and_booked() {
         "order.paid-1": [{"topic": "order.paid", "partition": 1, "offset": 77, "timestamp": 1795250000000i64,
             "timestampType": "CREATE_TIME", "key": STANDARD.encode(&order), "value": STANDARD.encode(paid.to_string()),
             "headers": []}]}});
-    let out = bridge(&pubsub).handle(serde_json::from_value(event).expect("MSK event")).await.expect("a Kafka batch");
+    let out = bridge(&pubsub)
+        .handle(serde_json::from_value(event).expect("MSK event"), &Invocation::one_minute())
+        .await
+        .expect("a Kafka batch");
     assert!(out.response.batch_item_failures.is_empty() && out.done.len() == 1, "{:?}", out.response);
 
     let m = rest.wait_for(&mirrored, |m| data(m)["data"]["order_id"] == order.as_str()).await;
@@ -145,7 +149,10 @@ async fn a_2_kb_key_is_mirrored_by_its_hash_and_its_pieces_give_it_back_whole() 
     let event = json!({"eventSource": "aws:kafka", "records": {"merch.price-changed-0": [{"topic": "merch.price-changed",
         "partition": 0, "offset": 5, "timestamp": 1795250000000i64, "timestampType": "CREATE_TIME",
         "key": STANDARD.encode(&key), "value": STANDARD.encode(br#"{"id":"long-key"}"#), "headers": []}]}});
-    let out = bridge(&pubsub).handle(serde_json::from_value(event).expect("MSK event")).await.expect("a Kafka batch");
+    let out = bridge(&pubsub)
+        .handle(serde_json::from_value(event).expect("MSK event"), &Invocation::one_minute())
+        .await
+        .expect("a Kafka batch");
     assert_eq!((out.done.len(), out.dead_lettered, out.failed), (1, 0, 0));
 
     let m = rest.wait_for(&pull, |m| m["attributes"]["kafka_offset"] == "5").await;

@@ -8,6 +8,7 @@ use domain::dead_letter::{DEFAULT_MAX_PAYLOAD_BYTES, DeadLetterPolicy};
 use domain::events::{ProductDeleted, topics};
 use domain::ports::{Carts, Publisher};
 use platform_aws::EnvelopeError;
+use platform_aws::invocation::Invocation;
 use platform_aws::kafka_batch::{self, BatchOutcome, Failure, RecordHandler};
 use platform_aws::msk::MskRecord;
 use serve::{ConfigError, Env};
@@ -53,8 +54,12 @@ pub struct Cleaned {
 }
 
 impl CartCleaner {
-    pub async fn handle(&self, event: KafkaEvent) -> Result<BatchOutcome<Cleaned>, EnvelopeError> {
-        let out = kafka_batch::handle(self, event).await?;
+    pub async fn handle(
+        &self,
+        event: KafkaEvent,
+        invocation: &Invocation,
+    ) -> Result<BatchOutcome<Cleaned>, EnvelopeError> {
+        let out = kafka_batch::handle(self, event, invocation).await?;
         tracing::info!(done = ?out.done, dead_lettered = out.dead_lettered, failed = out.failed, "batch done");
         Ok(out)
     }

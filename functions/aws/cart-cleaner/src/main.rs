@@ -3,6 +3,7 @@
 use cart_cleaner::{CartCleaner, Config};
 use lambda_runtime::{LambdaEvent, service_fn};
 use platform_aws::dynamodb::{DynamoCarts, client_from_env};
+use platform_aws::invocation::Invocation;
 use platform_aws::msk_event::MskEvent;
 use std::sync::Arc;
 
@@ -18,7 +19,13 @@ async fn main() -> Result<(), serve::Fatal> {
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<MskEvent>| {
         let cleaner = cleaner.clone();
-        async move { cleaner.handle(event.payload.0).await.map(|out| out.response).map_err(lambda_runtime::Error::from) }
+        async move {
+            cleaner
+                .handle(event.payload.0, &Invocation::of(&event.context))
+                .await
+                .map(|out| out.response)
+                .map_err(lambda_runtime::Error::from)
+        }
     }))
     .await
     .map_err(|e| std::io::Error::other(format!("Lambda runtime: {e}")).into())

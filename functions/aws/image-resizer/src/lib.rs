@@ -30,6 +30,7 @@ use domain::events::ProductImageProcessed;
 use domain::ports::{NewObject, ObjectMeta, PortError, Publisher, Revision, VersionedObjects};
 use error::ImageError;
 use keys::Upload;
+use platform_aws::invocation::Invocation;
 use std::sync::Arc;
 use tracing::Instrument;
 use variants::Variant;
@@ -69,7 +70,16 @@ pub enum HandlerError {
     NotS3(String),
     #[error("{0}")]
     Unavailable(#[from] PortError),
+    /// Too little of the invocation left to resize another upload: Lambda retries the event
+    /// (what was done is done again, idempotently) rather than stopping it mid-write.
+    #[error(
+        "{left} of {records} records not started: {left_ms} ms of the invocation left, under the {budget_ms} ms one may take"
+    )]
+    OutOfTime { records: usize, left: usize, left_ms: i64, budget_ms: i64 },
 }
+
+/// What resizing one upload may take at `MAX_IMAGE_BYTES`: a HEAD, a GET, three encodes and PUTs.
+pub const RECORD_BUDGET: chrono::Duration = chrono::Duration::seconds(10);
 
 /// The upload being processed: its event, where it is, and its current version.
 struct Source<'a> {
@@ -108,12 +118,20 @@ impl From<PortError> for Failure {
 }
 
 impl ImageResizer {
-    pub async fn handle(&self, event: S3Event) -> Result<Vec<Outcome>, HandlerError> {
+    pub async fn handle(&self, event: S3Event, invocation: &Invocation) -> Result<Vec<Outcome>, HandlerError> {
         if event.records.is_empty() {
             return Err(HandlerError::NotS3("no records".into()));
         }
         let mut outcomes = Vec::with_capacity(event.records.len());
-        for record in &event.records {
+        for (i, record) in event.records.iter().enumerate() {
+            if invocation.ends_within(RECORD_BUDGET) {
+                let (records, left) = (event.records.len(), event.records.len() - i);
+                let (left_ms, budget_ms) =
+                    (invocation.remaining().num_milliseconds(), RECORD_BUDGET.num_milliseconds());
+                let error = HandlerError::OutOfTime { records, left, left_ms, budget_ms };
+                tracing::warn!(%error, "stopped before the deadline; Lambda retries the event");
+                return Err(error);
+            }
             if record.event_source.as_deref() != Some("aws:s3") {
                 return Err(HandlerError::NotS3(format!("eventSource {:?}", record.event_source)));
             }

@@ -3,6 +3,7 @@
 use aws_lambda_events::event::s3::S3Event;
 use image_resizer::{ImageResizer, Settings};
 use lambda_runtime::{LambdaEvent, service_fn};
+use platform_aws::invocation::Invocation;
 use platform_aws::s3_store::{S3Objects, client_from_env};
 use std::sync::Arc;
 
@@ -20,7 +21,9 @@ async fn main() -> Result<(), serve::Fatal> {
         let resizer = resizer.clone();
         // S3 invokes asynchronously and reads no response; an error makes Lambda retry. The
         // outcomes are the response for direct invocations (`cargo lambda invoke`).
-        async move { resizer.handle(event.payload).await.map_err(lambda_runtime::Error::from) }
+        async move {
+            resizer.handle(event.payload, &Invocation::of(&event.context)).await.map_err(lambda_runtime::Error::from)
+        }
     }))
     .await
     .map_err(|e| std::io::Error::other(format!("Lambda runtime: {e}")).into())

@@ -4,6 +4,7 @@
 mod support;
 
 use image_resizer::{HandlerError, Outcome};
+use platform_aws::invocation::Invocation;
 use support::{BUCKET, created, images, world};
 
 fn cut(mut bytes: Vec<u8>, keep: f32) -> Vec<u8> {
@@ -34,7 +35,11 @@ async fn each_kind_of_bad_upload_is_dead_lettered_with_its_code_and_nothing_is_s
     for (name, bytes, code) in &cases {
         let key = format!("uploads/SKU-9/{name}");
         let meta = w.upload(&key, bytes.clone()).await;
-        let out = w.resizer.handle(created(&key, &meta)).await.expect("bad input is not a failed invocation");
+        let out = w
+            .resizer
+            .handle(created(&key, &meta), &Invocation::one_minute())
+            .await
+            .expect("bad input is not a failed invocation");
         assert_eq!(out, [Outcome::DeadLettered(code)], "{name}");
         let letter = w.dead_letters().into_iter().find(|l| l.key.as_deref() == Some(&key)).expect("a dead letter");
         assert_eq!((letter.reason_code.as_str(), letter.rejected_by.as_str()), (*code, "image-resizer"), "{name}");
@@ -52,7 +57,8 @@ async fn the_byte_limit_is_checked_from_the_event_before_the_object_is_read() {
     let meta = w.upload("uploads/SKU-9/big.jpg", images::jpeg(300, 300)).await;
     // S3 down: had the object been read, this would be an outage, not a dead letter.
     w.s3.outage.fail_next(1);
-    let out = w.resizer.handle(created("uploads/SKU-9/big.jpg", &meta)).await.expect("handled");
+    let out =
+        w.resizer.handle(created("uploads/SKU-9/big.jpg", &meta), &Invocation::one_minute()).await.expect("handled");
     assert_eq!(out, [Outcome::DeadLettered("too_many_bytes")]);
 }
 
@@ -63,7 +69,7 @@ async fn a_bad_record_does_not_stop_the_good_one_beside_it() {
     let good = w.upload("uploads/SKU-9/good.jpg", images::jpeg(200, 100)).await;
     let mut event = created("uploads/SKU-9/bad.jpg", &bad);
     event.records.extend(created("uploads/SKU-9/good.jpg", &good).records);
-    let out = w.resizer.handle(event).await.expect("handled");
+    let out = w.resizer.handle(event, &Invocation::one_minute()).await.expect("handled");
     assert!(
         matches!(&out[..], [Outcome::DeadLettered("unsupported_format"), Outcome::Processed(v)] if v.len() == 3),
         "{out:?}"
@@ -76,12 +82,18 @@ async fn s3_or_kafka_unavailable_fails_the_invocation_and_dead_letters_nothing()
     let meta = w.upload("uploads/SKU-9/a.jpg", images::jpeg(200, 100)).await;
     let event = created("uploads/SKU-9/a.jpg", &meta);
     w.s3.outage.fail_next(1);
-    assert!(matches!(w.resizer.handle(event.clone()).await, Err(HandlerError::Unavailable(_))));
+    assert!(matches!(
+        w.resizer.handle(event.clone(), &Invocation::one_minute()).await,
+        Err(HandlerError::Unavailable(_))
+    ));
     w.bus.outage.fail_next(1);
-    assert!(matches!(w.resizer.handle(event.clone()).await, Err(HandlerError::Unavailable(_))));
+    assert!(matches!(
+        w.resizer.handle(event.clone(), &Invocation::one_minute()).await,
+        Err(HandlerError::Unavailable(_))
+    ));
     assert!(w.dead_letters().is_empty());
     // Lambda's retry finishes the job; what the failed attempt wrote is reused, not duplicated.
-    let out = w.resizer.handle(event).await.expect("retried");
+    let out = w.resizer.handle(event, &Invocation::one_minute()).await.expect("retried");
     assert!(matches!(&out[0], Outcome::Processed(v) if v.len() == 3));
     assert_eq!(w.keys("processed/").await.len(), 3);
 }
@@ -92,12 +104,18 @@ async fn what_is_not_an_s3_notification_fails_closed() {
     let meta = w.upload("uploads/SKU-9/a.jpg", images::jpeg(20, 10)).await;
     let mut event = created("uploads/SKU-9/a.jpg", &meta);
     event.records[0].event_source = Some("aws:sqs".into());
-    assert!(matches!(w.resizer.handle(event).await, Err(HandlerError::NotS3(_))));
+    assert!(matches!(w.resizer.handle(event, &Invocation::one_minute()).await, Err(HandlerError::NotS3(_))));
     let mut restore = created("uploads/SKU-9/a.jpg", &meta);
     restore.records[0].event_name = Some("ObjectRestore:Completed".into());
-    assert_eq!(w.resizer.handle(restore).await.expect("handled"), [Outcome::DeadLettered("unsupported_event")]);
+    assert_eq!(
+        w.resizer.handle(restore, &Invocation::one_minute()).await.expect("handled"),
+        [Outcome::DeadLettered("unsupported_event")]
+    );
     let bad_key = created("uploads/SKU-9/a%ZZ.jpg", &meta);
-    assert_eq!(w.resizer.handle(bad_key).await.expect("handled"), [Outcome::DeadLettered("bad_key")]);
+    assert_eq!(
+        w.resizer.handle(bad_key, &Invocation::one_minute()).await.expect("handled"),
+        [Outcome::DeadLettered("bad_key")]
+    );
 }
 
 /// Every cut and many corruptions of real files: each comes out processed or dead-lettered.
@@ -132,7 +150,11 @@ async fn cut_or_corrupted_files_never_panic() {
             n += 1;
             let key = format!("uploads/SKU-9/fuzz-{n}.jpg");
             let meta = w.upload(&key, bytes).await;
-            let out = w.resizer.handle(created(&key, &meta)).await.expect("never an invocation error");
+            let out = w
+                .resizer
+                .handle(created(&key, &meta), &Invocation::one_minute())
+                .await
+                .expect("never an invocation error");
             assert!(matches!(&out[0], Outcome::Processed(_) | Outcome::DeadLettered(_)), "{key}: {out:?}");
         }
     }
@@ -143,7 +165,7 @@ async fn a_redelivered_bad_upload_gives_the_same_dead_letter() {
     let w = world(serve::Env::fixed([]));
     let meta = w.upload("uploads/SKU-9/a.heic", images::heic()).await;
     for _ in 0..2 {
-        w.resizer.handle(created("uploads/SKU-9/a.heic", &meta)).await.expect("handled");
+        w.resizer.handle(created("uploads/SKU-9/a.heic", &meta), &Invocation::one_minute()).await.expect("handled");
     }
     let sent: Vec<Vec<u8>> = w.bus.records(domain::events::topics::IMAGES_DLQ).into_iter().map(|r| r.payload).collect();
     assert_eq!(sent.len(), 2);

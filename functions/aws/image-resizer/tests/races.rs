@@ -5,6 +5,7 @@ mod support;
 
 use image_resizer::Outcome;
 use inmemory::{Change, InMemoryS3};
+use platform_aws::invocation::Invocation;
 use support::{BUCKET, created, images, racing_world};
 
 const KEY: &str = "uploads/SKU-R/front.jpg";
@@ -22,7 +23,7 @@ async fn a_replacement_over_the_byte_limit_put_after_the_head_is_never_read() {
     let (w, s3) = racing_world(InMemoryS3::unversioned(), limited());
     let meta = w.upload(KEY, images::jpeg(100, 80)).await;
     s3.after_next_head(replace(vec![0xFF; 300_000]));
-    let out = w.resizer.handle(created(KEY, &meta)).await.expect("handled");
+    let out = w.resizer.handle(created(KEY, &meta), &Invocation::one_minute()).await.expect("handled");
     assert_eq!(out, [Outcome::Skipped("replaced")], "412: the replacement's own event follows");
     assert_eq!(s3.bytes_read(), 0, "not a byte of the replacement was sent");
     assert!(w.keys("processed/").await.is_empty() && w.processed().is_empty() && w.dead_letters().is_empty());
@@ -34,7 +35,7 @@ async fn in_a_versioned_bucket_the_version_the_head_checked_is_the_one_read() {
     let photo = images::jpeg(100, 80);
     let meta = w.upload(KEY, photo.clone()).await;
     s3.after_next_head(replace(vec![0xFF; 300_000]));
-    let out = w.resizer.handle(created(KEY, &meta)).await.expect("handled");
+    let out = w.resizer.handle(created(KEY, &meta), &Invocation::one_minute()).await.expect("handled");
     let [Outcome::Processed(events)] = out.as_slice() else { panic!("{out:?}") };
     assert_eq!(s3.bytes_read(), photo.len() as u64, "only the named version was read");
     assert_eq!(events[0].source_version, meta.version_id);
@@ -47,7 +48,7 @@ async fn an_upload_removed_while_its_variants_are_written_takes_them_with_it() {
         let (w, racing) = racing_world(s3, serve::Env::fixed([]));
         let meta = w.upload(KEY, images::jpeg(400, 300)).await;
         racing.after_next_put(Change::Delete { bucket: BUCKET.into(), key: KEY.into() });
-        let out = w.resizer.handle(created(KEY, &meta)).await.expect("handled");
+        let out = w.resizer.handle(created(KEY, &meta), &Invocation::one_minute()).await.expect("handled");
         let [Outcome::Withdrawn { published, deleted: 3 }] = out.as_slice() else { panic!("{bucket}: {out:?}") };
         assert!(w.keys("processed/").await.is_empty(), "{bucket}: no variant of a removed upload");
         assert_eq!(w.processed(), *published, "{bucket}: the events published stand");
@@ -60,7 +61,7 @@ async fn without_versions_an_upload_replaced_while_its_variants_are_written_take
     let (w, racing) = racing_world(InMemoryS3::unversioned(), serve::Env::fixed([]));
     let meta = w.upload(KEY, images::jpeg(400, 300)).await;
     racing.after_next_put(replace(images::jpeg(500, 300)));
-    let out = w.resizer.handle(created(KEY, &meta)).await.expect("handled");
+    let out = w.resizer.handle(created(KEY, &meta), &Invocation::one_minute()).await.expect("handled");
     assert!(matches!(&out[..], [Outcome::Withdrawn { deleted: 3, .. }]), "its bytes are gone: {out:?}");
     assert!(w.keys("processed/").await.is_empty());
 }

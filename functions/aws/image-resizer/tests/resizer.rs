@@ -4,13 +4,15 @@ mod support;
 
 use domain::ports::{Revision, VersionedObjects};
 use image_resizer::Outcome;
+use platform_aws::invocation::Invocation;
 use support::{BUCKET, created, images, removed, world};
 
 #[tokio::test]
 async fn a_photo_becomes_three_progressive_jpegs_at_keys_named_by_its_etag() {
     let w = world(serve::Env::fixed([]));
     let meta = w.upload("uploads/SKU-1/front.jpg", images::jpeg(3000, 2000)).await;
-    let out = w.resizer.handle(created("uploads/SKU-1/front.jpg", &meta)).await.expect("handled");
+    let out =
+        w.resizer.handle(created("uploads/SKU-1/front.jpg", &meta), &Invocation::one_minute()).await.expect("handled");
     let Outcome::Processed(events) = &out[0] else { panic!("{out:?}") };
 
     let prefix = format!("processed/SKU-1/front@{}/", &meta.etag[..12]);
@@ -37,8 +39,8 @@ async fn a_redelivery_gives_the_same_keys_bytes_and_event_ids() {
     let w = world(serve::Env::fixed([]));
     let meta = w.upload("uploads/SKU-1/a.png", images::png_rgba16(900, 700)).await;
     let event = created("uploads/SKU-1/a.png", &meta);
-    let first = w.resizer.handle(event.clone()).await.expect("first");
-    let second = w.resizer.handle(event).await.expect("redelivery");
+    let first = w.resizer.handle(event.clone(), &Invocation::one_minute()).await.expect("first");
+    let second = w.resizer.handle(event, &Invocation::one_minute()).await.expect("redelivery");
     assert_eq!(first, second);
     let ids = w.event_ids();
     assert_eq!((ids.len(), &ids[..3]), (6, &ids[3..]), "the same three events, twice");
@@ -64,7 +66,7 @@ async fn exif_orientation_is_applied_and_cmyk_grey_and_alpha_become_srgb() {
     let mut larges = Vec::new();
     for (key, bytes) in cases {
         let meta = w.upload(key, bytes).await;
-        let out = w.resizer.handle(created(key, &meta)).await.expect("handled");
+        let out = w.resizer.handle(created(key, &meta), &Invocation::one_minute()).await.expect("handled");
         let Outcome::Processed(events) = &out[0] else { panic!("{key}: {out:?}") };
         let (_, bytes) = w.s3.get(BUCKET, &events[0].object_key, Revision::Current).await.unwrap().expect("large");
         larges.push(images::decode_jpeg(&bytes));
@@ -90,7 +92,8 @@ async fn a_photo_with_a_wide_gamut_profile_is_converted_to_srgb() {
     let adobe = moxcms::ColorProfile::new_adobe_rgb().encode().expect("an Adobe RGB profile");
     let green = [40, 160, 60];
     let meta = w.upload("uploads/SKU-3/adobe.jpg", images::jpeg_with_profile(64, 48, green, &adobe)).await;
-    let out = w.resizer.handle(created("uploads/SKU-3/adobe.jpg", &meta)).await.expect("handled");
+    let out =
+        w.resizer.handle(created("uploads/SKU-3/adobe.jpg", &meta), &Invocation::one_minute()).await.expect("handled");
     let Outcome::Processed(events) = &out[0] else { panic!("{out:?}") };
     let (_, bytes) = w.s3.get(BUCKET, &events[0].object_key, Revision::Current).await.unwrap().expect("large");
     assert!(!bytes.windows(4).any(|m| m == b"ICC_"), "the variant carries no profile: it is sRGB");
@@ -106,7 +109,7 @@ async fn a_photo_with_a_wide_gamut_profile_is_converted_to_srgb() {
 async fn webp_variants_come_too_when_asked_for() {
     let w = world(serve::Env::fixed([("IMAGE_FORMATS", "jpeg,webp")]));
     let meta = w.upload("uploads/SKU-4/p.jpg", images::jpeg(2000, 2000)).await;
-    w.resizer.handle(created("uploads/SKU-4/p.jpg", &meta)).await.expect("handled");
+    w.resizer.handle(created("uploads/SKU-4/p.jpg", &meta), &Invocation::one_minute()).await.expect("handled");
     let made: Vec<_> =
         w.processed().iter().map(|e| (e.size_label.clone(), e.format.clone().unwrap_or_default())).collect();
     let expected: Vec<_> = ["large", "medium", "thumb"]
@@ -125,14 +128,20 @@ async fn webp_variants_come_too_when_asked_for() {
 async fn keys_are_decoded_once_and_only_uploads_are_processed() {
     let w = world(serve::Env::fixed([]));
     let meta = w.upload("uploads/SKU-5/front view+1 café.jpg", images::jpeg(100, 80)).await;
-    let out = w.resizer.handle(created("uploads/SKU-5/front+view%2B1+caf%C3%A9.jpg", &meta)).await.expect("handled");
+    let out = w
+        .resizer
+        .handle(created("uploads/SKU-5/front+view%2B1+caf%C3%A9.jpg", &meta), &Invocation::one_minute())
+        .await
+        .expect("handled");
     assert!(
         matches!(&out[0], Outcome::Processed(e) if e[0].object_key.starts_with("processed/SKU-5/front view+1 café@"))
     );
     let other = w.upload("incoming/SKU-5/x.jpg", images::jpeg(10, 10)).await;
-    let out = w.resizer.handle(created("incoming/SKU-5/x.jpg", &other)).await.expect("handled");
+    let out =
+        w.resizer.handle(created("incoming/SKU-5/x.jpg", &other), &Invocation::one_minute()).await.expect("handled");
     assert_eq!(out, [Outcome::Skipped("outside_uploads")]);
-    let out = w.resizer.handle(created("incoming/SKU-5/x%ZZ.jpg", &other)).await.expect("handled");
+    let out =
+        w.resizer.handle(created("incoming/SKU-5/x%ZZ.jpg", &other), &Invocation::one_minute()).await.expect("handled");
     assert_eq!(out, [Outcome::Skipped("outside_uploads")], "not ours, even when its key would not decode");
 }
 
@@ -149,10 +158,13 @@ async fn removing_one_file_keeps_the_variants_of_another_with_the_same_stem() {
     for key in ["uploads/SKU-6/photo.jpg", "uploads/SKU-6/photo.png"] {
         let bytes = if key.ends_with("png") { images::png_rgba16(40, 30) } else { images::jpeg(40, 30) };
         let meta = w.upload(key, bytes).await;
-        w.resizer.handle(created(key, &meta)).await.expect("processed");
+        w.resizer.handle(created(key, &meta), &Invocation::one_minute()).await.expect("processed");
     }
     w.s3.delete(BUCKET, "uploads/SKU-6/photo.jpg").await.expect("deleted");
-    assert_eq!(w.resizer.handle(removed("uploads/SKU-6/photo.jpg")).await.expect("removed"), [Outcome::Removed(3)]);
+    assert_eq!(
+        w.resizer.handle(removed("uploads/SKU-6/photo.jpg"), &Invocation::one_minute()).await.expect("removed"),
+        [Outcome::Removed(3)]
+    );
     let png = w.s3.head(BUCKET, "uploads/SKU-6/photo.png", Revision::Current).await.unwrap().expect("the PNG");
     let left = w.keys("processed/SKU-6/").await;
     assert!(left.len() == 3 && left.iter().all(|k| k.contains(&png.etag[..12])), "{left:?}");
@@ -164,10 +176,10 @@ async fn an_upload_replaced_before_its_event_is_left_to_the_next_event() {
     let old = w.upload("uploads/SKU-6/a.jpg", images::jpeg(100, 80)).await;
     let new = w.upload("uploads/SKU-6/a.jpg", images::jpeg(120, 80)).await;
     assert_eq!(
-        w.resizer.handle(created("uploads/SKU-6/a.jpg", &old)).await.expect("old"),
+        w.resizer.handle(created("uploads/SKU-6/a.jpg", &old), &Invocation::one_minute()).await.expect("old"),
         [Outcome::Skipped("replaced")]
     );
-    let out = w.resizer.handle(created("uploads/SKU-6/a.jpg", &new)).await.expect("new");
+    let out = w.resizer.handle(created("uploads/SKU-6/a.jpg", &new), &Invocation::one_minute()).await.expect("new");
     assert!(matches!(&out[0], Outcome::Processed(e) if e[0].width == 120), "{out:?}");
 }
 
@@ -176,15 +188,21 @@ async fn removing_an_upload_deletes_the_variants_of_every_version_and_publishes_
     let w = world(serve::Env::fixed([]));
     for pixels in [100, 120] {
         let meta = w.upload("uploads/SKU-7/a.jpg", images::jpeg(pixels, 80)).await;
-        w.resizer.handle(created("uploads/SKU-7/a.jpg", &meta)).await.expect("processed");
+        w.resizer.handle(created("uploads/SKU-7/a.jpg", &meta), &Invocation::one_minute()).await.expect("processed");
     }
     let other = w.upload("uploads/SKU-7/a@b.jpg", images::jpeg(50, 50)).await;
-    w.resizer.handle(created("uploads/SKU-7/a%40b.jpg", &other)).await.expect("a stem that starts the same");
+    w.resizer
+        .handle(created("uploads/SKU-7/a%40b.jpg", &other), &Invocation::one_minute())
+        .await
+        .expect("a stem that starts the same");
     assert_eq!(w.keys("processed/SKU-7/a@").await.len(), 9);
     let published = w.processed().len();
 
     w.s3.delete(BUCKET, "uploads/SKU-7/a.jpg").await.expect("deleted");
-    assert_eq!(w.resizer.handle(removed("uploads/SKU-7/a.jpg")).await.expect("removed"), [Outcome::Removed(6)]);
+    assert_eq!(
+        w.resizer.handle(removed("uploads/SKU-7/a.jpg"), &Invocation::one_minute()).await.expect("removed"),
+        [Outcome::Removed(6)]
+    );
     let left = w.keys("processed/SKU-7/").await;
     assert!(left.len() == 3 && left.iter().all(|k| k.starts_with("processed/SKU-7/a@b@")), "{left:?}");
     assert_eq!(w.processed().len(), published, "nothing published");
@@ -194,10 +212,26 @@ async fn removing_an_upload_deletes_the_variants_of_every_version_and_publishes_
 async fn a_removal_that_arrives_after_a_new_upload_keeps_the_new_variants() {
     let w = world(serve::Env::fixed([]));
     let old = w.upload("uploads/SKU-8/a.jpg", images::jpeg(100, 80)).await;
-    w.resizer.handle(created("uploads/SKU-8/a.jpg", &old)).await.expect("old");
+    w.resizer.handle(created("uploads/SKU-8/a.jpg", &old), &Invocation::one_minute()).await.expect("old");
     let new = w.upload("uploads/SKU-8/a.jpg", images::jpeg(120, 80)).await;
-    w.resizer.handle(created("uploads/SKU-8/a.jpg", &new)).await.expect("new");
-    assert_eq!(w.resizer.handle(removed("uploads/SKU-8/a.jpg")).await.expect("late removal"), [Outcome::Removed(3)]);
+    w.resizer.handle(created("uploads/SKU-8/a.jpg", &new), &Invocation::one_minute()).await.expect("new");
+    assert_eq!(
+        w.resizer.handle(removed("uploads/SKU-8/a.jpg"), &Invocation::one_minute()).await.expect("late removal"),
+        [Outcome::Removed(3)]
+    );
     let left = w.keys("processed/SKU-8/").await;
     assert!(left.len() == 3 && left.iter().all(|k| k.contains(&new.etag[..12])), "{left:?}");
+}
+
+#[tokio::test]
+async fn no_upload_is_started_with_too_little_of_the_invocation_left() {
+    let w = world(serve::Env::fixed([]));
+    let meta = w.upload("uploads/SKU-1/late.jpg", images::jpeg(800, 600)).await;
+    let ending = Invocation::starting_now(image_resizer::RECORD_BUDGET - chrono::Duration::seconds(1));
+    let error = w.resizer.handle(created("uploads/SKU-1/late.jpg", &meta), &ending).await.expect_err("out of time");
+    assert!(matches!(error, image_resizer::HandlerError::OutOfTime { records: 1, left: 1, .. }), "{error:?}");
+    assert!(w.keys("processed/").await.is_empty() && w.processed().is_empty(), "nothing written or published");
+    // Lambda's retry, with time, does it.
+    w.resizer.handle(created("uploads/SKU-1/late.jpg", &meta), &Invocation::one_minute()).await.expect("retried");
+    assert_eq!(w.keys("processed/").await.len(), 3);
 }

@@ -19,6 +19,7 @@ use domain::events::topics::{self, MIRRORED, mirror_topic};
 use domain::mirror;
 use domain::ports::{Delivery, OutboundMessage, Publisher};
 use platform_aws::EnvelopeError;
+use platform_aws::invocation::Invocation;
 use platform_aws::kafka_batch::{self, BatchOutcome, Failure, RecordHandler};
 use platform_aws::msk::MskRecord;
 use platform_gcp::pubsub::attrs;
@@ -57,8 +58,12 @@ pub fn mirrored(r: &MskRecord) -> Result<OutboundMessage, Failure> {
 }
 
 impl Bridge {
-    pub async fn handle(&self, event: KafkaEvent) -> Result<BatchOutcome<Delivery>, EnvelopeError> {
-        let out = kafka_batch::handle(self, event).await?;
+    pub async fn handle(
+        &self,
+        event: KafkaEvent,
+        invocation: &Invocation,
+    ) -> Result<BatchOutcome<Delivery>, EnvelopeError> {
+        let out = kafka_batch::handle(self, event, invocation).await?;
         tracing::info!(mirrored = out.done.len(), dead_lettered = out.dead_lettered, failed = out.failed, "batch done");
         Ok(out)
     }

@@ -3,6 +3,7 @@
 //! federation configuration named by `GOOGLE_APPLICATION_CREDENTIALS`), Kafka for dead letters.
 use kafka_pubsub_bridge::{Bridge, dead_letters_from_env};
 use lambda_runtime::{LambdaEvent, service_fn};
+use platform_aws::invocation::Invocation;
 use platform_aws::msk_event::MskEvent;
 use platform_gcp::pubsub::{PubSubConfig, PubSubPublisher};
 use serve::Env;
@@ -21,7 +22,13 @@ async fn main() -> Result<(), serve::Fatal> {
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<MskEvent>| {
         let bridge = bridge.clone();
-        async move { bridge.handle(event.payload.0).await.map(|out| out.response).map_err(lambda_runtime::Error::from) }
+        async move {
+            bridge
+                .handle(event.payload.0, &Invocation::of(&event.context))
+                .await
+                .map(|out| out.response)
+                .map_err(lambda_runtime::Error::from)
+        }
     }))
     .await
     .map_err(|e| std::io::Error::other(format!("Lambda runtime: {e}")).into())

@@ -26,12 +26,16 @@ use look::Look;
 use orders::layout::{OPEN_ORDERS, SHARDS, time_text};
 use orders::machine::{OrderRecord, Swept};
 use orders::store::OrderStore;
+use platform_aws::invocation::Invocation;
 use serde::Serialize;
 use serve::{ConfigError, Env};
 use std::sync::Arc;
 use tracing::Instrument;
 
 pub const NAME: &str = "order-sweeper";
+/// What looking at one order may take (a read, a write, maybe a publish): none is started with
+/// less of the invocation left; the rest wait for the next run.
+pub const ORDER_BUDGET: Duration = Duration::seconds(5);
 /// What EventBridge sends for a schedule rule.
 pub const SCHEDULED: (&str, &str) = ("aws.events", "Scheduled Event");
 
@@ -93,9 +97,9 @@ pub struct Reported {
 /// What one run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
-    /// Open orders due, as the index listed them (at most `SWEEP_MAX_ORDERS` taken).
+    /// Open orders due and looked at (at most `SWEEP_MAX_ORDERS`).
     pub due: usize,
-    /// Due beyond the bound, left for the next run (at least this many).
+    /// Due beyond the bound or the invocation's time, left for the next run (at least this many).
     pub left_for_next_run: usize,
     pub effects_rerun: usize,
     pub requests_republished: usize,
@@ -116,7 +120,7 @@ pub struct Sweeper {
 
 impl Sweeper {
     /// One scheduled run.
-    pub async fn handle(&self, event: CloudWatchEvent) -> Result<SweepReport, SweepError> {
+    pub async fn handle(&self, event: CloudWatchEvent, invocation: &Invocation) -> Result<SweepReport, SweepError> {
         let id = event.id.clone().unwrap_or_default();
         let (event_source, detail_type) = (event.source.unwrap_or_default(), event.detail_type.unwrap_or_default());
         if (event_source.as_str(), detail_type.as_str()) != SCHEDULED {
@@ -125,12 +129,12 @@ impl Sweeper {
             return Err(error);
         }
         let span = tracing::info_span!("sweep", event_id = %id, time = %time_text(event.time));
-        let report = self.sweep(event.time).instrument(span.clone()).await;
+        let report = self.sweep(event.time, invocation).instrument(span.clone()).await;
         span.in_scope(|| tracing::info!(?report, "sweep done"));
         Ok(report)
     }
 
-    async fn sweep(&self, now: DateTime<Utc>) -> SweepReport {
+    async fn sweep(&self, now: DateTime<Utc>, invocation: &Invocation) -> SweepReport {
         let mut report = SweepReport::default();
         let cutoff = now - self.rules.after;
         let due = match self.due(&time_text(cutoff)).await {
@@ -143,7 +147,14 @@ impl Sweeper {
         };
         report.due = due.len().min(self.rules.max_orders as usize);
         report.left_for_next_run = due.len() - report.due;
-        for entry in due.into_iter().take(self.rules.max_orders as usize) {
+        for (i, entry) in due.into_iter().take(self.rules.max_orders as usize).enumerate() {
+            if invocation.ends_within(ORDER_BUDGET) {
+                let left_ms = invocation.remaining().num_milliseconds();
+                tracing::warn!(left_ms, swept = i, "too little of the invocation left: the rest wait for the next run");
+                report.left_for_next_run += report.due - i;
+                report.due = i;
+                break;
+            }
             let span = tracing::info_span!("order", order_id = %entry.partition_key);
             match self.sweep_one(&entry.partition_key, now, cutoff).instrument(span.clone()).await {
                 Ok(None) => report.skipped += 1,

@@ -7,6 +7,7 @@ use order_sweeper::{Config, Sweeper};
 use orders::layout::TOP_LEVEL;
 use orders::store::OrderStore;
 use platform_aws::dynamodb::{DynamoCarts, DynamoDocuments, client_from_env};
+use platform_aws::invocation::Invocation;
 use std::sync::Arc;
 
 #[tokio::main]
@@ -26,7 +27,9 @@ async fn main() -> Result<(), serve::Fatal> {
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<CloudWatchEvent>| {
         let sweeper = sweeper.clone();
-        async move { sweeper.handle(event.payload).await.map_err(lambda_runtime::Error::from) }
+        async move {
+            sweeper.handle(event.payload, &Invocation::of(&event.context)).await.map_err(lambda_runtime::Error::from)
+        }
     }))
     .await
     .map_err(|e| std::io::Error::other(format!("Lambda runtime: {e}")).into())

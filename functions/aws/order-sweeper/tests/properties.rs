@@ -7,6 +7,7 @@ use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use inmemory::{Bus, InMemoryCarts, InMemoryDocuments};
 use order_sweeper::{Rules, SCHEDULED, SweepError, Sweeper};
 use orders::store::OrderStore;
+use platform_aws::invocation::Invocation;
 use proptest::prelude::*;
 use std::sync::Arc;
 
@@ -44,7 +45,7 @@ proptest! {
         };
         prop_assert_eq!(without_detail(&again), without_detail(&event));
         let scheduled = (event.source.as_deref(), event.detail_type.as_deref()) == (Some(SCHEDULED.0), Some(SCHEDULED.1));
-        match runtime().block_on(sweeper().handle(event)) {
+        match runtime().block_on(sweeper().handle(event, &Invocation::one_minute())) {
             Ok(report) => {
                 prop_assert!(scheduled, "a run was made for an event that is not a schedule's");
                 prop_assert_eq!(report.due, 0);
@@ -61,5 +62,5 @@ fn the_checked_in_fixture_is_a_schedules_event() {
         serde_json::from_slice(&property_inputs::fixture("aws/eventbridge/order-sweeper-scheduled.json"))
             .expect("reads");
     assert_eq!((event.source.as_deref(), event.detail_type.as_deref()), (Some(SCHEDULED.0), Some(SCHEDULED.1)));
-    assert!(runtime().block_on(sweeper().handle(event)).is_ok());
+    assert!(runtime().block_on(sweeper().handle(event, &Invocation::one_minute())).is_ok());
 }

@@ -22,6 +22,7 @@ use domain::ports::PortError;
 use machine::{Input, Outcome};
 use orders::store::{MAX_ATTEMPTS, OrderStore, unmarked};
 use platform_aws::EnvelopeError;
+use platform_aws::invocation::Invocation;
 use platform_aws::kafka_batch::{self, Failure, RecordHandler};
 use platform_aws::msk::{KafkaBatchResponse, MskRecord};
 use serve::{ConfigError, Env};
@@ -81,8 +82,12 @@ pub struct OrderUpdater {
 
 impl OrderUpdater {
     /// One MSK batch: the partial batch response Lambda reads, and what happened.
-    pub async fn handle(&self, event: KafkaEvent) -> Result<(KafkaBatchResponse, BatchReport), EnvelopeError> {
-        let out = kafka_batch::handle(self, event).await?;
+    pub async fn handle(
+        &self,
+        event: KafkaEvent,
+        invocation: &Invocation,
+    ) -> Result<(KafkaBatchResponse, BatchReport), EnvelopeError> {
+        let out = kafka_batch::handle(self, event, invocation).await?;
         let count = |kind: fn(&Outcome) -> bool| out.done.iter().filter(|o| kind(o)).count();
         let report = BatchReport {
             records: out.done.len() + out.dead_lettered + out.failed,

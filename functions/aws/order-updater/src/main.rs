@@ -5,6 +5,7 @@ use order_updater::{Config, OrderUpdater};
 use orders::layout::TOP_LEVEL;
 use orders::store::OrderStore;
 use platform_aws::dynamodb::{DynamoCarts, DynamoDocuments, client_from_env};
+use platform_aws::invocation::Invocation;
 use platform_aws::msk_event::MskEvent;
 use std::sync::Arc;
 
@@ -26,7 +27,11 @@ async fn main() -> Result<(), serve::Fatal> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<MskEvent>| {
         let updater = updater.clone();
         async move {
-            updater.handle(event.payload.0).await.map(|(response, _)| response).map_err(lambda_runtime::Error::from)
+            updater
+                .handle(event.payload.0, &Invocation::of(&event.context))
+                .await
+                .map(|(response, _)| response)
+                .map_err(lambda_runtime::Error::from)
         }
     }))
     .await

@@ -132,13 +132,13 @@ impl PaymentProcessor {
         event: KafkaEvent,
         invocation: &Invocation,
     ) -> Result<(KafkaBatchResponse, kafka_batch::BatchOutcome<Done>), InvocationError> {
-        let (remaining, lease) = (invocation.remaining((self.clock)()), self.rules.lease);
+        let (remaining, lease) = (invocation.remaining(), self.rules.lease);
         if remaining > lease {
             let (remaining_seconds, lease_seconds) = (remaining.num_seconds(), lease.num_seconds());
             tracing::error!(remaining_seconds, lease_seconds, "the invocation could outlive its lease on a payment");
             return Err(InvocationError::OutlivesLease { remaining_seconds, lease_seconds });
         }
-        let out = kafka_batch::handle(self, event).await?;
+        let out = kafka_batch::handle(self, event, invocation).await?;
         tracing::info!(done = out.done.len(), dead_lettered = out.dead_lettered, failed = out.failed, "batch done");
         Ok((out.response.clone(), out))
     }

@@ -8,6 +8,7 @@ use domain::events::{DeadLetter, ProductImageProcessed, topics};
 use domain::ports::{NewObject, ObjectMeta, VersionedObjects};
 use image_resizer::{ImageResizer, Settings};
 use inmemory::{Bus, InMemoryS3, Interleaved};
+use platform_aws::invocation::Invocation;
 use std::sync::Arc;
 
 pub const BUCKET: &str = "shop-product-images";
@@ -55,7 +56,7 @@ impl World {
     /// made (the upload must be processed).
     pub async fn variant_sizes(&self, key: &str, bytes: Vec<u8>) -> Vec<(u32, u32)> {
         let meta = self.upload(key, bytes).await;
-        let out = self.resizer.handle(created(key, &meta)).await.expect("handled");
+        let out = self.resizer.handle(created(key, &meta), &Invocation::one_minute()).await.expect("handled");
         let [image_resizer::Outcome::Processed(events)] = out.as_slice() else { panic!("{out:?}") };
         events.iter().map(|e| (e.width, e.height)).collect()
     }
