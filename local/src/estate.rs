@@ -196,6 +196,7 @@ impl Estate {
         let payment_processor = Arc::new(PaymentProcessor {
             clock: clock.as_fn(),
             payments: Arc::new(payments.clone()),
+            orders: Arc::new(orders.clone()),
             gateway: Arc::new(gateway.clone()),
             bus: Arc::new(bus.clone()),
             dead_letters: domain::dead_letter::DeadLetterPolicy::new(payment_processor::NAME, topics::CHECKOUT_DLQ),

@@ -17,3 +17,10 @@ pub fn approved(id: &str) -> Value {
            "type": "com.shop.fraud.scored.v1", "time": "2026-11-21T10:00:01Z",
            "data": {"order_id": id, "score": 12, "decision": "approve", "reasons": [], "model_version": "v1"}})
 }
+
+/// Writes the order that made payment request `r`, as order-updater leaves it once it asked
+/// (payment-processor charges only what an order asked). Writing it twice changes nothing.
+pub async fn order_asking(orders: &dyn domain::ports::Documents, r: &domain::events::PaymentRequested) {
+    let record = orders::testing::awaiting_payment(r);
+    orders::store::write_record(orders, &record, None).await.expect("the order written");
+}

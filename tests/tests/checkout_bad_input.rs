@@ -1,7 +1,7 @@
 //! Bad input to each checkout function: every broken record gets its typed reason code in a dead
 //! letter on `checkout.dlq`, and the good record after them in the same batch is still processed.
 use domain::cloudevent::decode;
-use domain::events::{DeadLetter, topics};
+use domain::events::{DeadLetter, PaymentRequested, topics};
 use estate_tests::checkout::{approved, order_confirmed as order};
 use local::estate::Estate;
 use local::functions_host::kafka_trigger_request;
@@ -140,13 +140,26 @@ async fn payment_processor_dead_letters_what_it_cannot_charge_and_charges_the_re
     for (_, payload) in &cases {
         put(&estate, topics::PAYMENT_REQUESTED, "P", payload.clone()).await;
     }
+    // Requests that decode but that no order asked: none, or another total.
+    let no_order = request("P-10", &|_| {});
+    let not_the_orders = request("P-11", &|r| r["data"]["amount"]["amount_minor"] = 2600.into());
+    let cases: Vec<(&str, Vec<u8>)> =
+        cases.into_iter().chain([("unknown_order", no_order), ("order_mismatch", not_the_orders)]).collect();
+    for (_, payload) in &cases[cases.len() - 2..] {
+        put(&estate, topics::PAYMENT_REQUESTED, "P", payload.clone()).await;
+    }
+    for id in ["P-9", "P-11"] {
+        let asked: Value = serde_json::from_slice(&request(id, &|_| {})).expect("request");
+        let asked: PaymentRequested = serde_json::from_value(asked["data"].clone()).expect("a payment request");
+        estate_tests::checkout::order_asking(&estate.orders, &asked).await;
+    }
     put(&estate, topics::PAYMENT_REQUESTED, "P", request("P-9", &|_| {})).await;
     let event = with_a_value_not_base64(msk_event(&estate.bus.records(topics::PAYMENT_REQUESTED)));
     let (response, out) = estate.payment_processor.handle(event, &estate.lambda_invocation()).await.expect("batch");
     assert!(response.batch_item_failures.is_empty());
     assert_eq!((out.done.len(), out.dead_lettered), (1, cases.len() + 1));
     assert_eq!(estate.gateway.charges_for("pay-P-9"), 1);
-    for refused in ["pay-P-5", "pay-P-6", "pay-P-7", "pay-P-8"] {
+    for refused in ["pay-P-5", "pay-P-6", "pay-P-7", "pay-P-8", "pay-P-10", "pay-P-11"] {
         assert_eq!(estate.gateway.charges_for(refused), 0, "{refused} reached the gateway");
     }
     let got = dead_letter_codes(&estate);

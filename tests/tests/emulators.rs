@@ -230,16 +230,21 @@ async fn dynamodb_answers_the_sparse_index_query_as_the_twin_does_on_moto() {
 
 #[tokio::test]
 async fn payment_processor_charges_once_with_its_idempotency_records_in_dynamodb_on_moto() {
-    use platform_aws::dynamodb::{DynamoDocuments, client_from_env, create_documents_table};
+    use platform_aws::dynamodb::{
+        DynamoDocuments, client_from_env, create_documents_table, create_indexed_documents_table,
+    };
     emulator("AWS_ENDPOINT_URL");
     let client = client_from_env().await;
-    let payments = fresh("it-payments");
+    let (payments, orders) = (fresh("it-payments"), fresh("it-orders"));
     create_documents_table(&client, &payments).await.expect("payments table");
+    create_indexed_documents_table(&client, &orders, &orders::layout::OPEN_ORDERS).await.expect("orders table");
+    let orders = Arc::new(DynamoDocuments::new(client.clone(), &orders).with_top_level(&orders::layout::TOP_LEVEL));
     let (bus, gateway, clock) =
         (inmemory::Bus::new(3), inmemory::TestGateway::default(), local::estate::SteppingClock::default());
     let processor = payment_processor::PaymentProcessor {
         clock: clock.as_fn(),
         payments: Arc::new(DynamoDocuments::new(client, &payments)),
+        orders: orders.clone(),
         gateway: Arc::new(gateway.clone()),
         bus: Arc::new(bus.clone()),
         dead_letters: domain::dead_letter::DeadLetterPolicy::new("payment-processor", "checkout.dlq"),
@@ -248,6 +253,13 @@ async fn payment_processor_charges_once_with_its_idempotency_records_in_dynamodb
     let fixture_event = || -> Value {
         serde_json::from_slice(&fixture("aws/msk/payment-processor-requested.json")).expect("MSK event")
     };
+    // The orders that asked for the fixture's payments, as order-updater wrote them (all but
+    // A200108, whose request then names an order that does not exist).
+    for request in requests_of(&fixture_event()).into_iter().filter(|r| r.order_id.as_str() != "A200108") {
+        orders::store::write_record(orders.as_ref(), &orders::testing::awaiting_payment(&request), None)
+            .await
+            .expect("order");
+    }
     let deliver = |event: Value| {
         let invocation = Invocation::lasting(clock.now(), chrono::Duration::seconds(60));
         let processor = &processor;
@@ -269,8 +281,9 @@ async fn payment_processor_charges_once_with_its_idempotency_records_in_dynamodb
     clock.wait(chrono::Duration::seconds(120));
     let (third, out) = deliver(fixture_event()).await;
     assert!(third.batch_item_failures.is_empty(), "{third:?}");
-    assert_eq!(out.done.len(), 4);
-    for id in ["pay-A200100", "pay-A200105", "pay-A200107", "pay-A200108"] {
+    assert_eq!(out.done.len(), 3);
+    assert_eq!(gateway.charges_for("pay-A200108"), 0, "its order does not exist: unknown_order");
+    for id in ["pay-A200100", "pay-A200105", "pay-A200107"] {
         assert_eq!(gateway.charges_for(id), 1, "{id} charged once over three deliveries and a timeout");
     }
     // The record keeps what was asked (the token only as its fingerprint), as DynamoDB stores it.
@@ -296,10 +309,32 @@ async fn payment_processor_charges_once_with_its_idempotency_records_in_dynamodb
     records[0]["offset"] = 4_413.into();
     records.truncate(1);
     event["records"].as_object_mut().expect("records").retain(|k, _| k == "payment.requested-0");
-    let (response, out) = deliver(event).await;
+    let (response, out) = deliver(event.clone()).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!((out.done.len(), out.dead_lettered), (0, 1));
     assert_eq!(gateway.charges_for("pay-A200100"), 1);
+    // A first request whose amount is not its order's total: refused before any charge.
+    let mut wrong = requests_of(&fixture_event()).remove(0);
+    wrong.order_id = domain::values::OrderId::parse("A200109").expect("id");
+    wrong.payment_id = "pay-A200109".into();
+    let mut order = orders::testing::awaiting_payment(&wrong);
+    order.order.as_mut().expect("confirmed").total.amount_minor += 1;
+    orders::store::write_record(orders.as_ref(), &order, None).await.expect("order");
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-21T08:16:44Z").expect("time").to_utc();
+    let wrong = domain::cloudevent::CloudEvent::new("payment-requested-A200109", "/aws/order-updater", at, wrong);
+    let record = inmemory::Record {
+        topic: "payment.requested".into(),
+        partition: 2,
+        offset: 1,
+        key: "A200109".into(),
+        payload: wrong.to_json(),
+        headers: vec![],
+        timestamp_ms: at.timestamp_millis(),
+    };
+    let (_, out) = deliver(serde_json::to_value(local::lambda_host::msk_event(&[record])).expect("json")).await;
+    assert_eq!((out.done.len(), out.dead_lettered), (0, 1));
+    assert_eq!(gateway.charges_for("pay-A200109"), 0, "a wrong amount is never charged");
+    assert!(processor.payments.read("pay-A200109", "payment").await.expect("read").is_none(), "nor stored");
     let stored = processor.payments.read("pay-A200100", "payment").await.expect("read").expect("record").body;
     assert_eq!(stored.to_value()["amount"]["amount_minor"], 4499);
     let dead = bus.records("checkout.dlq");
@@ -312,7 +347,14 @@ async fn payment_processor_charges_once_with_its_idempotency_records_in_dynamodb
         })
         .collect();
     codes.sort();
-    let expected = ["missing_payment_token", "missing_payment_token", "missing_payment_token", "payment_mismatch"];
+    let expected = [
+        "missing_payment_token",
+        "missing_payment_token",
+        "missing_payment_token",
+        "order_mismatch",
+        "payment_mismatch",
+        "unknown_order",
+    ];
     assert_eq!(codes, expected.map(|c| Some(c.to_string())));
 }
 
@@ -597,4 +639,17 @@ async fn local_replay_republishes_the_range_from_gcs_to_kafka() {
     let records = read(&bootstrap, &target, 1, 1).await;
     let event: Value = serde_json::from_slice(&records[0].payload).expect("event");
     assert_eq!((records[0].key.as_str(), event["id"].as_str()), ("SKU-1", Some("erp-sap-eu-1")));
+}
+
+/// The payment requests of an MSK event, as order-updater published them.
+fn requests_of(event: &Value) -> Vec<domain::events::PaymentRequested> {
+    let records = event["records"].as_object().expect("records").values().flat_map(|p| p.as_array().expect("records"));
+    records
+        .map(|r| {
+            let bytes = STANDARD.decode(r["value"].as_str().expect("value")).expect("base64");
+            serde_json::from_slice::<domain::cloudevent::CloudEvent<domain::events::PaymentRequested>>(&bytes)
+                .expect("a payment request")
+                .data
+        })
+        .collect()
 }

@@ -60,11 +60,17 @@ struct World {
     bus: Bus,
     gateway: TestGateway,
     payments: InMemoryDocuments,
+    orders: InMemoryDocuments,
 }
 
 fn world(slow: bool, max_attempts: u32) -> World {
-    let (clock, bus, gateway, payments) =
-        (SteppingClock::default(), Bus::new(3), TestGateway::default(), InMemoryDocuments::default());
+    let (clock, bus, gateway, payments, orders) = (
+        SteppingClock::default(),
+        Bus::new(3),
+        TestGateway::default(),
+        InMemoryDocuments::default(),
+        InMemoryDocuments::default(),
+    );
     let port: Arc<dyn PaymentGateway> = if slow {
         Arc::new(SlowToTell { gateway: gateway.clone(), clock: clock.clone(), shows_from: Mutex::default() })
     } else {
@@ -73,12 +79,13 @@ fn world(slow: bool, max_attempts: u32) -> World {
     let processor = Arc::new(PaymentProcessor {
         clock: clock.as_fn(),
         payments: Arc::new(payments.clone()),
+        orders: Arc::new(orders.clone()),
         gateway: port,
         bus: Arc::new(bus.clone()),
         dead_letters: domain::dead_letter::DeadLetterPolicy::new(payment_processor::NAME, topics::CHECKOUT_DLQ),
         rules: Rules { max_attempts, lease: LEASE },
     });
-    World { processor, clock, bus, gateway, payments }
+    World { processor, clock, bus, gateway, payments, orders }
 }
 
 impl World {
@@ -89,6 +96,10 @@ impl World {
             amount: Money::new(4_200, Currency::parse("EUR").expect("EUR")),
             payment_token: Some("tok_visa".into()),
         };
+        // The order that asked for it, as order-updater wrote it.
+        orders::store::write_record(&self.orders, &orders::testing::awaiting_payment(&data), None)
+            .await
+            .expect("order");
         let at: DateTime<Utc> = "2026-11-21T10:00:00Z".parse().expect("time");
         let r = CloudEvent::new(format!("payment-requested-{order}"), "/aws/order-updater", at, data);
         let msg = OutboundMessage::new(topics::PAYMENT_REQUESTED, r.key(), r.to_json());

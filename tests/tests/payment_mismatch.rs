@@ -23,6 +23,7 @@ fn request(event_id: &str, at: &str, amount_minor: i64, currency: &str, token: &
 
 /// Delivers one request alone, as its own batch.
 async fn deliver(estate: &Estate, r: &CloudEvent<PaymentRequested>) -> (usize, usize) {
+    estate_tests::checkout::order_asking(&estate.orders, &r.data).await; // the first request's order stays
     let msg = OutboundMessage::new(topics::PAYMENT_REQUESTED, r.key(), r.to_json());
     estate.bus.publish(msg).await.expect("published");
     let last = estate.bus.records(topics::PAYMENT_REQUESTED).pop().expect("the request");

@@ -23,6 +23,7 @@ fn request(order: &str, token: Option<&str>) -> CloudEvent<PaymentRequested> {
 }
 
 async fn publish(estate: &Estate, r: &CloudEvent<PaymentRequested>) {
+    estate_tests::checkout::order_asking(&estate.orders, &r.data).await;
     let msg = OutboundMessage::new(topics::PAYMENT_REQUESTED, r.key(), r.to_json());
     estate.bus.publish(msg).await.expect("published");
 }

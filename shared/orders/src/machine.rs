@@ -319,6 +319,37 @@ fn step(record: &mut OrderRecord, time: DateTime<Utc>, input: &Input) -> Step {
 /// Why a success for this order's payment cannot make it paid: it charged another amount than
 /// the order's total (a producer's bug, or worse). None if the order is not known yet (the
 /// success waits, and is checked when it is replayed) or the payment is not this order's.
+/// Whether a payment request is the one the order made: the order exists and asks this payment
+/// id, its total and its card. payment-processor checks a request for a payment it has no
+/// record of yet (a known one is bound to what its first request asked), so a request that
+/// does not come from its order (a replay edited by hand, a bug upstream) charges nothing.
+pub fn check_request(record: Option<&OrderRecord>, r: &PaymentRequested) -> Result<(), (&'static str, String)> {
+    let Some(record) = record else {
+        return Err((
+            "unknown_order",
+            format!("payment {} is for order {}, which has no record", r.payment_id, r.order_id),
+        ));
+    };
+    let order = record.order.as_ref();
+    let mismatch = if record.payment_id.as_deref() != Some(r.payment_id.as_str()) {
+        Some(format!("the order asks payment {:?}", record.payment_id))
+    } else if order.is_none_or(|o| o.total != r.amount) {
+        Some(format!(
+            "the order totals {}, the request asks {}",
+            order.map_or("nothing".into(), |o| o.total.to_string()),
+            r.amount
+        ))
+    } else if order.and_then(|o| o.payment.as_ref()).map(|p| &p.token) != r.payment_token.as_ref() {
+        Some("the request's card token is not the order's".to_string())
+    } else {
+        None
+    };
+    match mismatch {
+        Some(why) => Err(("order_mismatch", format!("payment {} for order {}: {why}", r.payment_id, r.order_id))),
+        None => Ok(()),
+    }
+}
+
 fn wrong_amount(record: &OrderRecord, p: &PaymentSucceeded) -> Option<String> {
     let order = record.order.as_ref()?;
     let ours = p.payment_id == payment_id(&order.order_id);

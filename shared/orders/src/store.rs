@@ -7,6 +7,34 @@ use crate::machine::{Effect, OrderRecord};
 use domain::ports::{Carts, Documents, Etag, OutboundMessage, PortError, Publisher, document, read_document};
 use std::sync::Arc;
 
+/// The order's record and its version from the orders table alone (payment-processor reads
+/// it so; it writes nothing there); (None, None) for an order not seen yet.
+pub async fn read_record(orders: &dyn Documents, pk: &str) -> Result<(Option<OrderRecord>, Option<Etag>), PortError> {
+    let Some(d) = orders.read(pk, RECORD_ID).await? else { return Ok((None, None)) };
+    let stored: StoredOrder = read_document(&d.body, &format!("order {pk}"))?;
+    Ok((Some(stored.record), Some(d.etag)))
+}
+
+/// Writes the record under the version read (create when none): its new version, or None if
+/// another writer came first.
+pub async fn write_record(
+    orders: &dyn Documents,
+    record: &OrderRecord,
+    etag: Option<&Etag>,
+) -> Result<Option<Etag>, PortError> {
+    let pk = record.order_id.as_str();
+    let body = document(&OrderDocument::of(record))?;
+    let written = match etag {
+        Some(etag) => orders.replace(pk, RECORD_ID, body, etag).await,
+        None => orders.create(pk, RECORD_ID, body).await,
+    };
+    match written {
+        Ok(etag) => Ok(Some(etag)),
+        Err(PortError::PreconditionFailed | PortError::AlreadyExists) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Lost version races on one order beyond this many fail the attempt for a retry.
 pub const MAX_ATTEMPTS: usize = 8;
 
@@ -19,25 +47,13 @@ pub struct OrderStore {
 impl OrderStore {
     /// The order's record and its version; (None, None) for an order not seen yet.
     pub async fn read(&self, pk: &str) -> Result<(Option<OrderRecord>, Option<Etag>), PortError> {
-        let Some(d) = self.orders.read(pk, RECORD_ID).await? else { return Ok((None, None)) };
-        let stored: StoredOrder = read_document(&d.body, &format!("order {pk}"))?;
-        Ok((Some(stored.record), Some(d.etag)))
+        read_record(self.orders.as_ref(), pk).await
     }
 
     /// Writes the record under the version read (create when none): its new version, or None if
     /// another writer came first.
     pub async fn write(&self, record: &OrderRecord, etag: Option<&Etag>) -> Result<Option<Etag>, PortError> {
-        let pk = record.order_id.as_str();
-        let body = document(&OrderDocument::of(record))?;
-        let written = match etag {
-            Some(etag) => self.orders.replace(pk, RECORD_ID, body, etag).await,
-            None => self.orders.create(pk, RECORD_ID, body).await,
-        };
-        match written {
-            Ok(etag) => Ok(Some(etag)),
-            Err(PortError::PreconditionFailed | PortError::AlreadyExists) => Ok(None),
-            Err(e) => Err(e),
-        }
+        write_record(self.orders.as_ref(), record, etag).await
     }
 
     /// Runs the record's pending effects, then writes it without them (see [`Self::settle`]).

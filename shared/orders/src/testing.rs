@@ -1,6 +1,8 @@
 //! Events for the unit tests: order `<id>` of customer C-1, two lines, paid by token `tok_visa`.
+use crate::machine::{Input, OrderRecord, Outcome, apply};
 use domain::events::{
-    FraudDecision, FraudScored, OrderConfirmed, OrderLine, PaymentDetails, PaymentFailed, PaymentSucceeded,
+    FraudDecision, FraudScored, OrderConfirmed, OrderLine, PaymentDetails, PaymentFailed, PaymentRequested,
+    PaymentSucceeded,
 };
 use domain::values::{Currency, CustomerId, Money, OrderId, Quantity, Sku};
 
@@ -56,4 +58,27 @@ pub fn failed(order: &str) -> PaymentFailed {
         amount: eur(5_000),
         reason: "declined".into(),
     }
+}
+
+/// The order's record as order-updater leaves it once it asked for the payment `r` asks: the
+/// order totals `r`'s amount and is paid by `r`'s token (or by none). `r`'s payment id must be
+/// the order's (`pay-<order id>`) for payment-processor to accept it.
+pub fn awaiting_payment(r: &PaymentRequested) -> OrderRecord {
+    let order = r.order_id.as_str();
+    let mut confirmed = confirmed(order);
+    confirmed.total = r.amount;
+    match (&r.payment_token, confirmed.payment.as_mut()) {
+        (Some(token), Some(details)) => details.token = token.clone(),
+        _ => confirmed.payment = None,
+    }
+    let at = "2026-11-20T10:00:00Z".parse().expect("time");
+    let mut record = None;
+    for (id, input) in [("c", Input::Confirmed(confirmed)), ("f", Input::Scored(scored(order, FraudDecision::Approve)))]
+    {
+        let Outcome::Changed { record: r, .. } = apply(record.take(), &format!("{id}-{order}"), at, &input) else {
+            panic!("order {order} did not change on {id}")
+        };
+        record = Some(*r);
+    }
+    record.expect("a record")
 }

@@ -5,7 +5,10 @@
 //! Per record (the batch rules are `platform_aws::kafka_batch`'s): the idempotency record in
 //! DynamoDB is written before the charge and the outcome after (`attempt.rs`, `pay.rs`). It binds
 //! the payment id to what its first request asked; a request that asks otherwise is
-//! dead-lettered `payment_mismatch`. A gateway failure fails the record for Lambda to retry; the
+//! dead-lettered `payment_mismatch`. A request for a payment id it has no record of is first
+//! checked against its order in the orders table (read only): an order that does not exist
+//! (`unknown_order`) or asks another payment id, total or card (`order_mismatch`) is
+//! dead-lettered, and nothing is charged. A gateway failure fails the record for Lambda to retry; the
 //! retry asks the gateway what it did before charging again. A request without a token is
 //! dead-lettered `missing_payment_token`; a token the gateway does not know is its decline
 //! (`invalid_token`), published as `payment.failed`.
@@ -32,7 +35,7 @@ use tracing::Instrument;
 
 pub const NAME: &str = "payment-processor";
 pub const SOURCE: &str = "/aws/payment-processor";
-/// `PAYMENT_GATEWAY` (the gateway adapter: only `test` exists; required when deployed, so a
+/// `ORDERS_TABLE` (default `orders`, read only), `PAYMENT_GATEWAY` (the gateway adapter: only `test` exists; required when deployed, so a
 /// deployment never charges through the test gateway by default), `PAYMENTS_TABLE` (default
 /// `payments`), `PAYMENT_MAX_ATTEMPTS` (default 5: attempts to learn a
 /// payment's outcome before it is dead-lettered), `PAYMENT_LEASE_SECONDS` (default 120, at least
@@ -42,6 +45,7 @@ pub const SOURCE: &str = "/aws/payment-processor";
 pub struct Config {
     pub gateway: GatewayKind,
     pub payments_table: String,
+    pub orders_table: String,
     pub kafka_bootstrap: String,
     pub rules: Rules,
     pub dead_letters: DeadLetterPolicy,
@@ -87,6 +91,7 @@ impl Config {
         Ok(Config {
             gateway: GatewayKind::from_env(env)?,
             payments_table: env.get_or("PAYMENTS_TABLE", "payments"),
+            orders_table: env.get_or("ORDERS_TABLE", "orders"),
             kafka_bootstrap: env.required_in_cloud("KAFKA_BOOTSTRAP_SERVERS", env.on_lambda(), "127.0.0.1:9092")?,
             rules,
             dead_letters: DeadLetterPolicy::new(NAME, topics::CHECKOUT_DLQ).with_max_payload_bytes(max),
@@ -108,6 +113,8 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 pub struct PaymentProcessor {
     pub clock: Clock,
     pub payments: Arc<dyn Documents>,
+    /// The orders table, read to check a first request against its order.
+    pub orders: Arc<dyn Documents>,
     pub gateway: Arc<dyn PaymentGateway>,
     pub bus: Arc<dyn Publisher>,
     pub dead_letters: DeadLetterPolicy,

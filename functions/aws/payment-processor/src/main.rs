@@ -6,6 +6,7 @@
 //! documented tokens): no card processor's API is reachable from here. A deployment must name it
 //! (`PAYMENT_GATEWAY=test`); a real adapter would be another `GatewayKind`.
 use lambda_runtime::{LambdaEvent, service_fn};
+use orders::layout::TOP_LEVEL;
 use payment_processor::{Config, GatewayKind, PaymentProcessor};
 use platform_aws::dynamodb::{DynamoDocuments, client_from_env};
 use platform_aws::invocation::Invocation;
@@ -19,7 +20,8 @@ async fn main() -> Result<(), serve::Fatal> {
     let client = client_from_env().await;
     let processor = Arc::new(PaymentProcessor {
         clock: Arc::new(chrono::Utc::now),
-        payments: Arc::new(DynamoDocuments::new(client, &config.payments_table)),
+        payments: Arc::new(DynamoDocuments::new(client.clone(), &config.payments_table)),
+        orders: Arc::new(DynamoDocuments::new(client, &config.orders_table).with_top_level(&TOP_LEVEL)),
         gateway: match config.gateway {
             GatewayKind::Test => Arc::new(inmemory::TestGateway::default()),
         },

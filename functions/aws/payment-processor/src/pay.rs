@@ -46,6 +46,9 @@ impl PaymentProcessor {
                     None => continue, // another attempt wrote first
                 },
                 Next::Take { record, lookup_first } => {
+                    if etag.is_none() {
+                        self.check_order(r).await?;
+                    }
                     let Some(held) = self.write(&r.payment_id, &record, etag.as_ref()).await? else {
                         continue; // another attempt took it first
                     };
@@ -57,6 +60,12 @@ impl PaymentProcessor {
             "payment {}: {MAX_CONFLICTS} write conflicts",
             r.payment_id
         ))))
+    }
+
+    /// A first request is the one its order made, or it is refused before anything is stored.
+    async fn check_order(&self, r: &PaymentRequested) -> Result<(), Failure> {
+        let (order, _) = orders::store::read_record(self.orders.as_ref(), r.order_id.as_str()).await?;
+        orders::machine::check_request(order.as_ref(), r).map_err(|(code, reason)| Failure::Permanent(code, reason))
     }
 
     /// Holding the record: learn the outcome (from `lookup` when an earlier attempt may have
