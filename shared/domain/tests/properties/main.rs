@@ -1,9 +1,11 @@
 //! Property tests of the domain's decoders: structured CloudEvents of every type
-//! (`cloudevent::decode`), the one-pass reader of canonical changes (`MerchChange::decode`), and
-//! the ERP JSON and CSV records (`merch::normalize`). Inputs and case count: `property-inputs`.
+//! (`cloudevent::decode`), the one-pass reader of canonical changes (`MerchChange::decode`), the
+//! ERP JSON and CSV records (`merch::normalize`) and the key of a mirrored message
+//! (`mirror::decode`). Inputs and case count: `property-inputs`.
 mod cloudevents;
 mod erp;
 mod merch_changes;
+mod mirror_keys;
 
 /// The CloudEvents inside the checked-in fixtures (Kafka values, Functions host entries,
 /// Pub/Sub data), each once.

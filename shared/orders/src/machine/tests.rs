@@ -295,3 +295,34 @@ fn every_state_and_event_pair_goes_where_the_table_says() {
         }
     }
 }
+
+/// payment-processor's check of a first request: only the request the order made passes.
+#[test]
+fn a_payment_request_is_checked_against_the_order_that_made_it() {
+    use crate::testing::awaiting_payment;
+    let asked = PaymentRequested {
+        order_id: OrderId::parse("A-1").expect("id"),
+        payment_id: "pay-A-1".into(),
+        amount: succeeded("A-1").amount,
+        payment_token: Some("tok_visa".into()),
+    };
+    let order = awaiting_payment(&asked);
+    assert_eq!(check_request(Some(&order), &asked), Ok(()));
+    let refused = |r: &PaymentRequested, record: Option<&OrderRecord>| check_request(record, r).unwrap_err();
+
+    assert_eq!(refused(&asked, None).0, "unknown_order");
+    let other_id = PaymentRequested { payment_id: "pay-B-2".into(), ..asked.clone() };
+    let (code, reason) = refused(&other_id, Some(&order));
+    assert_eq!(code, "order_mismatch");
+    assert!(reason.contains("asks payment Some(\"pay-A-1\")"), "{reason}");
+    let mut other_total = asked.clone();
+    other_total.amount.amount_minor += 1;
+    assert!(refused(&other_total, Some(&order)).1.contains("the order totals"));
+    let other_card = PaymentRequested { payment_token: Some("tok_mc".into()), ..asked.clone() };
+    assert!(refused(&other_card, Some(&order)).1.contains("card token is not the order's"));
+    let no_card = PaymentRequested { payment_token: None, ..asked.clone() };
+    assert_eq!(refused(&no_card, Some(&order)).0, "order_mismatch");
+    // An order not yet asking for payment (confirmed, no decision) has no payment id.
+    let (confirmed_only, _) = run(&[("c-A-1", Input::Confirmed(confirmed("A-1")))]);
+    assert_eq!(refused(&asked, confirmed_only.as_ref()).0, "order_mismatch");
+}
