@@ -277,6 +277,32 @@ resource "google_pubsub_topic_iam_member" "dead_letters_parked_publisher" {
   member = "serviceAccount:${google_service_account.runtime.email}"
 }
 
+# The Cloud Run functions' own dead letters go to Pub/Sub topics named as the Kafka ones:
+# fulfillment's to checkout.dlq, image-analytics' to images.dlq. No function reads them; a pull
+# subscription keeps what lands there for people.
+resource "google_pubsub_topic" "function_dead_letters" {
+  for_each = toset(["checkout.dlq", "images.dlq"])
+  name     = each.value
+}
+
+resource "google_pubsub_subscription" "function_dead_letters" {
+  for_each                   = google_pubsub_topic.function_dead_letters
+  name                       = "${each.value.name}-inspect"
+  topic                      = each.value.id
+  ack_deadline_seconds       = 60
+  message_retention_duration = "2678400s"
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_pubsub_topic_iam_member" "function_dead_letters_publisher" {
+  for_each = google_pubsub_topic.function_dead_letters
+  topic    = each.value.name
+  role     = "roles/pubsub.publisher"
+  member   = "serviceAccount:${google_service_account.runtime.email}"
+}
+
 resource "google_bigquery_dataset" "audit" {
   dataset_id = "estate_audit"
   location   = "EU"

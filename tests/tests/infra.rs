@@ -42,6 +42,31 @@ fn the_parked_topic_is_declared_kept_and_read_by_no_function() {
     assert!(!topics::MIRRORED.contains(&topics::PARKED) && topics::holds_dead_letters(topics::PARKED));
 }
 
+/// The Pub/Sub topics the Cloud Run functions dead-letter to exist, each kept by a pull
+/// subscription and published to by the runtime's service account.
+#[test]
+fn the_cloud_run_functions_dead_letter_topics_are_declared_and_kept() {
+    use domain::events::topics;
+    let all = resources("infra/gcp/main.tf");
+    let body = |kind: &str, name: &str| {
+        all.iter().find(|(k, n, _)| k == kind && n == name).map(|(_, _, b)| b.clone()).unwrap_or_default()
+    };
+    let declared = body("google_pubsub_topic", "function_dead_letters");
+    for topic in [topics::CHECKOUT_DLQ, topics::IMAGES_DLQ] {
+        assert!(declared.contains(&format!("\"{topic}\"")), "{topic} in {declared}");
+    }
+    let kept = body("google_pubsub_subscription", "function_dead_letters");
+    assert!(
+        kept.contains("for_each = google_pubsub_topic.function_dead_letters") && !kept.contains("push_config"),
+        "{kept}"
+    );
+    let grant = body("google_pubsub_topic_iam_member", "function_dead_letters_publisher");
+    assert!(
+        grant.contains("roles/pubsub.publisher") && grant.contains("google_service_account.runtime.email"),
+        "{grant}"
+    );
+}
+
 /// The Terraform resources of a file: (type, name, body), the body with its whitespace runs
 /// collapsed to one space so that attributes can be looked for whatever their alignment.
 fn resources(path: &str) -> Vec<(String, String, String)> {
