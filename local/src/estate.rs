@@ -287,40 +287,24 @@ impl Estate {
         .contains(&function)
     }
 
-    /// Invokes a Lambda with an event as its runtime would: its partial batch response and a
-    /// one-line report of what it did.
-    pub async fn invoke_lambda(
-        &self,
-        function: &str,
-        event: KafkaEvent,
-    ) -> Result<(KafkaBatchResponse, String), String> {
+    /// Invokes a Lambda with an event as its runtime would: its partial batch response.
+    pub async fn invoke_lambda(&self, function: &str, event: KafkaEvent) -> Result<KafkaBatchResponse, String> {
+        let invocation = self.lambda_invocation();
         match function {
-            order_updater::NAME => {
-                let (response, report) =
-                    self.order_updater.handle(event, &self.lambda_invocation()).await.map_err(|e| e.to_string())?;
-                Ok((response, format!("{report:?}")))
-            }
+            order_updater::NAME => self.order_updater.handle(event, &invocation).await.map(|(r, _)| r),
             payment_processor::NAME => {
-                let invocation = self.lambda_invocation();
-                let (response, out) =
-                    self.payment_processor.handle(event, &invocation).await.map_err(|e| e.to_string())?;
-                let report = format!("done {:?}, dead-lettered {}, failed {}", out.done, out.dead_lettered, out.failed);
-                Ok((response, report))
+                return self
+                    .payment_processor
+                    .handle(event, &invocation)
+                    .await
+                    .map(|(r, _)| r)
+                    .map_err(|e| e.to_string());
             }
-            cart_cleaner::NAME => {
-                let out =
-                    self.cart_cleaner.handle(event, &self.lambda_invocation()).await.map_err(|e| e.to_string())?;
-                let report = format!("done {:?}, dead-lettered {}, failed {}", out.done, out.dead_lettered, out.failed);
-                Ok((out.response, report))
-            }
-            kafka_pubsub_bridge::NAME => {
-                let out = self.bridge.handle(event, &self.lambda_invocation()).await.map_err(|e| e.to_string())?;
-                let report =
-                    format!("mirrored {}, dead-lettered {}, failed {}", out.done.len(), out.dead_lettered, out.failed);
-                Ok((out.response, report))
-            }
-            other => Err(format!("{other} is not a Lambda of the estate")),
+            cart_cleaner::NAME => self.cart_cleaner.handle(event, &invocation).await.map(|out| out.response),
+            kafka_pubsub_bridge::NAME => self.bridge.handle(event, &invocation).await.map(|out| out.response),
+            other => return Err(format!("{other} is not a Lambda of the estate")),
         }
+        .map_err(|e| e.to_string())
     }
 
     /// True for a function that runs as an Azure Functions custom handler.

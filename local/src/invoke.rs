@@ -2,6 +2,7 @@
 //! embedded default and reports the native response and every effect, as one JSON document.
 //! `objects.rs`: the user's files it puts in the bucket first, and the objects it writes out.
 mod objects;
+pub mod summary;
 
 use crate::estate::{self, Estate};
 use crate::oneshot::post;
@@ -12,6 +13,7 @@ pub use objects::ObjectFile;
 use platform_azure::{InvocationRequest, InvocationResponse};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
+use summary::{Fate, Summary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
@@ -21,8 +23,8 @@ pub enum InvokeError {
     UnknownMethod { function: String, folder: String, folders: Vec<String> },
     #[error("fixture is not JSON: {0}")]
     NotJson(String),
-    #[error("not a valid {function} envelope: {detail}")]
-    NotAnEnvelope { function: String, detail: String },
+    #[error("not a valid {function} envelope: {detail}\n{function} takes {expects}{fits}")]
+    NotAnEnvelope { function: String, detail: String, expects: &'static str, fits: String },
     #[error("--object puts files where an S3 notification names them: only image-resizer takes one, not {0}")]
     ObjectsNeedS3(String),
     #[error("no ObjectCreated record of the event names the key {key:?}; its keys: {keys:?}")]
@@ -101,7 +103,7 @@ async fn run(
     before: &mut objects::Before,
 ) -> Result<Value, InvokeError> {
     let fixture: Value = serde_json::from_slice(raw).map_err(|e| InvokeError::NotJson(e.to_string()))?;
-    let not_envelope = |detail: String| InvokeError::NotAnEnvelope { function: function.into(), detail };
+    let not_envelope = |detail: String| wrong_fixture(function, detail);
     let Some(name) = estate::FUNCTIONS.iter().copied().find(|f| *f == function) else {
         return Err(InvokeError::UnknownFunction(function.into()));
     };
@@ -112,30 +114,41 @@ async fn run(
             seed_uploads(estate, &event, dir).await;
         }
         *before = objects::before(estate);
+        let records = event.records.len();
         let outcomes = estate
             .image_resizer
             .handle(event, &estate.lambda_invocation())
             .await
             .map_err(|e| not_envelope(e.to_string()))?;
         let response = json!({"outcomes": outcomes});
-        return Ok(json!({"function": function, "response": response, "effects": effects(estate)}));
+        return Ok(report(
+            function,
+            Summary::of(records, &Fate::Succeeded, None, &published(estate)),
+            response,
+            estate,
+        ));
     }
     if !options.objects.is_empty() {
         return Err(InvokeError::ObjectsNeedS3(function.into()));
     }
     if name == order_sweeper::NAME {
-        let response = crate::sweeps::invoke(estate, raw).await.map_err(not_envelope)?;
-        return Ok(json!({"function": function, "response": response, "effects": effects(estate)}));
+        let names = crate::sweeps::seed_orders(estate).await.map_err(not_envelope)?;
+        let seeded = published(estate); // order-updater's dead letters while seeding are not the sweep's
+        let response = crate::sweeps::invoke(estate, raw, names).await.map_err(not_envelope)?;
+        let swept: Vec<_> = published(estate).into_iter().filter(|r| !seeded.contains(r)).collect();
+        return Ok(report(function, Summary::of(1, &Fate::Succeeded, None, &swept), response, estate));
     }
     if estate.is_lambda(name) {
         // Lambda's runtime parses the event into the trigger's type before the handler runs.
-        let event = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
-        let (response, report) = estate.invoke_lambda(name, event).await.map_err(not_envelope)?;
-        let response = json!({"batch_response": response, "report": report});
-        return Ok(json!({"function": function, "response": response, "effects": effects(estate)}));
+        let event: aws_lambda_events::event::kafka::KafkaEvent =
+            serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
+        let records = summary::kafka_records(&event);
+        let response = estate.invoke_lambda(name, event.clone()).await.map_err(not_envelope)?;
+        let summary = Summary::of(records, &Fate::Partial(response.clone()), Some(&event), &published(estate));
+        return Ok(report(function, summary, json!({"batch_response": response}), estate));
     }
     let app = estate.app(name).cloned().ok_or_else(|| InvokeError::UnknownFunction(function.into()))?;
-    let response = match name {
+    let (records, succeeded, response) = match name {
         azure if estate.is_azure_app(azure) => {
             let req: InvocationRequest = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
             // The host always says which function it invokes; its Data is the function's to judge
@@ -157,18 +170,48 @@ async fn run(
                 let outputs = estate.azure_outputs(&folder);
                 estate.publish_outputs(name, &resp, &outputs).await.map_err(|e| not_envelope(e.to_string()))?;
             }
-            json!({"status": status.as_u16(), "route": format!("/{folder}"), "body": resp})
+            let records = summary::host_records(&Value::Object(req.data.clone()));
+            (
+                records,
+                status.is_success(),
+                json!({"status": status.as_u16(), "route": format!("/{folder}"), "body": resp}),
+            )
         }
         _ => {
             let (headers, body) = as_http(&fixture, raw);
             let msg =
                 platform_gcp::push::from_http(&header_map(&headers), &body).map_err(|e| not_envelope(e.to_string()))?;
             let (status, bytes) = post(&app, "/", &headers, body).await;
-            json!({"status": status.as_u16(), "form": msg.form, "message_id": msg.message_id,
-                   "body": String::from_utf8_lossy(&bytes)})
+            let response = json!({"status": status.as_u16(), "form": msg.form, "message_id": msg.message_id,
+                   "body": String::from_utf8_lossy(&bytes)});
+            (1, status.is_success(), response)
         }
     };
-    Ok(json!({"function": function, "response": response, "effects": effects(estate)}))
+    let fate = if succeeded { Fate::Succeeded } else { Fate::FailedWhole };
+    Ok(report(function, Summary::of(records, &fate, None, &published(estate)), response, estate))
+}
+
+/// The one document `local invoke` prints: the summary, the native response, every effect.
+fn report(function: &str, summary: Summary, response: Value, estate: &Estate) -> Value {
+    json!({"function": function, "summary": summary, "response": response, "effects": effects(estate)})
+}
+
+/// Every record the invocation published (the estate starts empty).
+fn published(estate: &Estate) -> Vec<inmemory::Record> {
+    estate.bus.topics().iter().flat_map(|t| estate.bus.records(t)).collect()
+}
+
+/// A fixture the function cannot take: what it expects, and the recorded fixtures that fit.
+fn wrong_fixture(function: &str, detail: String) -> InvokeError {
+    let expects = crate::registry::function(function).map_or("its trigger's envelope", |f| f.trigger.envelope());
+    let fitting =
+        crate::registry::events_dir().map(|dir| crate::registry::fixtures_of(&dir, function)).unwrap_or_default();
+    let fits = if fitting.is_empty() {
+        String::new()
+    } else {
+        format!("; fixtures that fit: {}", fitting.iter().map(|f| format!("events/{f}")).collect::<Vec<_>>().join(", "))
+    };
+    InvokeError::NotAnEnvelope { function: function.into(), detail, expects, fits }
 }
 
 /// Puts the objects an S3 notification names (its created ones) from `dir/<bucket>/<key>`.

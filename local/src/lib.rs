@@ -1,6 +1,6 @@
 //! The `local` runner: the estate on one machine. `demo` drives the whole flow on the embedded
 //! default, `invoke` runs one function on one fixture, `replay` republishes the audit log, and
-//! `schemas` regenerates the event JSON Schemas.
+//! `schemas` regenerates the event JSON Schemas; `registry` describes every function once.
 pub mod checkout_demo;
 pub mod demo;
 pub mod estate;
@@ -10,6 +10,7 @@ pub mod invoke;
 pub mod lambda_host;
 pub mod oneshot;
 pub mod pubsub_push;
+pub mod registry;
 pub mod scenario;
 pub mod storefront;
 pub mod sweeps;

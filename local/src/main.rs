@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "local", about = "Run the function estate on this machine")]
+#[command(name = "local", version, about = "Run the function estate on this machine")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -26,6 +26,7 @@ enum Command {
         /// Uploads of the image flow.
         #[arg(long, default_value_t = 60)]
         photos: usize,
+        /// Seed of the random order, faults and redeliveries (a failing run is repeated with it).
         #[arg(long, default_value_t = 7)]
         seed: u64,
         /// Records per projection-updater invocation (the host's maxBatchSize).
@@ -34,7 +35,10 @@ enum Command {
     },
     /// Run one function on one recorded trigger payload; print the response and every effect.
     Invoke {
+        /// The function to run, by name (e.g. `order-updater`, `fraud-scorer`, `image-resizer`).
         function: String,
+        /// A recorded trigger payload: an MSK or S3 event, a scheduled event, a Functions host
+        /// invocation or a Pub/Sub push (recorded HTTP request or bare body). See events/.
         fixture: PathBuf,
         /// image-resizer: put FILE in the local bucket at KEY, the object key as stored (decoded,
         /// e.g. `uploads/SKU-1/front (1).jpg`), which an ObjectCreated record of the event must
@@ -45,14 +49,25 @@ enum Command {
         /// image-resizer).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Exit 3 when any record was dead-lettered (for scripts and CI); the output is the same.
+        #[arg(long)]
+        fail_on_dead_letter: bool,
+    },
+    /// List the recorded fixtures each function takes (from events/, by the function registry).
+    Fixtures {
+        /// Only this function's.
+        function: Option<String>,
     },
     /// Republish a topic's audited events in [from, to) from GCS to Kafka (GCS_ENDPOINT,
     /// KAFKA_BOOTSTRAP_SERVERS, AUDIT_BUCKET from the environment).
     Replay {
+        /// The audited Kafka topic (e.g. `merch.price-changed`).
         #[arg(long)]
         topic: String,
+        /// Start of the window, inclusive (RFC 3339, e.g. 2026-11-20T00:00:00Z).
         #[arg(long)]
         from: chrono::DateTime<chrono::Utc>,
+        /// End of the window, exclusive (RFC 3339).
         #[arg(long)]
         to: chrono::DateTime<chrono::Utc>,
         /// Where to republish; defaults to the audited topic itself.
@@ -61,6 +76,7 @@ enum Command {
     },
     /// Write the JSON Schemas of the domain events to events/schemas/.
     Schemas {
+        /// Where the schemas are written.
         #[arg(long, default_value = "events/schemas")]
         dir: PathBuf,
     },
@@ -118,7 +134,7 @@ async fn main() -> ExitCode {
             }
             if all_hold { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
-        Command::Invoke { function, fixture, objects, out } => {
+        Command::Invoke { function, fixture, objects, out, fail_on_dead_letter } => {
             let bytes = match std::fs::read(&fixture) {
                 Ok(b) => b,
                 Err(e) => {
@@ -135,6 +151,11 @@ async fn main() -> ExitCode {
                     for path in written {
                         eprintln!("wrote {}", path.display());
                     }
+                    let dead = out["summary"]["dead_lettered"].as_object().is_some_and(|d| !d.is_empty());
+                    if fail_on_dead_letter && dead {
+                        eprintln!("dead-lettered: {}", out["summary"]["dead_lettered"]);
+                        return ExitCode::from(3);
+                    }
                     ExitCode::SUCCESS
                 }
                 // The function ran, and its output is lost: not a usage error.
@@ -147,6 +168,28 @@ async fn main() -> ExitCode {
                     ExitCode::from(2)
                 }
             }
+        }
+        Command::Fixtures { function } => {
+            let Some(events) = local::registry::events_dir() else {
+                eprintln!("no events/ folder here or above: run from the repository");
+                return ExitCode::from(2);
+            };
+            let names: Vec<&str> = match function.as_deref().map(local::registry::function) {
+                None => local::registry::FUNCTIONS.iter().map(|f| f.name).collect(),
+                Some(Ok(f)) => vec![f.name],
+                Some(Err(e)) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            for name in names {
+                let spec = local::registry::function(name).expect("listed");
+                println!("{name} ({}, {}): {}", spec.cloud.as_str(), spec.dir(), spec.trigger.envelope());
+                for fixture in local::registry::fixtures_of(&events, name) {
+                    println!("  events/{fixture}");
+                }
+            }
+            ExitCode::SUCCESS
         }
         Command::Replay { topic, from, to, target_topic } => {
             let env = serve::Env::Process;

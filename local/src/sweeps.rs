@@ -41,9 +41,8 @@ impl Estate {
 
 /// `local invoke order-sweeper <scheduled event>`: the orders table is first filled by
 /// order-updater from its recorded fixtures (`events/aws/msk/order-updater-*.json`), so the run
-/// has orders to look at; then the event is handled as Lambda would hand it over.
-pub async fn invoke(estate: &Estate, raw: &[u8]) -> Result<serde_json::Value, String> {
-    let event: CloudWatchEvent = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+/// has orders to look at; their names come back.
+pub async fn seed_orders(estate: &Estate) -> Result<Vec<String>, String> {
     let msk_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/aws/msk");
     let msk_dir = msk_dir.as_path();
     let mut seeds: Vec<_> = std::fs::read_dir(msk_dir)
@@ -58,8 +57,12 @@ pub async fn invoke(estate: &Estate, raw: &[u8]) -> Result<serde_json::Value, St
         let batch = serde_json::from_slice(&batch).map_err(|e| format!("{}: {e}", seed.display()))?;
         estate.order_updater.handle(batch, &estate.lambda_invocation()).await.map_err(|e| e.to_string())?;
     }
-    let names: Vec<String> =
-        seeds.iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
+    Ok(seeds.iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect())
+}
+
+/// Then the event is handled as Lambda would hand it over.
+pub async fn invoke(estate: &Estate, raw: &[u8], names: Vec<String>) -> Result<serde_json::Value, String> {
+    let event: CloudWatchEvent = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
     let report = estate.order_sweeper.handle(event, &estate.lambda_invocation()).await.map_err(|e| e.to_string())?;
     Ok(json!({"orders_from": names, "report": report}))
 }

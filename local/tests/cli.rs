@@ -236,3 +236,62 @@ fn every_flow_holds_on_an_unseen_seed() {
         assert!(stdout.contains("[ok]") && !stdout.contains("FAILED"), "`local {}`:\n{stdout}", args.join(" "));
     }
 }
+
+#[test]
+fn invoke_summarises_in_one_shape_and_fails_on_dead_letters_when_asked() {
+    let requests = "events/aws/msk/payment-processor-requested.json";
+    let out = local(&["invoke", "payment-processor", requests]);
+    assert!(out.status.success(), "dead letters are an outcome, not an error: exit 0");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let want = serde_json::json!({"records": 5, "done": 0, "failed": 0, "retried": 0,
+        "dead_lettered": {"missing_payment_token": 1, "unknown_order": 4}});
+    assert_eq!(doc["summary"], want, "on an empty estate no order asked for these payments");
+
+    let out = local(&["invoke", "payment-processor", requests, "--fail-on-dead-letter"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown_order"));
+    let clean = local(&[
+        "invoke",
+        "order-updater",
+        "events/aws/msk/order-updater-payment-failed.json",
+        "--fail-on-dead-letter",
+    ]);
+    assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&clean.stdout).expect("one JSON document");
+    assert_eq!(doc["summary"]["dead_lettered"], serde_json::json!({}));
+}
+
+#[test]
+fn local_says_its_version_and_every_argument_has_help() {
+    let out = local(&["--version"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), concat!("local ", env!("CARGO_PKG_VERSION")));
+    for command in ["demo", "invoke", "replay", "schemas"] {
+        let help = String::from_utf8_lossy(&local(&[command, "--help"]).stdout).into_owned();
+        // clap prints an argument's help two spaces or more after its name: none, none given.
+        let bare: Vec<&str> = help
+            .lines()
+            .map(str::trim)
+            .filter(|l| (l.starts_with('-') || l.starts_with('<')) && !l.contains("  "))
+            .collect();
+        assert!(bare.is_empty(), "{command}: arguments without help: {bare:?}\n{help}");
+    }
+}
+
+#[test]
+fn fixtures_lists_what_each_function_takes_and_a_wrong_fixture_is_refused_with_the_ones_that_fit() {
+    let out = local(&["fixtures", "order-updater"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(listed.starts_with("order-updater (aws, functions/aws/order-updater): an MSK event"), "{listed}");
+    assert!(listed.contains("  events/aws/msk/order-updater-confirmed.json"), "{listed}");
+    assert!(!listed.contains("payment-processor-requested"), "{listed}");
+    let all = String::from_utf8_lossy(&local(&["fixtures"]).stdout).into_owned();
+    assert_eq!(all.lines().filter(|l| !l.starts_with("  ")).count(), 12, "every function:\n{all}");
+    assert_eq!(local(&["fixtures", "nope"]).status.code(), Some(2));
+
+    let out = local(&["invoke", "order-updater", "events/aws/s3/image-resizer-upload.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("order-updater takes an MSK event"), "{said}");
+    assert!(said.contains("fixtures that fit: events/aws/msk/order-updater-confirmed.json"), "{said}");
+}

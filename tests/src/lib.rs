@@ -70,23 +70,9 @@ pub fn fresh(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos:x}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
 }
 
-/// Which function consumes a recorded fixture, by its folder and name.
+/// Which function consumes a recorded fixture, by its folder and name (the registry's rule).
 pub fn function_for(path: &str) -> Option<&'static str> {
-    match path.split('/').collect::<Vec<_>>().as_slice() {
-        ["gcp", "pubsub-push", name] if name.starts_with("audit-") => Some("audit-sink"),
-        ["gcp", "pubsub-push", name] if name.starts_with("fulfillment-") => Some("fulfillment"),
-        ["gcp", "pubsub-push", name] if name.starts_with("image-analytics-") => Some("image-analytics"),
-        ["gcp", "pubsub-push" | "pubsub-push-unwrapped" | "eventarc", _] => Some("merch-normalizer"),
-        ["azure", "kafka-trigger", name] if name.starts_with("order-") => Some("fraud-scorer"),
-        // An MSK fixture named `<function>-…` is that Lambda's; the others are decoded only.
-        ["aws", "s3", name] if name.starts_with("image-resizer-") => Some("image-resizer"),
-        ["aws", "eventbridge", name] if name.starts_with("order-sweeper-") => Some("order-sweeper"),
-        ["aws", "msk", name] => ["order-updater", "payment-processor", "cart-cleaner", "kafka-pubsub-bridge"]
-            .into_iter()
-            .find(|f| name.starts_with(&format!("{f}-"))),
-        ["azure", "kafka-trigger", _] => Some("projection-updater"),
-        _ => None,
-    }
+    local::registry::function_for(path)
 }
 
 /// Captures the JSON log lines written while its guard is the default subscriber.

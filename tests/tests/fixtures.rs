@@ -68,6 +68,15 @@ async fn function_fixtures_match_golden_invocations() {
             .await
             .unwrap_or_else(|e| panic!("{path}: {e}"));
         assert_golden(&format!("invoke/{path}"), &out);
+        let summary = &out["summary"];
+        let count = |k: &str| summary[k].as_u64().unwrap_or_else(|| panic!("{path}: summary.{k} in {summary}"));
+        let dead: u64 =
+            summary["dead_lettered"].as_object().expect("by reason code").values().filter_map(|n| n.as_u64()).sum();
+        assert_eq!(count("records"), count("done") + dead + count("retried"), "{path}: {summary}");
+        assert!(count("failed") <= count("retried"), "{path}: {summary}");
+        // No Rust Debug text anywhere: every value is JSON of its own.
+        let text = out.to_string();
+        assert!(!text.contains(" { ") && !text.contains("Some("), "{path}: Debug text in {text}");
     }
 }
 
