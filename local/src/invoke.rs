@@ -2,6 +2,7 @@
 //! embedded default and reports the native response and every effect, as one JSON document.
 //! `objects.rs`: the user's files it puts in the bucket first, and the objects it writes out.
 mod objects;
+pub mod state;
 pub mod summary;
 
 use crate::estate::{self, Estate};
@@ -31,7 +32,9 @@ pub enum InvokeError {
     NoRecordNames { key: String, keys: Vec<String> },
     #[error("cannot read {file}: {detail}")]
     CannotRead { file: String, detail: String },
-    /// The function ran; what it wrote could not be copied out (`--out`).
+    #[error("state file {file}: {detail}")]
+    BadState { file: String, detail: String },
+    /// The function ran; what it wrote could not be copied out (`--out`, `--save-state`).
     #[error("cannot write {0}")]
     CannotWrite(String),
 }
@@ -47,6 +50,10 @@ pub struct InvokeOptions {
     pub objects: Vec<ObjectFile>,
     /// `--out DIR`.
     pub out: Option<PathBuf>,
+    /// `--state FILE`: the stores as the invocation finds them.
+    pub state: Option<PathBuf>,
+    /// `--save-state FILE`: the stores as the invocation leaves them.
+    pub save_state: Option<PathBuf>,
 }
 
 /// A recorded HTTP request (`{"headers": {...}, "body": "..."}`) or a bare JSON body.
@@ -85,12 +92,19 @@ pub async fn invoke_with(
     options: &InvokeOptions,
 ) -> Result<(Value, Vec<PathBuf>), InvokeError> {
     let mut estate = Estate::new();
+    if let Some(file) = &options.state {
+        state::load(&estate, file).await?;
+    }
     let mut before = objects::before(&estate);
     let out = run(&mut estate, function, raw, options, &mut before).await?;
-    let written = match &options.out {
+    let mut written = match &options.out {
         Some(dir) => objects::write_out(&estate, &before, dir).await?,
         None => Vec::new(),
     };
+    if let Some(file) = &options.save_state {
+        state::save(&estate, file).await?;
+        written.push(file.clone());
+    }
     Ok((out, written))
 }
 
@@ -132,7 +146,11 @@ async fn run(
         return Err(InvokeError::ObjectsNeedS3(function.into()));
     }
     if name == order_sweeper::NAME {
-        let names = crate::sweeps::seed_orders(estate).await.map_err(not_envelope)?;
+        // Without a state of its own, the orders come from order-updater's fixtures.
+        let names = match options.state {
+            Some(_) => Vec::new(),
+            None => crate::sweeps::seed_orders(estate).await.map_err(not_envelope)?,
+        };
         let seeded = published(estate); // order-updater's dead letters while seeding are not the sweep's
         let response = crate::sweeps::invoke(estate, raw, names).await.map_err(not_envelope)?;
         let swept: Vec<_> = published(estate).into_iter().filter(|r| !seeded.contains(r)).collect();

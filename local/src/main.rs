@@ -52,6 +52,13 @@ enum Command {
         /// Exit 3 when any record was dead-lettered (for scripts and CI); the output is the same.
         #[arg(long)]
         fail_on_dead_letter: bool,
+        /// Start from the stores in FILE (orders, payments, projections, fraud_state, carts,
+        /// objects, uploads), as `--save-state` wrote them, instead of empty ones.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+        /// Write the stores as the invocation left them to FILE, for the next `--state`.
+        #[arg(long, value_name = "FILE")]
+        save_state: Option<PathBuf>,
     },
     /// List the recorded fixtures each function takes (from events/, by the function registry).
     Fixtures {
@@ -134,7 +141,7 @@ async fn main() -> ExitCode {
             }
             if all_hold { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
-        Command::Invoke { function, fixture, objects, out, fail_on_dead_letter } => {
+        Command::Invoke { function, fixture, objects, out, fail_on_dead_letter, state, save_state } => {
             let bytes = match std::fs::read(&fixture) {
                 Ok(b) => b,
                 Err(e) => {
@@ -144,7 +151,7 @@ async fn main() -> ExitCode {
             };
             // An S3 fixture's objects live beside it, in objects/<bucket>/<key>.
             let beside = fixture.parent().map(|dir| dir.join("objects"));
-            let options = local::invoke::InvokeOptions { beside, objects, out };
+            let options = local::invoke::InvokeOptions { beside, objects, out, state, save_state };
             match local::invoke::invoke_with(&function, &bytes, &options).await {
                 Ok((out, written)) => {
                     println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());

@@ -295,3 +295,48 @@ fn fixtures_lists_what_each_function_takes_and_a_wrong_fixture_is_refused_with_t
     assert!(said.contains("order-updater takes an MSK event"), "{said}");
     assert!(said.contains("fixtures that fit: events/aws/msk/order-updater-confirmed.json"), "{said}");
 }
+
+/// Fixtures chain on one state: order-updater's confirmed orders, then its fraud decisions on
+/// them (which ask for payment), then payment-processor charging what they asked.
+#[test]
+fn invocations_chain_through_a_saved_state() {
+    let dir = std::env::temp_dir().join(format!("local-state-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let (first, second, third) = (dir.join("1.json"), dir.join("2.json"), dir.join("3.json"));
+    let path = |p: &std::path::Path| p.to_str().expect("utf-8").to_string();
+    let run = |args: &[&str]| -> serde_json::Value {
+        let out = local(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("one JSON document")
+    };
+    let messages_on = |doc: &serde_json::Value, topic: &str| {
+        doc["effects"]["messages"].as_array().expect("messages").iter().filter(|m| m["topic"] == topic).count()
+    };
+    let scored = "events/aws/msk/order-updater-fraud-scored.json";
+
+    run(&["invoke", "order-updater", "events/aws/msk/order-updater-confirmed.json", "--save-state", &path(&first)]);
+    let alone = run(&["invoke", "order-updater", scored]);
+    assert_eq!(messages_on(&alone, "payment.requested"), 0, "without the orders the decisions wait");
+    let chained = run(&["invoke", "order-updater", scored, "--state", &path(&first), "--save-state", &path(&second)]);
+    assert!(messages_on(&chained, "payment.requested") >= 1, "approved orders ask for payment");
+
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&second).expect("saved")).expect("json");
+    let states: Vec<&str> =
+        saved["orders"].as_array().expect("orders").iter().filter_map(|o| o["document"]["state"].as_str()).collect();
+    assert!(states.contains(&"payment_requested"), "{states:?}");
+
+    let requests = "events/aws/msk/payment-processor-requested.json";
+    let paid =
+        run(&["invoke", "payment-processor", requests, "--state", &path(&second), "--save-state", &path(&third)]);
+    assert!(messages_on(&paid, "payment.succeeded") >= 1, "{}", paid["summary"]);
+    let unknown = paid["summary"]["dead_lettered"]["unknown_order"].as_u64().unwrap_or(0);
+    assert!(unknown < 4, "A200100's order is in the state: {}", paid["summary"]);
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&third).expect("saved")).expect("json");
+    assert!(!saved["payments"].as_array().expect("payments").is_empty());
+
+    std::fs::write(dir.join("bad.json"), r#"{"ordres": []}"#).expect("written");
+    let out = local(&["invoke", "order-updater", scored, "--state", &path(&dir.join("bad.json"))]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `ordres`"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

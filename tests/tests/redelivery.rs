@@ -103,6 +103,11 @@ async fn twice_and_shuffled_gives_the_same_final_state() {
         for i in (1..twice.len()).rev() {
             twice.swap(i, rng.below(i as u64 + 1) as usize);
         }
+        // One order is not possible: payment.requested is published only after order-updater
+        // wrote the order that asks for it, so payment-processor's deliveries (shuffled among
+        // themselves) come after the orders' (payment-processor refuses a request whose order
+        // does not exist).
+        twice.sort_by_key(|p| p.contains("payment-processor-"));
         assert_eq!(final_state(&twice).await, reference, "seed {seed}: order {twice:?}");
     }
 }

@@ -29,6 +29,17 @@ impl InMemoryDocuments {
         keyed.into_iter().map(|(_, d)| d.body.to_value()).collect()
     }
 
+    /// Every document with its partition key, in (partition key, id) order: what a copy of the
+    /// container needs (`local invoke --save-state`).
+    pub fn keyed(&self) -> Vec<(String, Value)> {
+        let docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut keyed: Vec<(String, Value)> = docs.iter().map(|((pk, _), d)| (pk.clone(), d.body.to_value())).collect();
+        keyed.sort_by(|a, b| {
+            (&a.0, a.1.get("id").map(Value::to_string)).cmp(&(&b.0, b.1.get("id").map(Value::to_string)))
+        });
+        keyed
+    }
+
     /// Writes behind the caller's back, as a concurrent writer would (tests of the etag path).
     pub fn touch(&self, partition_key: &str, id: &str) {
         let etag = self.next_etag();
