@@ -1,6 +1,15 @@
 //! The functions' log line: one JSON object per event, in the shape of tracing-subscriber's own
 //! JSON format with the current span (`timestamp`, `level`, `fields`, `target`, `span` with the
-//! span's fields and `name`), written straight into the line.
+//! span's fields and `name`), written straight into the line. On a platform whose log pipeline
+//! reads fields of its own ([`Platform`]), the line has them at top level too:
+//! - Cloud Run (Cloud Logging's structured logging): `severity` (DEBUG, INFO, WARNING, ERROR),
+//!   `message` and `time`; the rest lands in `jsonPayload`;
+//! - Lambda (its JSON log format, which `AWS_LAMBDA_LOG_LEVEL` filters by `level`): `timestamp`,
+//!   `level` (TRACE, DEBUG, INFO, WARN, ERROR), `message` and the invocation's `requestId`, taken
+//!   from the runtime's `Lambda runtime invoke` span.
+//!
+//! The Functions host forwards a custom handler's stdout as it is; what it ties to an invocation
+//! in Application Insights is the response's `Logs`, which the Azure apps fill.
 //!
 //! Why not tracing-subscriber's formatter: it parses the span's fields back from their JSON text
 //! into a `serde_json::Value` map on every event, and formats the time into a fresh `String`;
@@ -16,7 +25,32 @@ use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
-pub struct JsonLines;
+/// Which log pipeline reads the lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Platform {
+    /// tracing-subscriber's JSON shape (local runs, tests, the Functions host).
+    #[default]
+    Plain,
+    CloudRun,
+    Lambda,
+}
+
+impl Platform {
+    /// Where this process runs, by the variables each platform sets: Lambda's
+    /// `AWS_LAMBDA_FUNCTION_NAME`, Cloud Run's `K_SERVICE`.
+    pub fn from_env() -> Self {
+        let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        if set("AWS_LAMBDA_FUNCTION_NAME") {
+            Platform::Lambda
+        } else if set("K_SERVICE") {
+            Platform::CloudRun
+        } else {
+            Platform::Plain
+        }
+    }
+}
+
+pub struct JsonLines(pub Platform);
 
 /// A span's fields as JSON members, `"a":1,"b":"x"`, without the braces, so a line puts them in
 /// its `span` object as they are. Fields recorded later are appended (a field recorded twice
@@ -25,7 +59,7 @@ pub struct JsonMembers;
 
 impl<'writer> FormatFields<'writer> for JsonMembers {
     fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> fmt::Result {
-        let mut members = Fields { w: &mut writer, first: true, result: Ok(()), scratch: String::new() };
+        let mut members = Fields { w: &mut writer, first: true, result: Ok(()), scratch: String::new(), message: None };
         fields.record(&mut members);
         members.result
     }
@@ -37,7 +71,7 @@ impl<'writer> FormatFields<'writer> for JsonMembers {
     ) -> fmt::Result {
         let first = current.fields.is_empty();
         let mut writer = current.as_writer();
-        let mut members = Fields { w: &mut writer, first, result: Ok(()), scratch: String::new() };
+        let mut members = Fields { w: &mut writer, first, result: Ok(()), scratch: String::new(), message: None };
         fields.record(&mut members);
         members.result
     }
@@ -48,15 +82,29 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, JsonMembers>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        if self.0 != Platform::Plain {
+            return platform_line(self.0, ctx, w, event);
+        }
         let meta = event.metadata();
         w.write_str("{\"timestamp\":\"")?;
         SystemTime.format_time(&mut w)?;
         write!(w, "\",\"level\":\"{}\",\"fields\":{{", meta.level())?;
-        let mut fields = Fields { w: &mut w, first: true, result: Ok(()), scratch: String::new() };
+        let mut fields = Fields { w: &mut w, first: true, result: Ok(()), scratch: String::new(), message: None };
         event.record(&mut fields);
         fields.result?;
         w.write_str("},\"target\":")?;
         escaped(&mut w, meta.target())?;
+        span_member(ctx, &mut w, event)?;
+        w.write_str("}\n")
+    }
+}
+
+/// `,"span":{…}`: the current span's fields and name, if there is a span.
+fn span_member<S>(ctx: &FmtContext<'_, S, JsonMembers>, w: &mut Writer<'_>, event: &Event<'_>) -> fmt::Result
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    {
         let span = event.parent().and_then(|id| ctx.span(id)).or_else(|| ctx.lookup_current());
         if let Some(span) = span {
             w.write_str(",\"span\":{")?;
@@ -67,11 +115,88 @@ where
                 w.write_char(',')?;
             }
             w.write_str("\"name\":")?;
-            escaped(&mut w, span.metadata().name())?;
+            escaped(w, span.metadata().name())?;
             w.write_char('}')?;
         }
-        w.write_str("}\n")
+        Ok(())
     }
+}
+
+/// A line with the platform's own fields at top level; the event's other fields under `fields`.
+fn platform_line<S>(
+    platform: Platform,
+    ctx: &FmtContext<'_, S, JsonMembers>,
+    mut w: Writer<'_>,
+    event: &Event<'_>,
+) -> fmt::Result
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let meta = event.metadata();
+    let (mut members, mut message) = (String::new(), String::new());
+    {
+        let mut into = Writer::new(&mut members);
+        let mut fields =
+            Fields { w: &mut into, first: true, result: Ok(()), scratch: String::new(), message: Some(&mut message) };
+        event.record(&mut fields);
+        fields.result?;
+    }
+    let level = *meta.level();
+    match platform {
+        Platform::CloudRun => {
+            let severity = match level {
+                tracing::Level::ERROR => "ERROR",
+                tracing::Level::WARN => "WARNING",
+                tracing::Level::INFO => "INFO",
+                _ => "DEBUG",
+            };
+            write!(w, "{{\"severity\":\"{severity}\",\"message\":")?;
+            escaped(&mut w, &message)?;
+            w.write_str(",\"time\":\"")?;
+            SystemTime.format_time(&mut w)?;
+            w.write_char('"')?;
+        }
+        Platform::Lambda | Platform::Plain => {
+            w.write_str("{\"timestamp\":\"")?;
+            SystemTime.format_time(&mut w)?;
+            write!(w, "\",\"level\":\"{level}\",\"message\":")?;
+            escaped(&mut w, &message)?;
+            if let Some(id) = request_id(ctx) {
+                write!(w, ",\"requestId\":{id}")?;
+            }
+        }
+    }
+    write!(w, ",\"fields\":{{{members}}},\"target\":")?;
+    escaped(&mut w, meta.target())?;
+    span_member(ctx, &mut w, event)?;
+    w.write_str("}\n")
+}
+
+/// The JSON string of the Lambda runtime's `requestId`, from its span around the event.
+fn request_id<S>(ctx: &FmtContext<'_, S, JsonMembers>) -> Option<String>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let scope = ctx.event_scope()?;
+    for span in scope.from_root() {
+        if span.metadata().name() != "Lambda runtime invoke" {
+            continue;
+        }
+        let extensions = span.extensions();
+        let members = extensions.get::<FormattedFields<JsonMembers>>()?.fields.as_str().to_owned();
+        // Members are `"name":value` as JsonMembers wrote them; the id is a JSON string.
+        let at = members.find("\"requestId\":\"")? + "\"requestId\":".len();
+        let rest = &members[at..];
+        let mut escaped_next = false;
+        for (i, c) in rest.char_indices().skip(1) {
+            match c {
+                '\\' if !escaped_next => escaped_next = true,
+                '"' if !escaped_next => return Some(rest[..=i].to_string()),
+                _ => escaped_next = false,
+            }
+        }
+    }
+    None
 }
 
 /// Writes each field as a JSON member, the value escaped as it comes.
@@ -81,6 +206,8 @@ struct Fields<'a, 'w> {
     result: fmt::Result,
     /// Where a `Debug` value is formatted before it is escaped, reused across fields.
     scratch: String,
+    /// Where the `message` field goes instead of the members, when the line has it at top level.
+    message: Option<&'a mut String>,
 }
 
 impl Fields<'_, '_> {
@@ -102,6 +229,12 @@ impl Fields<'_, '_> {
 
 impl Visit for Fields<'_, '_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message"
+            && let Some(message) = self.message.as_deref_mut()
+        {
+            self.result = self.result.and_then(|_| write!(message, "{value:?}"));
+            return;
+        }
         self.member(field, |w, scratch| {
             scratch.clear();
             write!(scratch, "{value:?}")?;
@@ -109,6 +242,12 @@ impl Visit for Fields<'_, '_> {
         });
     }
     fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message"
+            && let Some(message) = self.message.as_deref_mut()
+        {
+            message.push_str(value);
+            return;
+        }
         self.member(field, |w, _| escaped(w, value));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -234,6 +373,47 @@ mod tests {
         });
         assert_eq!(got[0]["span"], json!({"event_id": "e-1", "sku": "TSH-1", "name": "invocation"}));
         assert_eq!(got[1]["span"], json!({"sku": "TSH-2", "name": "later"}));
+    }
+
+    fn lines_on(platform: crate::LogPlatform, log: impl FnOnce()) -> Vec<Value> {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = crate::json_subscriber_for(platform, crate::EnvFilter::new("trace"), move || writer.clone());
+        tracing::subscriber::with_default(subscriber, log);
+        let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
+        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+    }
+
+    #[test]
+    fn on_cloud_run_a_line_has_cloud_loggings_severity_message_and_time() {
+        let got = lines_on(crate::LogPlatform::CloudRun, || {
+            let _in = tracing::info_span!("push", event_id = %"m-1").entered();
+            tracing::warn!(reason_code = "wrong_schema", "dead-lettered \"x\"");
+            tracing::error!("down");
+            tracing::debug!(n = 1u64, "detail");
+        });
+        assert_eq!(got[0]["severity"], "WARNING");
+        assert_eq!(got[0]["message"], "dead-lettered \"x\"");
+        assert_eq!(got[0]["fields"], json!({"reason_code": "wrong_schema"}), "the message is not repeated");
+        assert_eq!(got[0]["span"], json!({"event_id": "m-1", "name": "push"}));
+        assert!(chrono_like(got[0]["time"].as_str().expect("time")));
+        assert_eq!((got[1]["severity"].as_str(), got[2]["severity"].as_str()), (Some("ERROR"), Some("DEBUG")));
+    }
+
+    #[test]
+    fn on_lambda_a_line_has_its_level_message_and_the_runtimes_request_id() {
+        let got = lines_on(crate::LogPlatform::Lambda, || {
+            let _invoke = tracing::info_span!("Lambda runtime invoke", requestId = "8f5c\"1").entered();
+            let _record = tracing::info_span!("record", event_id = %"e-1").entered();
+            tracing::warn!(offset = 4u64, "record failed");
+        });
+        assert_eq!(got[0]["level"], "WARN");
+        assert_eq!(got[0]["message"], "record failed");
+        assert_eq!(got[0]["requestId"], "8f5c\"1");
+        assert_eq!(got[0]["span"], json!({"event_id": "e-1", "name": "record"}), "the event id stays on the line");
+        assert!(chrono_like(got[0]["timestamp"].as_str().expect("timestamp")));
+        let outside = lines_on(crate::LogPlatform::Lambda, || tracing::info!("cold start"));
+        assert!(outside[0].get("requestId").is_none());
     }
 
     /// `2026-11-30T21:10:30.123456Z`: RFC 3339 in UTC.

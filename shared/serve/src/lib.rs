@@ -6,6 +6,7 @@ mod config;
 mod json_lines;
 
 pub use config::{ConfigError, Env};
+pub use json_lines::Platform as LogPlatform;
 use std::net::IpAddr;
 pub use tracing_subscriber::EnvFilter;
 
@@ -24,8 +25,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// host collect them. Call once, first thing in `main`.
 pub fn init_tracing() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let subscriber = json_subscriber_for(LogPlatform::from_env(), filter, std::io::stdout);
     // Only fails when a subscriber is already set, and then that one logs.
-    let _ = tracing::subscriber::set_global_default(json_subscriber(filter, std::io::stdout));
+    let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
 /// The functions' log format, for `init_tracing`, the tests that read log lines, and the
@@ -36,9 +38,21 @@ pub fn json_subscriber<W>(filter: EnvFilter, writer: W) -> impl tracing::Subscri
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
+    json_subscriber_for(LogPlatform::Plain, filter, writer)
+}
+
+/// [`json_subscriber`] with the top-level fields the platform's log pipeline reads.
+pub fn json_subscriber_for<W>(
+    platform: LogPlatform,
+    filter: EnvFilter,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
         .fmt_fields(json_lines::JsonMembers)
-        .event_format(json_lines::JsonLines)
+        .event_format(json_lines::JsonLines(platform))
         .with_env_filter(filter)
         .with_writer(writer)
         .finish()

@@ -60,7 +60,14 @@ impl CartCleaner {
         invocation: &Invocation,
     ) -> Result<BatchOutcome<Cleaned>, EnvelopeError> {
         let out = kafka_batch::handle(self, event, invocation).await?;
-        tracing::info!(done = ?out.done, dead_lettered = out.dead_lettered, failed = out.failed, "batch done");
+        let removed: usize = out.done.iter().map(|c| c.removed).sum();
+        tracing::info!(
+            done = out.done.len(),
+            removed,
+            dead_lettered = out.dead_lettered,
+            failed = out.failed,
+            "batch done"
+        );
         Ok(out)
     }
 

@@ -130,7 +130,19 @@ impl Sweeper {
         }
         let span = tracing::info_span!("sweep", event_id = %id, time = %time_text(event.time));
         let report = self.sweep(event.time, invocation).instrument(span.clone()).await;
-        span.in_scope(|| tracing::info!(?report, "sweep done"));
+        let r = &report;
+        span.in_scope(|| {
+            tracing::info!(
+                due = r.due,
+                left_for_next_run = r.left_for_next_run,
+                effects_rerun = r.effects_rerun,
+                requests_republished = r.requests_republished,
+                reported = r.reported.len(),
+                skipped = r.skipped,
+                failed = r.failed,
+                "sweep done"
+            )
+        });
         Ok(report)
     }
 

@@ -97,7 +97,8 @@ impl OrderUpdater {
             dead_lettered: out.dead_lettered,
             failed: out.failed,
         };
-        tracing::info!(?report, "batch done");
+        let BatchReport { records, changed, redelivered, ignored, dead_lettered, failed } = report;
+        tracing::info!(records, changed, redelivered, ignored, dead_lettered, failed, "batch done");
         Ok((out.response, report))
     }
 
