@@ -50,8 +50,9 @@ const PUSH_SUBSCRIPTIONS: [(&str, &[&str]); 3] = [
     (image_analytics::NAME, &[topics::PRODUCT_IMAGE_PROCESSED]),
 ];
 
-/// Every function the estate runs, by name: `local invoke` takes these.
-pub const FUNCTIONS: [&str; 12] = [
+/// The functions this estate builds, by their crates' own names (the registry's test checks that
+/// it describes exactly these).
+pub const BUILDS: [&str; 12] = [
     merch_normalizer::NAME,
     projection_updater::NAME,
     audit_sink::NAME,

@@ -5,7 +5,7 @@ mod objects;
 pub mod state;
 pub mod summary;
 
-use crate::estate::{self, Estate};
+use crate::estate::Estate;
 use crate::oneshot::post;
 use aws_lambda_events::event::s3::S3Event;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
@@ -18,7 +18,8 @@ use summary::{Fate, Summary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
-    #[error("unknown function {0:?}; known: {known}", known = estate::FUNCTIONS.join(", "))]
+    /// No such function in the registry (the message lists them).
+    #[error("{0}")]
     UnknownFunction(String),
     #[error("{function} has no function folder {folder:?} (Metadata.sys.MethodName); its folders: {known}", known = folders.join(", "))]
     UnknownMethod { function: String, folder: String, folders: Vec<String> },
@@ -118,9 +119,7 @@ async fn run(
 ) -> Result<Value, InvokeError> {
     let fixture: Value = serde_json::from_slice(raw).map_err(|e| InvokeError::NotJson(e.to_string()))?;
     let not_envelope = |detail: String| wrong_fixture(function, detail);
-    let Some(name) = estate::FUNCTIONS.iter().copied().find(|f| *f == function) else {
-        return Err(InvokeError::UnknownFunction(function.into()));
-    };
+    let name = crate::registry::function(function).map_err(InvokeError::UnknownFunction)?.name;
     if name == image_resizer::NAME {
         let mut event: S3Event = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
         objects::put_files(estate, &mut event, &options.objects).await?;
@@ -165,7 +164,10 @@ async fn run(
         let summary = Summary::of(records, &Fate::Partial(response.clone()), Some(&event), &published(estate));
         return Ok(report(function, summary, json!({"batch_response": response}), estate));
     }
-    let app = estate.app(name).cloned().ok_or_else(|| InvokeError::UnknownFunction(function.into()))?;
+    let app = estate
+        .app(name)
+        .cloned()
+        .ok_or_else(|| InvokeError::UnknownFunction(format!("{function} has no app in the estate")))?;
     let (records, succeeded, response) = match name {
         azure if estate.is_azure_app(azure) => {
             let req: InvocationRequest = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;

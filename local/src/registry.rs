@@ -158,7 +158,7 @@ mod tests {
     #[test]
     fn every_function_of_the_estate_has_an_entry_and_its_folder() {
         let named: Vec<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
-        let mut estate: Vec<&str> = crate::estate::FUNCTIONS.to_vec();
+        let mut estate: Vec<&str> = crate::estate::BUILDS.to_vec();
         let mut sorted = named.clone();
         sorted.sort();
         estate.sort();

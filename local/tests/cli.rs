@@ -109,7 +109,7 @@ fn invoke_refuses_what_it_cannot_run_and_lists_what_it_can() {
     let out = local(&["invoke", "no-such-function", "events/gcp/pubsub-push/erp-price-json.json"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("known: merch-normalizer, projection-updater, audit-sink"), "{stderr}");
+    assert!(stderr.contains("unknown function \"no-such-function\"; known: merch-normalizer, audit-sink"), "{stderr}");
 
     let fixture = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

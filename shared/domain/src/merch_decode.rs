@@ -118,8 +118,25 @@ fn raw_data<T: DomainEvent>(raw: &RawValue) -> Result<T, DecodeError> {
     serde_json::from_str(raw.get()).map_err(|e| DecodeError::WrongSchema(format!("data: {e}")))
 }
 
+///
+/// The bytes are checked to be UTF-8 first, as `cloudevent::decode` does (the JSON reader does
+/// not check the strings it skips); bytes that are not are read as the generic reader reads
+/// them, so both accept the same input.
 pub(crate) fn decode(bytes: &[u8]) -> Result<MerchChange, DecodeError> {
-    change(serde_json::from_slice(bytes).map_err(DecodeError::from_json)?)
+    match std::str::from_utf8(bytes) {
+        Ok(text) => decode_text(text),
+        Err(_) => {
+            let raw = crate::cloudevent::RawEvent::parse(bytes)?;
+            match raw.ty.as_str() {
+                PriceChanged::TYPE => raw.into_event().map(MerchChange::Price),
+                InventoryChanged::TYPE => raw.into_event().map(MerchChange::Inventory),
+                _ => Err(DecodeError::UnexpectedType {
+                    found: raw.ty,
+                    expected: vec![PriceChanged::TYPE, InventoryChanged::TYPE],
+                }),
+            }
+        }
+    }
 }
 
 /// As [`decode`], from text: its strings are not checked again for UTF-8.
