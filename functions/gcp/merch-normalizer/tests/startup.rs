@@ -25,3 +25,13 @@ fn a_bad_slot_owner_table_stops_start_up() {
     assert_eq!(code, Some(1));
     assert!(stderr.contains("SLOT_OWNERS"), "{stderr}");
 }
+
+#[test]
+fn on_cloud_run_it_refuses_to_start_without_the_kafka_brokers() {
+    let push =
+        [("PUSH_AUDIENCE", "https://svc.a.run.app/"), ("PUSH_SERVICE_ACCOUNT", "push@p.iam.gserviceaccount.com")];
+    let env: Vec<(&str, &str)> = [("K_SERVICE", "merch-normalizer")].into_iter().chain(push).collect();
+    let (code, stderr) = exits::exit_of(env!("CARGO_BIN_EXE_merch-normalizer"), &env);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("KAFKA_BOOTSTRAP_SERVERS not set (required when deployed)"), "{stderr}");
+}
