@@ -23,8 +23,9 @@ pub enum InvokeError {
     UnknownFunction(String),
     #[error("{function} has no function folder {folder:?} (Metadata.sys.MethodName); its folders: {known}", known = folders.join(", "))]
     UnknownMethod { function: String, folder: String, folders: Vec<String> },
-    #[error("fixture is not JSON: {0}")]
-    NotJson(String),
+    /// The function took the event and failed as a whole (the platform would retry it).
+    #[error("{function} failed the invocation: {detail}")]
+    Failed { function: String, detail: String },
     #[error("not a valid {function} envelope: {detail}\n{function} takes {expects}{fits}")]
     NotAnEnvelope { function: String, detail: String, expects: &'static str, fits: String },
     #[error("--object puts files where an S3 notification names them: only image-resizer takes one, not {0}")]
@@ -117,9 +118,10 @@ async fn run(
     options: &InvokeOptions,
     before: &mut objects::Before,
 ) -> Result<Value, InvokeError> {
-    let fixture: Value = serde_json::from_slice(raw).map_err(|e| InvokeError::NotJson(e.to_string()))?;
-    let not_envelope = |detail: String| wrong_fixture(function, detail);
     let name = crate::registry::function(function).map_err(InvokeError::UnknownFunction)?.name;
+    let not_envelope = |detail: String| wrong_fixture(function, detail);
+    let fixture: Value =
+        serde_json::from_slice(raw).map_err(|e| not_envelope(format!("the fixture is not JSON: {e}")))?;
     if name == image_resizer::NAME {
         let mut event: S3Event = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
         objects::put_files(estate, &mut event, &options.objects).await?;
@@ -128,11 +130,10 @@ async fn run(
         }
         *before = objects::before(estate);
         let records = event.records.len();
-        let outcomes = estate
-            .image_resizer
-            .handle(event, &estate.lambda_invocation())
-            .await
-            .map_err(|e| not_envelope(e.to_string()))?;
+        let outcomes = estate.image_resizer.handle(event, &estate.lambda_invocation()).await.map_err(|e| match e {
+            image_resizer::HandlerError::NotS3(_) => not_envelope(e.to_string()),
+            other => InvokeError::Failed { function: function.into(), detail: other.to_string() },
+        })?;
         let response = json!({"outcomes": outcomes});
         return Ok(report(
             function,

@@ -165,8 +165,8 @@ async fn main() -> ExitCode {
                     }
                     ExitCode::SUCCESS
                 }
-                // The function ran, and its output is lost: not a usage error.
-                Err(e @ local::invoke::InvokeError::CannotWrite(_)) => {
+                // The function ran and failed, or its output is lost: not a usage error (exit 1).
+                Err(e @ (local::invoke::InvokeError::CannotWrite(_) | local::invoke::InvokeError::Failed { .. })) => {
                     eprintln!("{e}");
                     ExitCode::FAILURE
                 }

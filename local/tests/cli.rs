@@ -265,8 +265,9 @@ fn invoke_summarises_in_one_shape_and_fails_on_dead_letters_when_asked() {
 fn local_says_its_version_and_every_argument_has_help() {
     let out = local(&["--version"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), concat!("local ", env!("CARGO_PKG_VERSION")));
-    for command in ["demo", "invoke", "replay", "schemas"] {
-        let help = String::from_utf8_lossy(&local(&[command, "--help"]).stdout).into_owned();
+    for command in ["", "demo", "invoke", "fixtures", "replay", "schemas"] {
+        let args: Vec<&str> = [command, "--help"].into_iter().filter(|a| !a.is_empty()).collect();
+        let help = String::from_utf8_lossy(&local(&args).stdout).into_owned();
         // clap prints an argument's help two spaces or more after its name: none, none given.
         let bare: Vec<&str> = help
             .lines()

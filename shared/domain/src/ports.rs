@@ -219,6 +219,17 @@ pub enum ChargeOutcome {
     },
 }
 
+impl ChargeOutcome {
+    /// The outcome as two log fields: `succeeded` and its gateway reference, or `declined` and
+    /// its reason.
+    pub fn fields(&self) -> (&'static str, &str) {
+        match self {
+            ChargeOutcome::Succeeded { reference } => ("succeeded", reference),
+            ChargeOutcome::Declined { reason } => ("declined", reason),
+        }
+    }
+}
+
 /// Why a charge has no outcome. What matters is whether the request may have reached the
 /// gateway: only a failure known to come before sending says nothing was charged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

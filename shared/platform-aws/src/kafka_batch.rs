@@ -20,6 +20,7 @@ use domain::events::topics;
 use domain::ports::{OutboundMessage, PortError, Publisher};
 use std::collections::BTreeSet;
 use std::future::Future;
+use tracing::Instrument;
 
 /// The checkout flow's largest record: an order of 100 lines is well under it.
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
@@ -119,7 +120,11 @@ pub async fn handle<H: RecordHandler>(
                     format!("record is {} bytes, over the {}-byte limit", r.value.len(), handler.max_record_bytes());
                 Err(Failure::Permanent("oversize", reason))
             }
-            Ok(r) => handler.process(r).await,
+            // Every line logged while a record is handled names it by its place in Kafka.
+            Ok(r) => {
+                let span = tracing::info_span!("record", origin = %format_args!("kafka:{topic}/{partition}@{offset}"));
+                handler.process(r).instrument(span).await
+            }
             Err(u) => Err(Failure::Permanent(u.error.code(), u.error.to_string())),
         };
         let error = match result {

@@ -102,7 +102,8 @@ impl PaymentProcessor {
         let finished = held.with(PaymentState::Finished { outcome: outcome.clone() });
         // If the outcome cannot be kept the gateway has it: the next attempt asks after the lease.
         self.rewrite(&finished, &etag).await?;
-        tracing::info!(payment_id = %held.pk, ?outcome, charged, "payment outcome kept");
+        let (outcome_kind, outcome_detail) = outcome.fields();
+        tracing::info!(payment_id = %held.pk, outcome = outcome_kind, outcome_detail, charged, "payment outcome kept");
         self.announce(&finished, &outcome).await?;
         Ok(Done::Published { outcome, charged })
     }
@@ -126,7 +127,8 @@ impl PaymentProcessor {
                 if self.write(&spent.pk, &finished, etag).await?.is_none() {
                     return Ok(None);
                 }
-                tracing::info!(payment_id = %spent.pk, ?outcome, "a last lookup found the outcome");
+                let (outcome_kind, outcome_detail) = outcome.fields();
+                tracing::info!(payment_id = %spent.pk, outcome = outcome_kind, outcome_detail, "a last lookup found the outcome");
                 self.announce(&finished, &outcome).await?;
                 return Ok(Some(Done::Published { outcome, charged: false }));
             }

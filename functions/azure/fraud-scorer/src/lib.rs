@@ -145,6 +145,15 @@ impl Scorer {
         }
         report.dead_lettered = dead.len();
         dead.write_to(&mut resp);
+        let r = &report;
+        tracing::info!(
+            records = r.records,
+            scored = r.scored,
+            redelivered = r.redelivered,
+            dead_lettered = r.dead_lettered,
+            retry = r.retry.is_some(),
+            "batch done"
+        );
         resp.log(format!(
             "{} records: {} scored, {} re-emitted, {} dead-lettered",
             report.records, report.scored, report.redelivered, report.dead_lettered

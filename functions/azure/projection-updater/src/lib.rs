@@ -141,6 +141,16 @@ impl Updater {
         }
         report.dead_lettered = dead.len();
         dead.write_to(&mut resp);
+        let r = &report;
+        tracing::info!(
+            records = r.records,
+            applied = r.applied,
+            stale = r.stale,
+            dead_lettered = r.dead_lettered,
+            conflicts = r.conflicts,
+            retry = r.retry.len(),
+            "batch done"
+        );
         resp.log(format!(
             "{} records: {} applied, {} stale, {} dead-lettered, {} etag conflicts",
             report.records, report.applied, report.stale, report.dead_lettered, report.conflicts
