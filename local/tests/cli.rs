@@ -341,3 +341,25 @@ fn invocations_chain_through_a_saved_state() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `ordres`"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A state seeds the carts: cart-cleaner takes the deleted product out of every cart that holds
+/// it (from empty stores it could only report `removed: 0`), and the saved carts no longer hold it.
+#[test]
+fn a_state_seeds_the_carts_cart_cleaner_empties() {
+    let dir = std::env::temp_dir().join(format!("local-carts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let (seed, after) = (dir.join("carts.json"), dir.join("after.json"));
+    let carts = serde_json::json!({"carts": [
+        {"customer": "C-1", "sku": "MUG-220-WHT", "quantity": 2},
+        {"customer": "C-2", "sku": "MUG-220-WHT", "quantity": 1},
+        {"customer": "C-2", "sku": "TSH-001-BLK-M", "quantity": 1}
+    ]});
+    std::fs::write(&seed, carts.to_string()).expect("written");
+    let (seed, after_path) = (seed.to_str().expect("utf-8"), after.to_str().expect("utf-8"));
+    let fixture = "events/aws/msk/cart-cleaner-product-deleted.json";
+    let out = local(&["invoke", "cart-cleaner", fixture, "--state", seed, "--save-state", after_path]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let left: serde_json::Value = serde_json::from_slice(&std::fs::read(&after).expect("saved")).expect("json");
+    assert_eq!(left["carts"], serde_json::json!([{"customer": "C-2", "sku": "TSH-001-BLK-M", "quantity": 1}]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
