@@ -6,6 +6,7 @@
 use crate::functions_host::{self, FunctionJson, parse_function_json};
 use crate::oneshot::post;
 use crate::pubsub_push;
+use crate::registry::Host;
 use audit_sink::AuditSink;
 use aws_lambda_events::event::kafka::KafkaEvent;
 use axum::Router;
@@ -278,34 +279,16 @@ impl Estate {
     /// True for a function that runs on AWS Lambda behind an event source mapping or S3 (invoked
     /// with an event, not over HTTP); order-sweeper, on a schedule, is run by `run_order_sweeper`.
     pub fn is_lambda(&self, function: &str) -> bool {
-        [
-            order_updater::NAME,
-            payment_processor::NAME,
-            cart_cleaner::NAME,
-            kafka_pubsub_bridge::NAME,
-            image_resizer::NAME,
-        ]
-        .contains(&function)
+        crate::registry::function(function).is_ok_and(|f| matches!(f.host, Host::Msk(_) | Host::S3(_)))
     }
 
-    /// Invokes a Lambda with an event as its runtime would: its partial batch response.
+    /// Invokes a Kafka-triggered Lambda with an event as its runtime would (through the
+    /// registry's host): its partial batch response.
     pub async fn invoke_lambda(&self, function: &str, event: KafkaEvent) -> Result<KafkaBatchResponse, String> {
-        let invocation = self.lambda_invocation();
-        match function {
-            order_updater::NAME => self.order_updater.handle(event, &invocation).await.map(|(r, _)| r),
-            payment_processor::NAME => {
-                return self
-                    .payment_processor
-                    .handle(event, &invocation)
-                    .await
-                    .map(|(r, _)| r)
-                    .map_err(|e| e.to_string());
-            }
-            cart_cleaner::NAME => self.cart_cleaner.handle(event, &invocation).await.map(|out| out.response),
-            kafka_pubsub_bridge::NAME => self.bridge.handle(event, &invocation).await.map(|out| out.response),
-            other => return Err(format!("{other} is not a Lambda of the estate")),
+        match crate::registry::function(function)?.host {
+            Host::Msk(host) => host(self, event, self.lambda_invocation()).await.map_err(|e| e.to_string()),
+            _ => Err(format!("{function} is not a Kafka-triggered Lambda of the estate")),
         }
-        .map_err(|e| e.to_string())
     }
 
     /// True for a function that runs as an Azure Functions custom handler.

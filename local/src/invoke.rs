@@ -7,6 +7,7 @@ pub mod summary;
 
 use crate::estate::Estate;
 use crate::oneshot::post;
+use crate::registry::{Host, HostError, Trigger};
 use aws_lambda_events::event::s3::S3Event;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use domain::ports::{NewObject, VersionedObjects};
@@ -118,59 +119,66 @@ async fn run(
     options: &InvokeOptions,
     before: &mut objects::Before,
 ) -> Result<Value, InvokeError> {
-    let name = crate::registry::function(function).map_err(InvokeError::UnknownFunction)?.name;
+    let spec = crate::registry::function(function).map_err(InvokeError::UnknownFunction)?;
+    let name = spec.name;
     let not_envelope = |detail: String| wrong_fixture(function, detail);
     let fixture: Value =
         serde_json::from_slice(raw).map_err(|e| not_envelope(format!("the fixture is not JSON: {e}")))?;
-    if name == image_resizer::NAME {
-        let mut event: S3Event = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
-        objects::put_files(estate, &mut event, &options.objects).await?;
-        if let Some(dir) = &options.beside {
-            seed_uploads(estate, &event, dir).await;
-        }
-        *before = objects::before(estate);
-        let records = event.records.len();
-        let outcomes = estate.image_resizer.handle(event, &estate.lambda_invocation()).await.map_err(|e| match e {
-            image_resizer::HandlerError::NotS3(_) => not_envelope(e.to_string()),
-            other => InvokeError::Failed { function: function.into(), detail: other.to_string() },
-        })?;
-        let response = json!({"outcomes": outcomes});
-        return Ok(report(
-            function,
-            Summary::of(records, &Fate::Succeeded, None, &published(estate)),
-            response,
-            estate,
-        ));
-    }
-    if !options.objects.is_empty() {
+    // What a Lambda host says: a refusal of the envelope, or a failure of the whole invocation.
+    let failed = |e: HostError| match e {
+        HostError::NotThisTrigger(detail) => not_envelope(detail),
+        HostError::Failed(detail) => InvokeError::Failed { function: function.into(), detail },
+    };
+    if !options.objects.is_empty() && !matches!(spec.host, Host::S3(_)) {
         return Err(InvokeError::ObjectsNeedS3(function.into()));
     }
-    if name == order_sweeper::NAME {
-        // Without a state of its own, the orders come from order-updater's fixtures.
-        let names = match options.state {
-            Some(_) => Vec::new(),
-            None => crate::sweeps::seed_orders(estate).await.map_err(not_envelope)?,
-        };
-        let seeded = published(estate); // order-updater's dead letters while seeding are not the sweep's
-        let response = crate::sweeps::invoke(estate, raw, names).await.map_err(not_envelope)?;
-        let swept: Vec<_> = published(estate).into_iter().filter(|r| !seeded.contains(r)).collect();
-        return Ok(report(function, Summary::of(1, &Fate::Succeeded, None, &swept), response, estate));
-    }
-    if estate.is_lambda(name) {
-        // Lambda's runtime parses the event into the trigger's type before the handler runs.
-        let event: aws_lambda_events::event::kafka::KafkaEvent =
-            serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
-        let records = summary::kafka_records(&event);
-        let response = estate.invoke_lambda(name, event.clone()).await.map_err(not_envelope)?;
-        let summary = Summary::of(records, &Fate::Partial(response.clone()), Some(&event), &published(estate));
-        return Ok(report(function, summary, json!({"batch_response": response}), estate));
+    match spec.host {
+        Host::S3(host) => {
+            let mut event: S3Event = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
+            objects::put_files(estate, &mut event, &options.objects).await?;
+            if let Some(dir) = &options.beside {
+                seed_uploads(estate, &event, dir).await;
+            }
+            *before = objects::before(estate);
+            let records = event.records.len();
+            let response = host(estate, event, estate.lambda_invocation()).await.map_err(failed)?;
+            let summary = Summary::of(records, &Fate::Succeeded, None, &published(estate));
+            return Ok(report(function, summary, response, estate));
+        }
+        Host::Schedule(host) => {
+            let event = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
+            // order-sweeper's run needs orders: without a state, order-updater's fixtures make them.
+            let seeded_from = match options.state {
+                None if name == order_sweeper::NAME => {
+                    crate::sweeps::seed_orders(estate).await.map_err(not_envelope)?
+                }
+                _ => Vec::new(),
+            };
+            let seeded = published(estate); // the seeding's dead letters are not the run's
+            let mut response = host(estate, event, estate.lambda_invocation()).await.map_err(failed)?;
+            if !seeded_from.is_empty() {
+                response["orders_from"] = json!(seeded_from);
+            }
+            let ran: Vec<_> = published(estate).into_iter().filter(|r| !seeded.contains(r)).collect();
+            return Ok(report(function, Summary::of(1, &Fate::Succeeded, None, &ran), response, estate));
+        }
+        Host::Msk(host) => {
+            // Lambda's runtime parses the event into the trigger's type before the handler runs.
+            let event: aws_lambda_events::event::kafka::KafkaEvent =
+                serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
+            let records = summary::kafka_records(&event);
+            let response = host(estate, event.clone(), estate.lambda_invocation()).await.map_err(failed)?;
+            let summary = Summary::of(records, &Fate::Partial(response.clone()), Some(&event), &published(estate));
+            return Ok(report(function, summary, json!({"batch_response": response}), estate));
+        }
+        Host::App => {}
     }
     let app = estate
         .app(name)
         .cloned()
         .ok_or_else(|| InvokeError::UnknownFunction(format!("{function} has no app in the estate")))?;
-    let (records, succeeded, response) = match name {
-        azure if estate.is_azure_app(azure) => {
+    let (records, succeeded, response) = match spec.trigger {
+        Trigger::Kafka => {
             let req: InvocationRequest = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
             // The host always says which function it invokes; its Data is the function's to judge
             // (a binding it cannot read is dead-lettered, not refused here).

@@ -1,7 +1,52 @@
-//! Every function of the estate, described once: its name, cloud, trigger and which recorded
-//! fixtures under `events/` it takes. `local invoke` and `local fixtures` read it, and so do the
-//! fixture/golden tests (`function_for`); a function added to the estate gets one entry here.
+//! Every function of the estate, described once: its name, cloud, trigger, which recorded
+//! fixtures under `events/` it takes, and how the local estate runs it ([`Host`]). `local invoke`
+//! and `local fixtures` read it, and so do the fixture/golden tests (`function_for`); a function
+//! added to the estate gets one entry here.
+use crate::estate::Estate;
+use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+use aws_lambda_events::event::kafka::KafkaEvent;
+use aws_lambda_events::event::s3::S3Event;
+use platform_aws::invocation::Invocation;
+use platform_aws::msk::KafkaBatchResponse;
+use serde_json::Value;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+/// A host's answer, awaited by the caller.
+pub type Answer<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// Why a Lambda host gave no response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostError {
+    /// The event is not the trigger's (the invocation is refused as Lambda's runtime would).
+    NotThisTrigger(String),
+    /// The function took the event and failed the invocation as a whole (Lambda retries it).
+    Failed(String),
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostError::NotThisTrigger(detail) | HostError::Failed(detail) => f.write_str(detail),
+        }
+    }
+}
+
+/// How the local estate runs a function: a Lambda is handed its event and an invocation (as
+/// the runtime hands them over); an HTTP app (Cloud Run push, Azure custom handler) is the
+/// estate's router of that name.
+#[derive(Clone, Copy)]
+pub enum Host {
+    /// A Lambda on an MSK event source mapping: its partial batch response.
+    Msk(for<'a> fn(&'a Estate, KafkaEvent, Invocation) -> Answer<'a, Result<KafkaBatchResponse, HostError>>),
+    /// A Lambda on S3 notifications: what became of each record.
+    S3(for<'a> fn(&'a Estate, S3Event, Invocation) -> Answer<'a, Result<Value, HostError>>),
+    /// A Lambda on an EventBridge schedule: its run's report.
+    Schedule(for<'a> fn(&'a Estate, CloudWatchEvent, Invocation) -> Answer<'a, Result<Value, HostError>>),
+    /// An HTTP app: `Estate::app(name)`.
+    App,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cloud {
@@ -59,7 +104,7 @@ impl Trigger {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct FunctionSpec {
     pub name: &'static str,
     pub cloud: Cloud,
@@ -67,6 +112,7 @@ pub struct FunctionSpec {
     /// Its fixtures are the trigger's files whose names start with this; "" takes the files of
     /// its folders that no other function's prefix claims.
     pub fixture_prefix: &'static str,
+    pub host: Host,
 }
 
 impl FunctionSpec {
@@ -76,24 +122,94 @@ impl FunctionSpec {
     }
 }
 
-const fn spec(name: &'static str, cloud: Cloud, trigger: Trigger, fixture_prefix: &'static str) -> FunctionSpec {
-    FunctionSpec { name, cloud, trigger, fixture_prefix }
+const fn spec(
+    name: &'static str,
+    cloud: Cloud,
+    trigger: Trigger,
+    fixture_prefix: &'static str,
+    host: Host,
+) -> FunctionSpec {
+    FunctionSpec { name, cloud, trigger, fixture_prefix, host }
 }
 
 pub const FUNCTIONS: &[FunctionSpec] = &[
-    spec("merch-normalizer", Cloud::Gcp, Trigger::PubSubPush, ""),
-    spec("audit-sink", Cloud::Gcp, Trigger::PubSubPush, "audit-"),
-    spec("fulfillment", Cloud::Gcp, Trigger::PubSubPush, "fulfillment-"),
-    spec("image-analytics", Cloud::Gcp, Trigger::PubSubPush, "image-analytics-"),
-    spec("projection-updater", Cloud::Azure, Trigger::Kafka, ""),
-    spec("fraud-scorer", Cloud::Azure, Trigger::Kafka, "order-"),
-    spec("order-updater", Cloud::Aws, Trigger::Msk, "order-updater-"),
-    spec("payment-processor", Cloud::Aws, Trigger::Msk, "payment-processor-"),
-    spec("cart-cleaner", Cloud::Aws, Trigger::Msk, "cart-cleaner-"),
-    spec("kafka-pubsub-bridge", Cloud::Aws, Trigger::Msk, "kafka-pubsub-bridge-"),
-    spec("order-sweeper", Cloud::Aws, Trigger::Schedule, "order-sweeper-"),
-    spec("image-resizer", Cloud::Aws, Trigger::S3, "image-resizer-"),
+    spec("merch-normalizer", Cloud::Gcp, Trigger::PubSubPush, "", Host::App),
+    spec("audit-sink", Cloud::Gcp, Trigger::PubSubPush, "audit-", Host::App),
+    spec("fulfillment", Cloud::Gcp, Trigger::PubSubPush, "fulfillment-", Host::App),
+    spec("image-analytics", Cloud::Gcp, Trigger::PubSubPush, "image-analytics-", Host::App),
+    spec("projection-updater", Cloud::Azure, Trigger::Kafka, "", Host::App),
+    spec("fraud-scorer", Cloud::Azure, Trigger::Kafka, "order-", Host::App),
+    spec("order-updater", Cloud::Aws, Trigger::Msk, "order-updater-", Host::Msk(hosts::order_updater)),
+    spec("payment-processor", Cloud::Aws, Trigger::Msk, "payment-processor-", Host::Msk(hosts::payment_processor)),
+    spec("cart-cleaner", Cloud::Aws, Trigger::Msk, "cart-cleaner-", Host::Msk(hosts::cart_cleaner)),
+    spec("kafka-pubsub-bridge", Cloud::Aws, Trigger::Msk, "kafka-pubsub-bridge-", Host::Msk(hosts::bridge)),
+    spec("order-sweeper", Cloud::Aws, Trigger::Schedule, "order-sweeper-", Host::Schedule(hosts::order_sweeper)),
+    spec("image-resizer", Cloud::Aws, Trigger::S3, "image-resizer-", Host::S3(hosts::image_resizer)),
 ];
+
+/// The Lambdas' hosts: each hands its function the event and the invocation, over the estate's
+/// stores, and says what came of it as Lambda's runtime would.
+mod hosts {
+    use super::{Answer, HostError};
+    use crate::estate::Estate;
+    use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+    use aws_lambda_events::event::kafka::KafkaEvent;
+    use aws_lambda_events::event::s3::S3Event;
+    use platform_aws::invocation::Invocation;
+    use platform_aws::msk::KafkaBatchResponse;
+    use serde_json::{Value, json};
+
+    type Batch<'a> = Answer<'a, Result<KafkaBatchResponse, HostError>>;
+
+    /// A Kafka handler's error is its envelope's: the batch is not a Kafka event.
+    fn refused(e: impl std::fmt::Display) -> HostError {
+        HostError::NotThisTrigger(e.to_string())
+    }
+
+    pub fn order_updater(e: &Estate, event: KafkaEvent, invocation: Invocation) -> Batch<'_> {
+        Box::pin(async move { e.order_updater.handle(event, &invocation).await.map(|(r, _)| r).map_err(refused) })
+    }
+
+    pub fn payment_processor(e: &Estate, event: KafkaEvent, invocation: Invocation) -> Batch<'_> {
+        Box::pin(async move {
+            e.payment_processor.handle(event, &invocation).await.map(|(r, _)| r).map_err(|error| match error {
+                payment_processor::InvocationError::Envelope(env) => refused(env),
+                other => HostError::Failed(other.to_string()),
+            })
+        })
+    }
+
+    pub fn cart_cleaner(e: &Estate, event: KafkaEvent, invocation: Invocation) -> Batch<'_> {
+        Box::pin(
+            async move { e.cart_cleaner.handle(event, &invocation).await.map(|out| out.response).map_err(refused) },
+        )
+    }
+
+    pub fn bridge(e: &Estate, event: KafkaEvent, invocation: Invocation) -> Batch<'_> {
+        Box::pin(async move { e.bridge.handle(event, &invocation).await.map(|out| out.response).map_err(refused) })
+    }
+
+    pub fn image_resizer(e: &Estate, event: S3Event, invocation: Invocation) -> Answer<'_, Result<Value, HostError>> {
+        Box::pin(async move {
+            match e.image_resizer.handle(event, &invocation).await {
+                Ok(outcomes) => Ok(json!({"outcomes": outcomes})),
+                Err(error @ image_resizer::HandlerError::NotS3(_)) => Err(refused(error)),
+                Err(other) => Err(HostError::Failed(other.to_string())),
+            }
+        })
+    }
+
+    pub fn order_sweeper(
+        e: &Estate,
+        event: CloudWatchEvent,
+        invocation: Invocation,
+    ) -> Answer<'_, Result<Value, HostError>> {
+        Box::pin(async move {
+            let report = e.order_sweeper.handle(event, &invocation).await.map_err(refused)?;
+            Ok(json!({"report": report}))
+        })
+    }
+}
 
 /// The function of that name; the error names them all.
 pub fn function(name: &str) -> Result<&'static FunctionSpec, String> {

@@ -59,10 +59,3 @@ pub async fn seed_orders(estate: &Estate) -> Result<Vec<String>, String> {
     }
     Ok(seeds.iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect())
 }
-
-/// Then the event is handled as Lambda would hand it over.
-pub async fn invoke(estate: &Estate, raw: &[u8], names: Vec<String>) -> Result<serde_json::Value, String> {
-    let event: CloudWatchEvent = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
-    let report = estate.order_sweeper.handle(event, &estate.lambda_invocation()).await.map_err(|e| e.to_string())?;
-    Ok(json!({"orders_from": names, "report": report}))
-}
