@@ -51,3 +51,24 @@ async fn every_line_about_a_record_names_it() {
         }
     }
 }
+
+#[tokio::test]
+async fn image_resizer_reports_its_batch_as_fields() {
+    let logs = Logs::default();
+    let _guard = logs.capture();
+    let objects = estate_tests::repo_root().join("events/aws/s3/objects");
+    local::invoke::invoke_with_objects(
+        image_resizer::NAME,
+        &fixture("aws/s3/image-resizer-upload.json"),
+        Some(&objects),
+    )
+    .await
+    .expect("invoked");
+    let lines: Vec<Value> = logs.text().lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let done = lines.iter().find(|l| l["fields"]["message"] == "batch done").expect("a batch report");
+    assert_eq!(
+        (done["fields"]["records"].as_u64(), done["fields"]["processed"].as_u64()),
+        (Some(1), Some(1)),
+        "{done}"
+    );
+}

@@ -144,6 +144,16 @@ impl ImageResizer {
             };
             outcomes.push(outcome);
         }
+        let count = |of: fn(&Outcome) -> bool| outcomes.iter().filter(|o| of(o)).count();
+        tracing::info!(
+            records = outcomes.len(),
+            processed = count(|o| matches!(o, Outcome::Processed(_))),
+            removed = count(|o| matches!(o, Outcome::Removed(_))),
+            skipped = count(|o| matches!(o, Outcome::Skipped(_))),
+            dead_lettered = count(|o| matches!(o, Outcome::DeadLettered(_))),
+            withdrawn = count(|o| matches!(o, Outcome::Withdrawn { .. })),
+            "batch done"
+        );
         Ok(outcomes)
     }
 
