@@ -363,3 +363,42 @@ fn a_state_seeds_the_carts_cart_cleaner_empties() {
     assert_eq!(left["carts"], serde_json::json!([{"customer": "C-2", "sku": "TSH-001-BLK-M", "quantity": 1}]));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The Azure apps' stores chain too: a batch delivered again on the state it left is stale for
+/// projection-updater (nothing applied) and re-emitted, not scored anew, by fraud-scorer.
+#[test]
+fn a_redelivery_on_the_saved_state_changes_nothing() {
+    let dir = std::env::temp_dir().join(format!("local-azure-state-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    for (function, fixture, first, again) in [
+        (
+            "projection-updater",
+            "events/azure/kafka-trigger/price-changed-batch.json",
+            "4 records: 1 applied, 2 stale, 1 dead-lettered, 0 etag conflicts",
+            "4 records: 0 applied, 3 stale, 1 dead-lettered, 0 etag conflicts",
+        ),
+        (
+            "fraud-scorer",
+            "events/azure/kafka-trigger/order-confirmed-batch.json",
+            "6 records: 4 scored, 1 re-emitted, 1 dead-lettered",
+            "6 records: 0 scored, 5 re-emitted, 1 dead-lettered",
+        ),
+    ] {
+        let state = dir.join(format!("{function}.json"));
+        let state = state.to_str().expect("utf-8");
+        let logs = |args: &[&str]| {
+            let out = local(args);
+            assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+            (doc["response"]["body"]["Logs"][0].as_str().unwrap_or_default().to_string(), doc["effects"].clone())
+        };
+        let (said, effects) = logs(&["invoke", function, fixture, "--save-state", state]);
+        assert_eq!(said, first);
+        let (said, again_effects) = logs(&["invoke", function, fixture, "--state", state]);
+        assert_eq!(said, again, "{function}");
+        for store in ["documents", "fraud_state"] {
+            assert_eq!(again_effects[store], effects[store], "{function}: {store} unchanged");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
