@@ -133,14 +133,16 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     let meta = event.metadata();
-    let (mut members, mut message) = (String::new(), String::new());
-    {
-        let mut into = Writer::new(&mut members);
-        let mut fields =
-            Fields { w: &mut into, first: true, result: Ok(()), scratch: String::new(), message: Some(&mut message) };
-        event.record(&mut fields);
-        fields.result?;
-    }
+    // The event's fields are written as they are visited, as on the plain line; only the
+    // message is kept aside, to go at top level after them (JSON readers take any order).
+    let mut message = String::new();
+    w.write_str("{\"fields\":{")?;
+    let mut fields =
+        Fields { w: &mut w, first: true, result: Ok(()), scratch: String::new(), message: Some(&mut message) };
+    event.record(&mut fields);
+    fields.result?;
+    w.write_str("},\"message\":")?;
+    escaped(&mut w, &message)?;
     let level = *meta.level();
     match platform {
         Platform::CloudRun => {
@@ -150,23 +152,20 @@ where
                 tracing::Level::INFO => "INFO",
                 _ => "DEBUG",
             };
-            write!(w, "{{\"severity\":\"{severity}\",\"message\":")?;
-            escaped(&mut w, &message)?;
-            w.write_str(",\"time\":\"")?;
+            write!(w, ",\"severity\":\"{severity}\",\"time\":\"")?;
             SystemTime.format_time(&mut w)?;
             w.write_char('"')?;
         }
         Platform::Lambda | Platform::Plain => {
-            w.write_str("{\"timestamp\":\"")?;
+            write!(w, ",\"level\":\"{level}\",\"timestamp\":\"")?;
             SystemTime.format_time(&mut w)?;
-            write!(w, "\",\"level\":\"{level}\",\"message\":")?;
-            escaped(&mut w, &message)?;
+            w.write_char('"')?;
             if let Some(id) = request_id(ctx) {
                 write!(w, ",\"requestId\":{id}")?;
             }
         }
     }
-    write!(w, ",\"fields\":{{{members}}},\"target\":")?;
+    w.write_str(",\"target\":")?;
     escaped(&mut w, meta.target())?;
     span_member(ctx, &mut w, event)?;
     w.write_str("}\n")
@@ -183,17 +182,22 @@ where
             continue;
         }
         let extensions = span.extensions();
-        let members = extensions.get::<FormattedFields<JsonMembers>>()?.fields.as_str().to_owned();
-        // Members are `"name":value` as JsonMembers wrote them; the id is a JSON string.
-        let at = members.find("\"requestId\":\"")? + "\"requestId\":".len();
-        let rest = &members[at..];
-        let mut escaped_next = false;
-        for (i, c) in rest.char_indices().skip(1) {
-            match c {
-                '\\' if !escaped_next => escaped_next = true,
-                '"' if !escaped_next => return Some(rest[..=i].to_string()),
-                _ => escaped_next = false,
-            }
+        let members = extensions.get::<FormattedFields<JsonMembers>>()?.fields.as_str();
+        return string_member(members, "\"requestId\":\"").map(str::to_owned);
+    }
+    None
+}
+
+/// The JSON string (quotes and escapes kept) after `key` (`"name":"`) in members as JsonMembers
+/// wrote them (`"name":value,…`), read in place.
+fn string_member<'m>(members: &'m str, key: &str) -> Option<&'m str> {
+    let rest = &members[members.find(key)? + key.len() - 1..];
+    let mut escaped_next = false;
+    for (i, c) in rest.char_indices().skip(1) {
+        match c {
+            '\\' if !escaped_next => escaped_next = true,
+            '"' if !escaped_next => return Some(&rest[..=i]),
+            _ => escaped_next = false,
         }
     }
     None
