@@ -142,7 +142,7 @@ async fn run(
             *before = objects::before(estate);
             let records = event.records.len();
             let response = host(estate, event, estate.lambda_invocation()).await.map_err(failed)?;
-            let summary = Summary::of(records, &Fate::Succeeded, None, &published(estate));
+            let summary = Summary::of(records, &Fate::Succeeded, &published(estate));
             return Ok(report(function, summary, response, estate));
         }
         Host::Schedule(host) => {
@@ -160,7 +160,7 @@ async fn run(
                 response["orders_from"] = json!(seeded_from);
             }
             let ran: Vec<_> = published(estate).into_iter().filter(|r| !seeded.contains(r)).collect();
-            return Ok(report(function, Summary::of(1, &Fate::Succeeded, None, &ran), response, estate));
+            return Ok(report(function, Summary::of(1, &Fate::Succeeded, &ran), response, estate));
         }
         Host::Msk(host) => {
             // Lambda's runtime parses the event into the trigger's type before the handler runs.
@@ -168,7 +168,8 @@ async fn run(
                 serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
             let records = summary::kafka_records(&event);
             let response = host(estate, event.clone(), estate.lambda_invocation()).await.map_err(failed)?;
-            let summary = Summary::of(records, &Fate::Partial(response.clone()), Some(&event), &published(estate));
+            let fate = Fate::Partial { batch: &event, response: &response };
+            let summary = Summary::of(records, &fate, &published(estate));
             return Ok(report(function, summary, json!({"batch_response": response}), estate));
         }
         Host::App => {}
@@ -217,7 +218,7 @@ async fn run(
         }
     };
     let fate = if succeeded { Fate::Succeeded } else { Fate::FailedWhole };
-    Ok(report(function, Summary::of(records, &fate, None, &published(estate)), response, estate))
+    Ok(report(function, Summary::of(records, &fate, &published(estate)), response, estate))
 }
 
 /// The one document `local invoke` prints: the summary, the native response, every effect.
@@ -259,11 +260,8 @@ pub async fn seed_uploads(estate: &Estate, event: &S3Event, dir: &Path) {
 
 /// Everything the invocation left behind in the embedded backends.
 pub fn effects(estate: &Estate) -> Value {
-    let messages: Vec<Value> = estate
-        .bus
-        .topics()
-        .iter()
-        .flat_map(|t| estate.bus.records(t))
+    let messages: Vec<Value> = published(estate)
+        .into_iter()
         .map(|r| {
             let payload = serde_json::from_slice::<Value>(&r.payload)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&r.payload).into_owned()));

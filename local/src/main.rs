@@ -181,18 +181,17 @@ async fn main() -> ExitCode {
                 eprintln!("no events/ folder here or above: run from the repository");
                 return ExitCode::from(2);
             };
-            let names: Vec<&str> = match function.as_deref().map(local::registry::function) {
-                None => local::registry::FUNCTIONS.iter().map(|f| f.name).collect(),
-                Some(Ok(f)) => vec![f.name],
+            let specs: Vec<&local::registry::FunctionSpec> = match function.as_deref().map(local::registry::function) {
+                None => local::registry::FUNCTIONS.iter().collect(),
+                Some(Ok(f)) => vec![f],
                 Some(Err(e)) => {
                     eprintln!("{e}");
                     return ExitCode::from(2);
                 }
             };
-            for name in names {
-                let spec = local::registry::function(name).expect("listed");
-                println!("{name} ({}, {}): {}", spec.cloud.as_str(), spec.dir(), spec.trigger.envelope());
-                for fixture in local::registry::fixtures_of(&events, name) {
+            for spec in specs {
+                println!("{} ({}, {}): {}", spec.name, spec.cloud.as_str(), spec.dir(), spec.trigger.envelope());
+                for fixture in local::registry::fixtures_of(&events, spec.name) {
                     println!("  events/{fixture}");
                 }
             }

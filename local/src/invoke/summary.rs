@@ -27,19 +27,19 @@ pub struct Summary {
 }
 
 /// What happened to the records, as the platform sees it.
-pub enum Fate {
+pub enum Fate<'a> {
     /// The invocation succeeded (nothing failed).
     Succeeded,
     /// It failed as a whole: every record comes again.
     FailedWhole,
-    /// A Kafka batch's partial response.
-    Partial(KafkaBatchResponse),
+    /// A Kafka batch and its partial response.
+    Partial { batch: &'a KafkaEvent, response: &'a KafkaBatchResponse },
 }
 
 impl Summary {
-    /// The summary of `records` records whose fate is `fate`; `kafka` is the batch for a
-    /// partial response, `bus` the records the invocation published.
-    pub fn of(records: usize, fate: &Fate, kafka: Option<&KafkaEvent>, published: &[Record]) -> Summary {
+    /// The summary of `records` records whose fate is `fate`; `published` is what the
+    /// invocation published.
+    pub fn of(records: usize, fate: &Fate<'_>, published: &[Record]) -> Summary {
         let mut dead_lettered = BTreeMap::new();
         for r in
             published.iter().filter(|r| topics::DEAD_LETTERS.contains(&r.topic.as_str()) || r.topic == topics::PARKED)
@@ -51,13 +51,12 @@ impl Summary {
         let (failed, retried) = match fate {
             Fate::Succeeded => (0, 0),
             Fate::FailedWhole => (records, records),
-            Fate::Partial(response) => {
+            Fate::Partial { batch, response } => {
                 let failed = response.batch_item_failures.len();
+                // Lambda resumes the failed partition from the failed offset.
                 let from = |f: &platform_aws::msk::KafkaBatchItemFailure| {
                     let at = &f.item_identifier;
-                    kafka.map_or(1, |e| {
-                        e.records.get(&at.partition).map_or(1, |p| p.iter().filter(|r| r.offset >= at.offset).count())
-                    })
+                    batch.records.get(&at.partition).map_or(1, |p| p.iter().filter(|r| r.offset >= at.offset).count())
                 };
                 (failed, response.batch_item_failures.iter().map(from).sum())
             }
@@ -114,7 +113,8 @@ mod tests {
         let mut response = KafkaBatchResponse::default();
         response.fail("t", 0, 6);
         let published = [letter(topics::CHECKOUT_DLQ, "wrong_schema"), letter("payment.succeeded", "x")];
-        let summary = Summary::of(kafka_records(&event), &Fate::Partial(response), Some(&event), &published);
+        let summary =
+            Summary::of(kafka_records(&event), &Fate::Partial { batch: &event, response: &response }, &published);
         let want = Summary {
             records: 4,
             done: 1,
@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn a_whole_failure_retries_every_record_and_parked_letters_count() {
         let published = [letter(topics::PARKED, "key_too_long")];
-        let summary = Summary::of(3, &Fate::FailedWhole, None, &published);
+        let summary = Summary::of(3, &Fate::FailedWhole, &published);
         assert_eq!((summary.done, summary.failed, summary.retried), (0, 3, 3));
         assert_eq!(summary.dead_lettered.get("key_too_long"), Some(&1));
         assert_eq!(host_records(&json!({"events": [1, 2, 3], "other": "x"})), 3);
