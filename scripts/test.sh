@@ -14,8 +14,11 @@ eval "$(scripts/emulators.sh env)"
 # Build once, then test; nextest runs test binaries in parallel and reports each test.
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"
+  # `local new` for every trigger in a scratch copy, built and tested there (a few minutes).
+  cargo nextest run -p local --test scaffold --run-ignored only
 else
   cargo test --workspace --no-fail-fast "$@"
+  cargo test -p local --test scaffold -- --ignored
 fi
 
 # Terraform formatting (providers cannot be downloaded here, so fmt is the check that runs).

@@ -102,6 +102,8 @@ pub async fn run(opts: &CheckoutOptions, progress: &mut dyn FnMut(String)) -> Re
     progress(format!("  order-sweeper ran {} times", sweeps.runs));
     redeliver_everything(&mut estate, &mut shop).await?;
     progress("  every checkout topic delivered again from the start, to every function".into());
+    // Every other delivery of the registry, so a function that reads these topics runs too.
+    estate.run_every_delivery(500).await?;
     let mut verdict = check(&estate, &shop.deleted).await?;
     verdict.check(format!("decisions that came before their orders waited for them ({waited} orders)"), waited > 0);
     check_swept(&estate, &sweeps, &mut verdict);
@@ -367,9 +369,10 @@ pub fn summary(estate: &Estate, verdict: &Verdict) -> String {
             ),
         ),
     ];
-    for (f, i, o) in rows {
+    for (f, i, o) in &rows {
         out += &format!("{f:<20}{i:<48}{o}\n");
     }
+    out += &crate::demo::others(estate, &rows.map(|(f, _, _)| f));
     out += &format!("checkout.dlq: {} dead letters\n", count(topics::CHECKOUT_DLQ));
     out += "\ninvariants:\n";
     for (what, ok) in &verdict.checks {

@@ -80,6 +80,8 @@ pub async fn run(
             progress(format!("  {:>5}/{total} pushed, projected and audited", i + 1));
         }
     }
+    // Every other delivery of the registry, so a function that reads these topics runs too.
+    estate.run_every_delivery(opts.batch).await?;
     let verdict = check(&estate, &scenario).await?;
     Ok((estate, scenario, verdict))
 }
@@ -247,6 +249,7 @@ pub fn summary(estate: &Estate, scenario: &Scenario, verdict: &Verdict) -> Strin
     for code in scenario.expected.rejected.values() {
         *reasons.entry(code).or_default() += 1;
     }
+    out += &others(estate, &[merch_normalizer::NAME, projection_updater::NAME, audit_sink::NAME]);
     out += &format!("\nrejected by reason: {reasons:?} (+{} unreadable pushes)\n", scenario.expected.unreadable);
     out += "\nsample projections:\n";
     for d in estate.docs.all().iter().take(3) {
@@ -269,6 +272,22 @@ pub fn summary(estate: &Estate, scenario: &Scenario, verdict: &Verdict) -> Strin
     out += "\ninvariants:\n";
     for (what, ok) in &verdict.checks {
         out += &format!("  [{}] {what}\n", if *ok { "ok" } else { "FAILED" });
+    }
+    out
+}
+
+/// The registry's functions that a flow's table does not show but that the run delivered to:
+/// a function added to the estate joins every flow whose events it reads.
+pub fn others(estate: &Estate, shown: &[&str]) -> String {
+    let mut out = String::new();
+    for f in crate::registry::FUNCTIONS.iter().filter(|f| !shown.contains(&f.name)) {
+        let Some(st) = estate.stats.get(f.name).filter(|s| s.invocations + s.pushes > 0) else { continue };
+        let took = if st.pushes > 0 {
+            format!("{} pushes", st.pushes)
+        } else {
+            format!("{} records, {} invocations ({} retried)", st.records_in, st.invocations, st.retries)
+        };
+        out += &format!("{:<20}{took:<48}{} dead-lettered\n", f.name, st.dead_lettered);
     }
     out
 }

@@ -6,8 +6,7 @@
 use crate::functions_host::{self, FunctionJson, parse_function_json};
 use crate::oneshot::post;
 use crate::pubsub_push;
-use crate::registry::Host;
-use audit_sink::AuditSink;
+use crate::registry::{FUNCTIONS, Host};
 use aws_lambda_events::event::kafka::KafkaEvent;
 use axum::Router;
 use axum::http::StatusCode;
@@ -15,25 +14,19 @@ use cart_cleaner::CartCleaner;
 use chrono::{DateTime, Utc};
 use domain::events::topics;
 use domain::ports::{OutboundMessage, Publisher};
-use fraud_scorer::Scorer;
-use fulfillment::Fulfillment;
 use image_resizer::ImageResizer;
 use inmemory::{
     Bus, InMemoryCarts, InMemoryDocuments, InMemoryImageTotals, InMemoryObjects, InMemoryPubSub, InMemoryS3,
     TestGateway,
 };
 use kafka_pubsub_bridge::Bridge;
-use merch_normalizer::Normalizer;
 use order_sweeper::Sweeper;
 use order_updater::OrderUpdater;
 use orders::store::OrderStore;
 use payment_processor::PaymentProcessor;
 use platform_aws::msk::KafkaBatchResponse;
 use platform_azure::InvocationResponse;
-use platform_gcp::PushGuard;
-use projection_updater::Updater;
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -44,29 +37,7 @@ pub use delivery::push_subscription;
 
 pub const AUDIT_BUCKET: &str = "estate-audit";
 const ERP_SUBSCRIPTION: &str = "projects/local/subscriptions/erp-changes-merch-normalizer";
-/// The push subscriptions on the mirrored topics, by the Cloud Run function they push to.
-const PUSH_SUBSCRIPTIONS: [(&str, &[&str]); 3] = [
-    (audit_sink::NAME, &topics::MIRRORED),
-    (fulfillment::NAME, &[topics::ORDER_PAID]),
-    (image_analytics::NAME, &[topics::PRODUCT_IMAGE_PROCESSED]),
-];
 
-/// The functions this estate builds, by their crates' own names (the registry's test checks that
-/// it describes exactly these).
-pub const BUILDS: [&str; 12] = [
-    merch_normalizer::NAME,
-    projection_updater::NAME,
-    audit_sink::NAME,
-    fraud_scorer::NAME,
-    order_updater::NAME,
-    order_sweeper::NAME,
-    payment_processor::NAME,
-    cart_cleaner::NAME,
-    kafka_pubsub_bridge::NAME,
-    fulfillment::NAME,
-    image_analytics::NAME,
-    image_resizer::NAME,
-];
 /// The local carts index is listed in small pages, so a few carts already take several.
 const CART_PAGE_SIZE: u32 = 10;
 /// How often the local event source mapping retries a failing batch before it gives up.
@@ -88,7 +59,7 @@ struct AzureApp {
 }
 
 impl AzureApp {
-    fn new(name: &'static str, router: Router, folders: &[(&str, &str)]) -> Self {
+    fn new(name: &'static str, router: Router, folders: &[(&'static str, &'static str)]) -> Self {
         let functions = folders.iter().map(|(folder, json)| (folder.to_string(), parse_function_json(json))).collect();
         AzureApp { name, router, functions }
     }
@@ -132,10 +103,8 @@ pub struct Estate {
     pub clock: SteppingClock,
     pub cart_cleaner: Arc<CartCleaner>,
     pub bridge: Arc<Bridge>,
-    normalizer: Router,
-    audit: Router,
-    fulfillment: Router,
-    image_analytics: Router,
+    /// The Cloud Run services, by name (built from the registry when the estate starts).
+    cloud_run: BTreeMap<&'static str, Router>,
     /// image-analytics' PostgreSQL tables.
     pub image_totals: InMemoryImageTotals,
     /// The product-image uploads bucket image-resizer reads, and writes its variants to.
@@ -157,25 +126,7 @@ impl Estate {
         let bus = Bus::new(3);
         let objects = InMemoryObjects::default();
         let docs = InMemoryDocuments::default();
-        let normalizer = Arc::new(Normalizer::new(Arc::new(bus.clone()), merch_normalizer::Config::default()));
         let fraud_docs = InMemoryDocuments::default();
-        let updater = Arc::new(Updater::new(Arc::new(docs.clone())));
-        let audit = Arc::new(AuditSink::new(Arc::new(objects.clone()), AUDIT_BUCKET));
-        // Each custom handler's body limit as deployed: its host.json batch size, the
-        // environment's record size.
-        let env = serve::Env::Process;
-        let updater_limit = projection_updater::max_body_bytes(&env).unwrap_or(usize::MAX);
-        // The embedded default scores with the default model (see fraud_scorer::model).
-        let scorer = Arc::new(Scorer::new(Arc::new(fraud_docs.clone()), fraud_scorer::Config::default()));
-        let scorer_limit = fraud_scorer::max_body_bytes(&env).unwrap_or(usize::MAX);
-        let azure_apps = vec![
-            AzureApp::new(
-                projection_updater::NAME,
-                projection_updater::app(updater, updater_limit),
-                &projection_updater::FUNCTIONS,
-            ),
-            AzureApp::new(fraud_scorer::NAME, fraud_scorer::app(scorer, scorer_limit), &fraud_scorer::FUNCTIONS),
-        ];
         let (orders, carts) = (InMemoryDocuments::default(), InMemoryCarts::default());
         let order_store = || OrderStore {
             orders: Arc::new(orders.clone()),
@@ -211,24 +162,14 @@ impl Estate {
             page_size: CART_PAGE_SIZE,
         });
         // Pub/Sub is played by its twin over the bus, which refuses what Pub/Sub refuses: the
-        // bridge publishes under the `mirror-…` names, and fulfillment's ledger entries and
-        // dispatches and the Cloud Run functions' dead letters land on their Pub/Sub topic names.
+        // bridge publishes under the `mirror-…` names.
         let pubsub = Arc::new(InMemoryPubSub::new(bus.clone()));
         let bridge = Arc::new(Bridge {
             pubsub: pubsub.clone(),
             kafka: Arc::new(bus.clone()),
             dead_letters: domain::dead_letter::DeadLetterPolicy::new(kafka_pubsub_bridge::NAME, topics::CHECKOUT_DLQ),
         });
-        let fulfillment = Arc::new(Fulfillment {
-            pubsub: pubsub.clone(),
-            dead_letters: domain::dead_letter::DeadLetterPolicy::new(fulfillment::NAME, topics::CHECKOUT_DLQ),
-        });
         let image_totals = InMemoryImageTotals::default();
-        let analytics = Arc::new(image_analytics::ImageAnalytics {
-            totals: Arc::new(image_totals.clone()),
-            pubsub,
-            dead_letters: domain::dead_letter::DeadLetterPolicy::new(image_analytics::NAME, topics::IMAGES_DLQ),
-        });
         // The uploads bucket: unversioned on a laptop, so S3 events name objects by etag alone.
         let uploads = InMemoryS3::unversioned();
         let image_resizer = Arc::new(ImageResizer {
@@ -236,13 +177,12 @@ impl Estate {
             bus: Arc::new(bus.clone()),
             settings: image_resizer::Settings::local(),
         });
-        Estate {
+        let mut estate = Estate {
             uploads,
             image_resizer,
-            image_analytics: image_analytics::app(analytics, &PushGuard::local()),
             image_totals,
             bridge,
-            fulfillment: fulfillment::app(fulfillment, &PushGuard::local()),
+            cloud_run: BTreeMap::new(),
             cart_cleaner,
             orders,
             carts,
@@ -253,40 +193,50 @@ impl Estate {
             gateway,
             payment_processor,
             clock,
-            normalizer: merch_normalizer::app(normalizer, &PushGuard::local()),
-            audit: audit_sink::app(audit, &PushGuard::local()),
-            azure_apps,
+            azure_apps: Vec::new(),
             bus,
             objects,
             docs,
             fraud_docs,
             stats: BTreeMap::new(),
             invocation: AtomicU64::new(0),
+        };
+        // The HTTP apps, as the registry builds them over these stores.
+        for f in FUNCTIONS {
+            match f.host {
+                Host::Push { app, .. } => {
+                    let router = app(&estate);
+                    estate.cloud_run.insert(f.name, router);
+                }
+                Host::Functions { folders, app } => {
+                    let router = app(&estate);
+                    estate.azure_apps.push(AzureApp::new(f.name, router, folders));
+                }
+                _ => {}
+            }
         }
+        estate
     }
 
     /// The HTTP app of a function, by name.
     pub fn app(&self, function: &str) -> Option<&Router> {
-        match function {
-            merch_normalizer::NAME => Some(&self.normalizer),
-            audit_sink::NAME => Some(&self.audit),
-            fulfillment::NAME => Some(&self.fulfillment),
-            image_analytics::NAME => Some(&self.image_analytics),
-            _ => self.azure_apps.iter().find(|a| a.name == function).map(|a| &a.router),
-        }
+        let azure = || self.azure_apps.iter().find(|a| a.name == function).map(|a| &a.router);
+        self.cloud_run.get(function).or_else(azure)
     }
 
     /// True for a function that runs on AWS Lambda behind an event source mapping or S3 (invoked
     /// with an event, not over HTTP); order-sweeper, on a schedule, is run by `run_order_sweeper`.
     pub fn is_lambda(&self, function: &str) -> bool {
-        crate::registry::function(function).is_ok_and(|f| matches!(f.host, Host::Msk(_) | Host::S3(_)))
+        crate::registry::function(function).is_ok_and(|f| matches!(f.host, Host::Msk { .. } | Host::S3 { .. }))
     }
 
     /// Invokes a Kafka-triggered Lambda with an event as its runtime would (through the
     /// registry's host): its partial batch response.
     pub async fn invoke_lambda(&self, function: &str, event: KafkaEvent) -> Result<KafkaBatchResponse, String> {
         match crate::registry::function(function)?.host {
-            Host::Msk(host) => host(self, event, self.lambda_invocation()).await.map_err(|e| e.to_string()),
+            Host::Msk { run, .. } => {
+                run(self, event, self.lambda_invocation()).await.map(|a| a.response).map_err(|e| e.to_string())
+            }
             _ => Err(format!("{function} is not a Kafka-triggered Lambda of the estate")),
         }
     }
@@ -302,10 +252,12 @@ impl Estate {
         app.map(|a| a.functions.iter().map(|(n, _)| n.clone()).collect()).unwrap_or_default()
     }
 
-    /// Output bindings (name → topic) of one function folder (folder names are unique in the estate).
-    pub fn azure_outputs(&self, function_folder: &str) -> Vec<(String, String)> {
+    /// Output bindings (name → topic) of one function folder of an app (two apps may both have
+    /// a folder of one name, as two Function Apps may).
+    pub fn azure_outputs(&self, app: &str, function_folder: &str) -> Vec<(String, String)> {
         self.azure_apps
             .iter()
+            .filter(|a| a.name == app)
             .flat_map(|a| &a.functions)
             .find(|(n, _)| n == function_folder)
             .map(|(_, f)| f.outputs.clone())

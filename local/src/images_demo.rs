@@ -223,6 +223,8 @@ pub async fn run(opts: &ImageOptions, progress: &mut dyn FnMut(String)) -> Resul
         }
     }
     estate.run_mirror(100).await?;
+    // Every other delivery of the registry, so a function that reads these topics runs too.
+    estate.run_every_delivery(100).await?;
     let verdict = check(&estate, &sent).await?;
     Ok((estate, verdict))
 }
@@ -327,6 +329,7 @@ pub fn summary(estate: &Estate, verdict: &Verdict) -> String {
         format!("{} pushes", st(image_analytics::NAME).pushes),
         estate.image_totals.all().len()
     );
+    out += &crate::demo::others(estate, &[image_resizer::NAME, image_analytics::NAME]);
     out += &format!("images.dlq: {} dead letters\n", count(topics::IMAGES_DLQ));
     out += "\ninvariants:\n";
     for (what, ok) in &verdict.checks {

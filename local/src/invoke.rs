@@ -129,11 +129,11 @@ async fn run(
         HostError::NotThisTrigger(detail) => not_envelope(detail),
         HostError::Failed(detail) => InvokeError::Failed { function: function.into(), detail },
     };
-    if !options.objects.is_empty() && !matches!(spec.host, Host::S3(_)) {
+    if !options.objects.is_empty() && !matches!(spec.host, Host::S3 { .. }) {
         return Err(InvokeError::ObjectsNeedS3(function.into()));
     }
     match spec.host {
-        Host::S3(host) => {
+        Host::S3 { run: host } => {
             let mut event: S3Event = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
             objects::put_files(estate, &mut event, &options.objects).await?;
             if let Some(dir) = &options.beside {
@@ -145,7 +145,7 @@ async fn run(
             let summary = Summary::of(records, &Fate::Succeeded, &published(estate));
             return Ok(report(function, summary, response, estate));
         }
-        Host::Schedule(host) => {
+        Host::Schedule { run: host } => {
             let event = serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
             // order-sweeper's run needs orders: without a state, order-updater's fixtures make them.
             let seeded_from = match options.state {
@@ -162,17 +162,25 @@ async fn run(
             let ran: Vec<_> = published(estate).into_iter().filter(|r| !seeded.contains(r)).collect();
             return Ok(report(function, Summary::of(1, &Fate::Succeeded, &ran), response, estate));
         }
-        Host::Msk(host) => {
+        Host::Msk { run: host, .. } => {
             // Lambda's runtime parses the event into the trigger's type before the handler runs.
             let event: aws_lambda_events::event::kafka::KafkaEvent =
                 serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
             let records = summary::kafka_records(&event);
-            let response = host(estate, event.clone(), estate.lambda_invocation()).await.map_err(failed)?;
+            let response = host(estate, event.clone(), estate.lambda_invocation()).await.map_err(failed)?.response;
             let fate = Fate::Partial { batch: &event, response: &response };
             let summary = Summary::of(records, &fate, &published(estate));
             return Ok(report(function, summary, json!({"batch_response": response}), estate));
         }
-        Host::App => {}
+        Host::DynamoDbStream { run: host, .. } => {
+            let event: aws_lambda_events::event::dynamodb::Event =
+                serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
+            let response = host(estate, event.clone(), estate.lambda_invocation()).await.map_err(failed)?.response;
+            let fate = Fate::Stream { batch: &event, response: &response };
+            let summary = Summary::of(event.records.len(), &fate, &published(estate));
+            return Ok(report(function, summary, json!({"batch_response": response}), estate));
+        }
+        Host::Push { .. } | Host::Functions { .. } => {}
     }
     let app = estate
         .app(name)
@@ -197,7 +205,7 @@ async fn run(
             let resp: InvocationResponse = serde_json::from_slice(&bytes).unwrap_or_default();
             if status.is_success() {
                 // The host publishes output bindings only for a successful invocation.
-                let outputs = estate.azure_outputs(&folder);
+                let outputs = estate.azure_outputs(name, &folder);
                 estate.publish_outputs(name, &resp, &outputs).await.map_err(|e| not_envelope(e.to_string()))?;
             }
             let records = summary::host_records(&Value::Object(req.data.clone()));

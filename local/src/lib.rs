@@ -11,6 +11,7 @@ pub mod lambda_host;
 pub mod oneshot;
 pub mod pubsub_push;
 pub mod registry;
+pub mod scaffold;
 pub mod scenario;
 pub mod storefront;
 pub mod sweeps;

@@ -60,6 +60,19 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         save_state: Option<PathBuf>,
     },
+    /// Add a function to the estate: its crate from the trigger's template, a fixture and its
+    /// goldens, its registry entry. Then build and test it (the command prints how).
+    New {
+        /// The cloud it runs on: `aws`, `azure` or `gcp`.
+        #[arg(value_parser = ["aws", "azure", "gcp"])]
+        cloud: String,
+        /// Its name, kebab-case (`order-notifier`): the crate, the binary and the deployed function.
+        name: String,
+        /// What invokes it: `msk`, `s3`, `schedule`, `dynamodb-stream` (aws), `kafka` (azure),
+        /// `pubsub-push` (gcp).
+        #[arg(long)]
+        trigger: String,
+    },
     /// List the recorded fixtures each function takes (from events/, by the function registry).
     Fixtures {
         /// Only this function's.
@@ -140,6 +153,27 @@ async fn main() -> ExitCode {
                 all_hold &= holds;
             }
             if all_hold { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Command::New { cloud, name, trigger } => {
+            let plan = std::env::current_dir()
+                .map_err(|e| local::scaffold::ScaffoldError::NoWorkspace(e.to_string()))
+                .and_then(|cwd| local::scaffold::workspace_root(&cwd))
+                .and_then(|root| local::scaffold::Plan::new(&root, &cloud, &name, &trigger));
+            match plan.and_then(local::scaffold::Plan::write) {
+                Ok(touched) => {
+                    for file in touched {
+                        println!("{file}");
+                    }
+                    eprintln!(
+                        "{name} joined the estate. Build and test it:\n  cargo nextest run -p {name} -p local -p estate-tests\nthen make it yours: docs/adding-a-function.md"
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("local new: {e}");
+                    ExitCode::from(2)
+                }
+            }
         }
         Command::Invoke { function, fixture, objects, out, fail_on_dead_letter, state, save_state } => {
             let bytes = match std::fs::read(&fixture) {

@@ -4,14 +4,21 @@
 //! added to the estate gets one entry here.
 use crate::estate::Estate;
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+use aws_lambda_events::event::dynamodb;
 use aws_lambda_events::event::kafka::KafkaEvent;
 use aws_lambda_events::event::s3::S3Event;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use axum::Router;
+use domain::events::topics;
 use platform_aws::invocation::Invocation;
+use platform_aws::kafka_batch::BatchOutcome;
 use platform_aws::msk::KafkaBatchResponse;
 use serde_json::Value;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+
+mod hosts;
 
 /// A host's answer, awaited by the caller.
 pub type Answer<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
@@ -33,19 +40,52 @@ impl std::fmt::Display for HostError {
     }
 }
 
-/// How the local estate runs a function: a Lambda is handed its event and an invocation (as
-/// the runtime hands them over); an HTTP app (Cloud Run push, Azure custom handler) is the
-/// estate's router of that name.
+/// A Kafka-triggered Lambda's answer: its partial batch response, and how many records it
+/// dead-lettered (the mapping's counters).
+#[derive(Debug, Clone, Default)]
+pub struct MskAnswer {
+    pub response: KafkaBatchResponse,
+    pub dead_lettered: usize,
+}
+
+impl<D> From<BatchOutcome<D>> for MskAnswer {
+    fn from(out: BatchOutcome<D>) -> Self {
+        MskAnswer { response: out.response, dead_lettered: out.dead_lettered }
+    }
+}
+
+/// A stream-triggered Lambda's answer: its `ReportBatchItemFailures` response (the first failed
+/// sequence number) and how many records it dead-lettered.
+#[derive(Debug, Clone, Default)]
+pub struct StreamAnswer {
+    pub response: DynamoDbEventResponse,
+    pub dead_lettered: usize,
+}
+
+pub type MskHost = for<'a> fn(&'a Estate, KafkaEvent, Invocation) -> Answer<'a, Result<MskAnswer, HostError>>;
+pub type S3Host = for<'a> fn(&'a Estate, S3Event, Invocation) -> Answer<'a, Result<Value, HostError>>;
+pub type ScheduleHost = for<'a> fn(&'a Estate, CloudWatchEvent, Invocation) -> Answer<'a, Result<Value, HostError>>;
+pub type StreamHost =
+    for<'a> fn(&'a Estate, dynamodb::Event, Invocation) -> Answer<'a, Result<StreamAnswer, HostError>>;
+
+/// How the local estate runs a function, and what feeds it. A Lambda is handed its event and an
+/// invocation (as the runtime hands them over), building the function from the estate's stores;
+/// an HTTP app (Cloud Run push, Azure custom handler) is built once when the estate starts.
 #[derive(Clone, Copy)]
 pub enum Host {
-    /// A Lambda on an MSK event source mapping: its partial batch response.
-    Msk(for<'a> fn(&'a Estate, KafkaEvent, Invocation) -> Answer<'a, Result<KafkaBatchResponse, HostError>>),
-    /// A Lambda on S3 notifications: what became of each record.
-    S3(for<'a> fn(&'a Estate, S3Event, Invocation) -> Answer<'a, Result<Value, HostError>>),
+    /// A Lambda on MSK event source mappings, one per topic.
+    Msk { topics: &'static [&'static str], run: MskHost },
+    /// A Lambda on the uploads bucket's S3 notifications: what became of each record.
+    S3 { run: S3Host },
     /// A Lambda on an EventBridge schedule: its run's report.
-    Schedule(for<'a> fn(&'a Estate, CloudWatchEvent, Invocation) -> Answer<'a, Result<Value, HostError>>),
-    /// An HTTP app: `Estate::app(name)`.
-    App,
+    Schedule { run: ScheduleHost },
+    /// A Lambda on a DynamoDB table's stream (view `NEW_AND_OLD_IMAGES`).
+    DynamoDbStream { table: &'static str, run: StreamHost },
+    /// A Cloud Run service on Pub/Sub push subscriptions to the mirrors of these Kafka topics
+    /// (the bridge mirrors them); none for one pushed to from elsewhere.
+    Push { topics: &'static [&'static str], app: fn(&Estate) -> Router },
+    /// An Azure function app: its function folders (`function.json` each) and custom handler.
+    Functions { folders: &'static [(&'static str, &'static str)], app: fn(&Estate) -> Router },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +114,8 @@ pub enum Trigger {
     S3,
     /// An EventBridge schedule rule: a `Scheduled Event`.
     Schedule,
+    /// Lambda's DynamoDB Streams event source mapping (`Records[].dynamodb`).
+    DynamoDbStream,
     /// The Functions host's Kafka trigger, sent to a custom handler (`Data`, `Metadata.sys`).
     Kafka,
     /// A Pub/Sub push subscription to Cloud Run (wrapped, unwrapped, or Eventarc).
@@ -87,6 +129,7 @@ impl Trigger {
             Trigger::Msk => &["aws/msk"],
             Trigger::S3 => &["aws/s3"],
             Trigger::Schedule => &["aws/eventbridge"],
+            Trigger::DynamoDbStream => &["aws/dynamodb-stream"],
             Trigger::Kafka => &["azure/kafka-trigger"],
             Trigger::PubSubPush => &["gcp/pubsub-push", "gcp/pubsub-push-unwrapped", "gcp/eventarc"],
         }
@@ -98,9 +141,23 @@ impl Trigger {
             Trigger::Msk => "an MSK event (Lambda's Kafka batch: eventSource aws:kafka, records by topic-partition)",
             Trigger::S3 => "an S3 event notification (Records[].s3.bucket/object)",
             Trigger::Schedule => "an EventBridge Scheduled Event (source aws.events)",
+            Trigger::DynamoDbStream => "a DynamoDB Streams event (Records[].dynamodb with Keys, NewImage, OldImage)",
             Trigger::Kafka => "a Functions host invocation of a Kafka trigger (Data, Metadata.sys.MethodName)",
             Trigger::PubSubPush => "a Pub/Sub push request (wrapped or unwrapped message, or an Eventarc CloudEvent)",
         }
+    }
+
+    /// The name `local new --trigger` takes, and the cloud it runs on.
+    pub fn by_name(name: &str) -> Option<(Trigger, Cloud)> {
+        Some(match name {
+            "msk" => (Trigger::Msk, Cloud::Aws),
+            "s3" => (Trigger::S3, Cloud::Aws),
+            "schedule" => (Trigger::Schedule, Cloud::Aws),
+            "dynamodb-stream" => (Trigger::DynamoDbStream, Cloud::Aws),
+            "kafka" => (Trigger::Kafka, Cloud::Azure),
+            "pubsub-push" => (Trigger::PubSubPush, Cloud::Gcp),
+            _ => return None,
+        })
     }
 }
 
@@ -109,8 +166,8 @@ pub struct FunctionSpec {
     pub name: &'static str,
     pub cloud: Cloud,
     pub trigger: Trigger,
-    /// Its fixtures are the trigger's files whose names start with this; "" takes the files of
-    /// its folders that no other function's prefix claims.
+    /// Its fixtures are the trigger's files whose names start with this (the longest prefix
+    /// that fits wins); "" takes the files of its folders that no other function's prefix claims.
     pub fixture_prefix: &'static str,
     pub host: Host,
 }
@@ -132,84 +189,24 @@ const fn spec(
     FunctionSpec { name, cloud, trigger, fixture_prefix, host }
 }
 
+use Cloud::{Aws, Azure, Gcp};
+
+#[rustfmt::skip]
 pub const FUNCTIONS: &[FunctionSpec] = &[
-    spec("merch-normalizer", Cloud::Gcp, Trigger::PubSubPush, "", Host::App),
-    spec("audit-sink", Cloud::Gcp, Trigger::PubSubPush, "audit-", Host::App),
-    spec("fulfillment", Cloud::Gcp, Trigger::PubSubPush, "fulfillment-", Host::App),
-    spec("image-analytics", Cloud::Gcp, Trigger::PubSubPush, "image-analytics-", Host::App),
-    spec("projection-updater", Cloud::Azure, Trigger::Kafka, "", Host::App),
-    spec("fraud-scorer", Cloud::Azure, Trigger::Kafka, "order-", Host::App),
-    spec("order-updater", Cloud::Aws, Trigger::Msk, "order-updater-", Host::Msk(hosts::order_updater)),
-    spec("payment-processor", Cloud::Aws, Trigger::Msk, "payment-processor-", Host::Msk(hosts::payment_processor)),
-    spec("cart-cleaner", Cloud::Aws, Trigger::Msk, "cart-cleaner-", Host::Msk(hosts::cart_cleaner)),
-    spec("kafka-pubsub-bridge", Cloud::Aws, Trigger::Msk, "kafka-pubsub-bridge-", Host::Msk(hosts::bridge)),
-    spec("order-sweeper", Cloud::Aws, Trigger::Schedule, "order-sweeper-", Host::Schedule(hosts::order_sweeper)),
-    spec("image-resizer", Cloud::Aws, Trigger::S3, "image-resizer-", Host::S3(hosts::image_resizer)),
+    spec("merch-normalizer", Gcp, Trigger::PubSubPush, "", Host::Push { topics: &[], app: hosts::merch_normalizer }),
+    spec("audit-sink", Gcp, Trigger::PubSubPush, "audit-", Host::Push { topics: &topics::MIRRORED, app: hosts::audit_sink }),
+    spec("fulfillment", Gcp, Trigger::PubSubPush, "fulfillment-", Host::Push { topics: &[topics::ORDER_PAID], app: hosts::fulfillment }),
+    spec("image-analytics", Gcp, Trigger::PubSubPush, "image-analytics-", Host::Push { topics: &[topics::PRODUCT_IMAGE_PROCESSED], app: hosts::image_analytics }),
+    spec("projection-updater", Azure, Trigger::Kafka, "", Host::Functions { folders: &projection_updater::FUNCTIONS, app: hosts::projection_updater }),
+    spec("fraud-scorer", Azure, Trigger::Kafka, "order-", Host::Functions { folders: &fraud_scorer::FUNCTIONS, app: hosts::fraud_scorer }),
+    spec("order-updater", Aws, Trigger::Msk, "order-updater-", Host::Msk { topics: &order_updater::TOPICS, run: hosts::order_updater }),
+    spec("payment-processor", Aws, Trigger::Msk, "payment-processor-", Host::Msk { topics: &[topics::PAYMENT_REQUESTED], run: hosts::payment_processor }),
+    spec("cart-cleaner", Aws, Trigger::Msk, "cart-cleaner-", Host::Msk { topics: &[topics::PRODUCT_DELETED], run: hosts::cart_cleaner }),
+    spec("kafka-pubsub-bridge", Aws, Trigger::Msk, "kafka-pubsub-bridge-", Host::Msk { topics: &topics::MIRRORED, run: hosts::bridge }),
+    spec("order-sweeper", Aws, Trigger::Schedule, "order-sweeper-", Host::Schedule { run: hosts::order_sweeper }),
+    spec("image-resizer", Aws, Trigger::S3, "image-resizer-", Host::S3 { run: hosts::image_resizer }),
+    // `local new` adds its entries above this line.
 ];
-
-/// The Lambdas' hosts: each hands its function the event and the invocation, over the estate's
-/// stores, and says what came of it as Lambda's runtime would.
-mod hosts {
-    use super::{Answer, HostError};
-    use crate::estate::Estate;
-    use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
-    use aws_lambda_events::event::kafka::KafkaEvent;
-    use aws_lambda_events::event::s3::S3Event;
-    use platform_aws::invocation::Invocation;
-    use platform_aws::msk::KafkaBatchResponse;
-    use serde_json::{Value, json};
-
-    type Batch<'a> = Answer<'a, Result<KafkaBatchResponse, HostError>>;
-
-    /// A Kafka handler's error is its envelope's: the batch is not a Kafka event.
-    fn refused(e: impl std::fmt::Display) -> HostError {
-        HostError::NotThisTrigger(e.to_string())
-    }
-
-    pub fn order_updater(e: &Estate, event: KafkaEvent, invocation: Invocation) -> Batch<'_> {
-        Box::pin(async move { e.order_updater.handle(event, &invocation).await.map(|(r, _)| r).map_err(refused) })
-    }
-
-    pub fn payment_processor(e: &Estate, event: KafkaEvent, invocation: Invocation) -> Batch<'_> {
-        Box::pin(async move {
-            e.payment_processor.handle(event, &invocation).await.map(|(r, _)| r).map_err(|error| match error {
-                payment_processor::InvocationError::Envelope(env) => refused(env),
-                other => HostError::Failed(other.to_string()),
-            })
-        })
-    }
-
-    pub fn cart_cleaner(e: &Estate, event: KafkaEvent, invocation: Invocation) -> Batch<'_> {
-        Box::pin(
-            async move { e.cart_cleaner.handle(event, &invocation).await.map(|out| out.response).map_err(refused) },
-        )
-    }
-
-    pub fn bridge(e: &Estate, event: KafkaEvent, invocation: Invocation) -> Batch<'_> {
-        Box::pin(async move { e.bridge.handle(event, &invocation).await.map(|out| out.response).map_err(refused) })
-    }
-
-    pub fn image_resizer(e: &Estate, event: S3Event, invocation: Invocation) -> Answer<'_, Result<Value, HostError>> {
-        Box::pin(async move {
-            match e.image_resizer.handle(event, &invocation).await {
-                Ok(outcomes) => Ok(json!({"outcomes": outcomes})),
-                Err(error @ image_resizer::HandlerError::NotS3(_)) => Err(refused(error)),
-                Err(other) => Err(HostError::Failed(other.to_string())),
-            }
-        })
-    }
-
-    pub fn order_sweeper(
-        e: &Estate,
-        event: CloudWatchEvent,
-        invocation: Invocation,
-    ) -> Answer<'_, Result<Value, HostError>> {
-        Box::pin(async move {
-            let report = e.order_sweeper.handle(event, &invocation).await.map_err(refused)?;
-            Ok(json!({"report": report}))
-        })
-    }
-}
 
 /// The function of that name; the error names them all.
 pub fn function(name: &str) -> Result<&'static FunctionSpec, String> {
@@ -227,7 +224,8 @@ pub fn function_for(path: &str) -> Option<&'static str> {
     let (folder, name) = path.rsplit_once('/')?;
     let here = || FUNCTIONS.iter().filter(move |f| f.trigger.folders().contains(&folder));
     here()
-        .find(|f| !f.fixture_prefix.is_empty() && name.starts_with(f.fixture_prefix))
+        .filter(|f| !f.fixture_prefix.is_empty() && name.starts_with(f.fixture_prefix))
+        .max_by_key(|f| f.fixture_prefix.len())
         .or_else(|| here().find(|f| f.fixture_prefix.is_empty()))
         .map(|f| f.name)
 }
@@ -273,12 +271,16 @@ mod tests {
 
     #[test]
     fn every_function_of_the_estate_has_an_entry_and_its_folder() {
-        let named: Vec<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
-        let mut estate: Vec<&str> = crate::estate::BUILDS.to_vec();
-        let mut sorted = named.clone();
-        sorted.sort();
-        estate.sort();
-        assert_eq!(sorted, estate);
+        let crates = ["functions/aws", "functions/azure", "functions/gcp"].map(|d| {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(d);
+            let names = std::fs::read_dir(dir).into_iter().flatten().flatten();
+            names.map(|e| e.file_name().to_string_lossy().into_owned()).collect::<Vec<_>>()
+        });
+        let mut on_disk: Vec<String> = crates.concat();
+        let mut named: Vec<String> = FUNCTIONS.iter().map(|f| f.name.to_string()).collect();
+        on_disk.sort();
+        named.sort();
+        assert_eq!(named, on_disk, "each crate under functions/ has one registry entry");
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         for f in FUNCTIONS {
             assert!(root.join(f.dir()).join("src/lib.rs").is_file(), "{}", f.dir());

@@ -39,7 +39,7 @@ async fn invoke(estate: &mut Estate, req: &InvocationRequest) -> (u16, Invocatio
     let (status, body) = post(&app, "/price-changed", &headers, serde_json::to_vec(req).expect("json")).await;
     let resp: InvocationResponse = serde_json::from_slice(&body).expect("custom handler response");
     if status.is_success() {
-        let outputs = estate.azure_outputs("price-changed");
+        let outputs = estate.azure_outputs("projection-updater", "price-changed");
         estate.publish_outputs("projection-updater", &resp, &outputs).await.expect("output bindings published");
     }
     (status.as_u16(), resp)
@@ -123,7 +123,7 @@ async fn a_body_that_is_no_invocation_at_all_is_dead_lettered_and_answered_handl
     assert_eq!(status, 200, "no retry can fix it");
     let resp: InvocationResponse = serde_json::from_slice(&body).expect("custom handler response");
     estate
-        .publish_outputs("projection-updater", &resp, &estate.azure_outputs("price-changed"))
+        .publish_outputs("projection-updater", &resp, &estate.azure_outputs("projection-updater", "price-changed"))
         .await
         .expect("published");
     let dlq = dead_letters(&estate);

@@ -42,6 +42,19 @@ fn aws_decoded(path: &str) -> Option<Value> {
             json!({"records": records.iter().map(|r| json!({"id": r.message_id, "receive_count": r.receive_count})).collect::<Vec<_>>(),
                    "response": sqs::batch_response(bad)})
         }
+        "dynamodb-stream" => {
+            use aws_lambda_events::event::dynamodb::Event;
+            let e: Event = serde_json::from_slice(&bytes).ok()?;
+            json!(
+                e.records
+                    .iter()
+                    .map(|r| json!({"event_id": r.event_id, "event_name": r.event_name,
+                "source_arn": r.event_source_arn, "sequence_number": r.change.sequence_number,
+                "keys": r.change.keys, "new_image": r.change.new_image, "old_image": r.change.old_image,
+                "view": r.change.stream_view_type}))
+                    .collect::<Vec<_>>()
+            )
+        }
         "eventbridge" => {
             use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
             let e: CloudWatchEvent = serde_json::from_slice(&bytes).ok()?;

@@ -48,7 +48,7 @@ async fn deliver(estate: &mut Estate, path: &str) {
             post(&app, &format!("/{folder}"), &[("content-type".into(), "application/json".into())], raw).await;
         assert!(status.is_success(), "{path}: {status}");
         let resp: InvocationResponse = serde_json::from_slice(&body).expect("custom handler response");
-        let outputs = estate.azure_outputs(&folder);
+        let outputs = estate.azure_outputs(function, &folder);
         estate.publish_outputs(function, &resp, &outputs).await.expect("outputs published");
     } else {
         let (headers, body) = as_http(&serde_json::from_slice(&raw).expect("json"), &raw);

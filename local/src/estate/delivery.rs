@@ -86,72 +86,63 @@ impl Estate {
 
     /// Lambda's event source mappings for order-updater (one per topic, as MSK's are).
     pub async fn run_order_updater(&mut self, max_batch: usize) -> Result<(), RunError> {
-        self.run_order_updater_in(&order_updater::TOPICS, max_batch).await
+        self.run_mappings(order_updater::NAME, max_batch).await
     }
 
     /// order-updater's mappings, run in the order given: they are independent, so which topic's
     /// batch comes first is anyone's guess (a decision may arrive before its order).
     pub async fn run_order_updater_in(&mut self, topics: &[&str], max_batch: usize) -> Result<(), RunError> {
-        let (updater, clock) = (self.order_updater.clone(), self.clock.clone());
-        self.run_lambda(order_updater::NAME, topics, max_batch, move |event| {
-            let updater = updater.clone();
-            let invocation = Invocation::lasting(clock.now(), LAMBDA_TIMEOUT);
-            async move {
-                updater
-                    .handle(event, &invocation)
-                    .await
-                    .map(|(r, report)| (r, report.dead_lettered))
-                    .map_err(|e| e.to_string())
-            }
-        })
-        .await
+        self.run_lambda(order_updater::NAME, topics, max_batch).await
     }
 
     /// Lambda's event source mapping for payment-processor.
     pub async fn run_payment_processor(&mut self, max_batch: usize) -> Result<(), RunError> {
-        let (processor, clock) = (self.payment_processor.clone(), self.clock.clone());
-        self.run_lambda(payment_processor::NAME, &[topics::PAYMENT_REQUESTED], max_batch, move |event| {
-            let processor = processor.clone();
-            let invocation = Invocation::lasting(clock.now(), LAMBDA_TIMEOUT);
-            async move {
-                let handled = processor.handle(event, &invocation).await;
-                handled.map(|(r, out)| (r, out.dead_lettered)).map_err(|e| e.to_string())
-            }
-        })
-        .await
+        self.run_mappings(payment_processor::NAME, max_batch).await
     }
 
     /// Lambda's event source mapping for cart-cleaner.
     pub async fn run_cart_cleaner(&mut self, max_batch: usize) -> Result<(), RunError> {
-        let (cleaner, clock) = (self.cart_cleaner.clone(), self.clock.clone());
-        self.run_lambda(cart_cleaner::NAME, &[topics::PRODUCT_DELETED], max_batch, move |event| {
-            let cleaner = cleaner.clone();
-            let invocation = Invocation::lasting(clock.now(), LAMBDA_TIMEOUT);
-            async move {
-                cleaner
-                    .handle(event, &invocation)
-                    .await
-                    .map(|out| (out.response, out.dead_lettered))
-                    .map_err(|e| e.to_string())
-            }
-        })
-        .await
+        self.run_mappings(cart_cleaner::NAME, max_batch).await
     }
 
-    /// An event source mapping per topic: polls it in batches, invokes, commits what the partial
-    /// batch response settles, and retries the rest (bounded; then the run stops with an error,
-    /// where Lambda would hand the batch to the mapping's on-failure destination).
-    async fn run_lambda<F, Fut>(
-        &mut self,
-        function: &'static str,
-        topics: &[&str],
-        max_batch: usize,
-        invoke: F,
-    ) -> Result<(), RunError>
-    where
-        F: Fn(KafkaEvent) -> Fut,
-        Fut: Future<Output = Result<(KafkaBatchResponse, usize), String>>,
-    {
+    /// The event source mappings of a Kafka-triggered Lambda of the registry, one per topic.
+    pub async fn run_mappings(&mut self, function: &str, max_batch: usize) -> Result<(), RunError> {
+        let spec = crate::registry::function(function).map_err(RunError)?;
+        let Host::Msk { topics, .. } = spec.host else {
+            return Err(RunError(format!("{function} is not a Kafka-triggered Lambda of the estate")));
+        };
+        self.run_lambda(spec.name, topics, max_batch).await
+    }
+
+    /// Every delivery of the registry until nothing is left: each Kafka-triggered Lambda's
+    /// mappings, each Azure app's host, the bridge's mirrors and their push subscriptions. A
+    /// function that joined the estate later reads its topics from the start, as a new mapping
+    /// or consumer group with the earliest starting position does.
+    pub async fn run_every_delivery(&mut self, max_batch: usize) -> Result<(), RunError> {
+        loop {
+            let before = self.bus.committed_total();
+            for f in crate::registry::FUNCTIONS {
+                match f.host {
+                    Host::Msk { topics, .. } => self.run_lambda(f.name, topics, max_batch).await?,
+                    Host::Functions { .. } => self.run_azure_app(f.name, max_batch).await?,
+                    _ => {}
+                }
+            }
+            self.run_push_subscriptions(max_batch).await?;
+            if self.bus.committed_total() == before {
+                return Ok(());
+            }
+        }
+    }
+
+    /// An event source mapping per topic, invoking the registry's host: polls the topic in
+    /// batches, invokes, commits what the partial batch response settles, and retries the rest
+    /// (bounded; then the run stops with an error, where Lambda would hand the batch to the
+    /// mapping's on-failure destination).
+    async fn run_lambda(&mut self, function: &'static str, topics: &[&str], max_batch: usize) -> Result<(), RunError> {
+        let Host::Msk { run, .. } = crate::registry::function(function).map_err(RunError)?.host else {
+            return Err(RunError(format!("{function} is not a Kafka-triggered Lambda of the estate")));
+        };
         for topic in topics {
             let mut retries = 0;
             loop {
@@ -159,13 +150,15 @@ impl Estate {
                 if batch.is_empty() {
                     break;
                 }
-                let (response, dead_lettered) = invoke(crate::lambda_host::msk_event(&batch))
+                let invocation = Invocation::lasting(self.clock.now(), LAMBDA_TIMEOUT);
+                let answer = run(self, crate::lambda_host::msk_event(&batch), invocation)
                     .await
                     .map_err(|e| RunError(format!("{function}: {e}")))?;
+                let response = answer.response;
                 let settled = crate::lambda_host::settled(&batch, &response);
                 let stat = self.stat(function);
                 stat.invocations += 1;
-                stat.dead_lettered += dead_lettered as u64;
+                stat.dead_lettered += answer.dead_lettered as u64;
                 stat.records_in += settled.len() as u64;
                 self.bus.commit(function, &settled);
                 if response.batch_item_failures.is_empty() || !settled.is_empty() {
@@ -223,24 +216,19 @@ impl Estate {
 
     /// kafka-pubsub-bridge's event source mappings (one per mirrored topic), publishing to the
     /// in-memory Pub/Sub (the bus, under the `mirror-…` topic names), then Pub/Sub's push
-    /// subscriptions delivering what was mirrored to audit-sink, fulfillment and image-analytics.
+    /// subscriptions delivering what was mirrored to the Cloud Run functions subscribed to it.
     pub async fn run_mirror(&mut self, max_batch: usize) -> Result<(), RunError> {
-        let (bridge, clock) = (self.bridge.clone(), self.clock.clone());
-        self.run_lambda(kafka_pubsub_bridge::NAME, &topics::MIRRORED, max_batch, move |event| {
-            let bridge = bridge.clone();
-            let invocation = Invocation::lasting(clock.now(), LAMBDA_TIMEOUT);
-            async move {
-                bridge
-                    .handle(event, &invocation)
-                    .await
-                    .map(|out| (out.response, out.dead_lettered))
-                    .map_err(|e| e.to_string())
-            }
-        })
-        .await?;
-        for (subscriber, kafka_topics) in PUSH_SUBSCRIPTIONS {
+        self.run_mappings(kafka_pubsub_bridge::NAME, max_batch).await?;
+        self.run_push_subscriptions(max_batch).await
+    }
+
+    /// Every push subscription of the registry: a Cloud Run function's, on the mirror of each
+    /// Kafka topic it names.
+    async fn run_push_subscriptions(&mut self, max_batch: usize) -> Result<(), RunError> {
+        for f in crate::registry::FUNCTIONS {
+            let Host::Push { topics: kafka_topics, .. } = f.host else { continue };
             for kafka_topic in kafka_topics {
-                self.run_push_subscription(subscriber, &topics::mirror_topic(kafka_topic), max_batch).await?;
+                self.run_push_subscription(f.name, &topics::mirror_topic(kafka_topic), max_batch).await?;
             }
         }
         Ok(())

@@ -2,7 +2,9 @@
 //! records came, how many went through, were dead-lettered (by reason code), failed, and will be
 //! delivered again. Dead letters are counted where they land (the dead-letter topics and the
 //! parked topic), so a function's own bookkeeping cannot disagree with what an operator sees.
+use aws_lambda_events::event::dynamodb;
 use aws_lambda_events::event::kafka::KafkaEvent;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use domain::events::topics;
 use inmemory::Record;
 use platform_aws::msk::KafkaBatchResponse;
@@ -34,6 +36,8 @@ pub enum Fate<'a> {
     FailedWhole,
     /// A Kafka batch and its partial response.
     Partial { batch: &'a KafkaEvent, response: &'a KafkaBatchResponse },
+    /// A stream batch (one shard's records, in order) and its `ReportBatchItemFailures`.
+    Stream { batch: &'a dynamodb::Event, response: &'a DynamoDbEventResponse },
 }
 
 impl Summary {
@@ -59,6 +63,17 @@ impl Summary {
                     batch.records.get(&at.partition).map_or(1, |p| p.iter().filter(|r| r.offset >= at.offset).count())
                 };
                 (failed, response.batch_item_failures.iter().map(from).sum())
+            }
+            Fate::Stream { batch, response } => {
+                // Lambda retries the shard from the first failed sequence number: it and every
+                // record after it come again.
+                let failed: Vec<&str> =
+                    response.batch_item_failures.iter().filter_map(|f| f.item_identifier.as_deref()).collect();
+                let first = batch
+                    .records
+                    .iter()
+                    .position(|r| r.change.sequence_number.as_deref().is_some_and(|n| failed.contains(&n)));
+                (failed.len(), first.map_or(0, |at| batch.records.len() - at))
             }
         };
         let dead: usize = dead_lettered.values().sum();

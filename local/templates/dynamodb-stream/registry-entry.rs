@@ -1,0 +1,1 @@
+    spec("{{name}}", Cloud::Aws, Trigger::DynamoDbStream, "{{name}}-", Host::DynamoDbStream { table: {{crate}}::TABLE, run: hosts::{{crate}} }),

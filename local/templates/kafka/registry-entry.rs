@@ -1,0 +1,1 @@
+    spec("{{name}}", Cloud::Azure, Trigger::Kafka, "{{name}}-", Host::Functions { folders: &{{crate}}::FUNCTIONS, app: hosts::{{crate}} }),

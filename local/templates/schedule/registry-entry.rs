@@ -1,0 +1,1 @@
+    spec("{{name}}", Cloud::Aws, Trigger::Schedule, "{{name}}-", Host::Schedule { run: hosts::{{crate}} }),
