@@ -170,7 +170,9 @@ fn check_swept(estate: &Estate, sweeps: &Sweeps, v: &mut Verdict) {
              neither: {open:?})",
             sweeps.runs, sweeps.effects_rerun, sweeps.republished
         ),
-        open.is_empty() && skipped > 0 && sweeps.effects_rerun + sweeps.republished > 0,
+        // Whether a sweep re-ran or republished anything depends on which records the outages
+        // hit (in a small run, only orders it can but report); that none is left is the point.
+        open.is_empty() && skipped > 0,
     );
 }
 

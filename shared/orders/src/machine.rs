@@ -332,7 +332,10 @@ pub fn check_request(record: Option<&OrderRecord>, r: &PaymentRequested) -> Resu
     };
     let order = record.order.as_ref();
     let mismatch = if record.payment_id.as_deref() != Some(r.payment_id.as_str()) {
-        Some(format!("the order asks payment {:?}", record.payment_id))
+        Some(match &record.payment_id {
+            Some(asked) => format!("the order asks payment {asked}"),
+            None => "the order asks no payment".to_string(),
+        })
     } else if order.is_none_or(|o| o.total != r.amount) {
         Some(format!(
             "the order totals {}, the request asks {}",
