@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use domain::events::topics;
 use domain::ports::{OutboundMessage, Publisher};
 use image_resizer::ImageResizer;
+use inmemory::stream::ChangeFeed;
 use inmemory::{
     Bus, InMemoryCarts, InMemoryDocuments, InMemoryImageTotals, InMemoryObjects, InMemoryPubSub, InMemoryS3,
     TestGateway,
@@ -32,8 +33,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 mod clock;
 mod delivery;
+mod streams;
 pub use clock::SteppingClock;
 pub use delivery::push_subscription;
+pub use streams::stream_event;
 
 pub const AUDIT_BUCKET: &str = "estate-audit";
 const ERP_SUBSCRIPTION: &str = "projects/local/subscriptions/erp-changes-merch-normalizer";
@@ -87,6 +90,9 @@ pub struct Estate {
     pub fraud_docs: InMemoryDocuments,
     /// order-updater's DynamoDB tables.
     pub orders: InMemoryDocuments,
+    /// The orders table's stream, and where each stream mapping has read it to, by shard.
+    pub orders_stream: ChangeFeed,
+    stream_checkpoints: BTreeMap<(&'static str, usize), String>,
     pub carts: InMemoryCarts,
     pub order_updater: Arc<OrderUpdater>,
     /// order-sweeper, on the same tables (the orders table answers its index).
@@ -127,7 +133,11 @@ impl Estate {
         let objects = InMemoryObjects::default();
         let docs = InMemoryDocuments::default();
         let fraud_docs = InMemoryDocuments::default();
-        let (orders, carts) = (InMemoryDocuments::default(), InMemoryCarts::default());
+        let clock = SteppingClock::default();
+        // The orders table's stream (NEW_AND_OLD_IMAGES), its items laid out as in DynamoDB.
+        let orders_stream = ChangeFeed::with_clock(clock.as_fn());
+        let orders = InMemoryDocuments::default().with_stream(orders_stream.clone(), &orders::layout::TOP_LEVEL);
+        let carts = InMemoryCarts::default();
         let order_store = || OrderStore {
             orders: Arc::new(orders.clone()),
             carts: Arc::new(carts.clone()),
@@ -144,8 +154,7 @@ impl Estate {
             index: Arc::new(orders.clone()),
             rules: order_sweeper::Rules::default(),
         });
-        let (payments, gateway, clock) =
-            (InMemoryDocuments::default(), TestGateway::default(), SteppingClock::default());
+        let (payments, gateway) = (InMemoryDocuments::default(), TestGateway::default());
         let payment_processor = Arc::new(PaymentProcessor {
             clock: clock.as_fn(),
             payments: Arc::new(payments.clone()),
@@ -185,6 +194,8 @@ impl Estate {
             cloud_run: BTreeMap::new(),
             cart_cleaner,
             orders,
+            orders_stream,
+            stream_checkpoints: BTreeMap::new(),
             carts,
             order_updater,
             order_sweeper,
@@ -224,12 +235,6 @@ impl Estate {
         self.cloud_run.get(function).or_else(azure)
     }
 
-    /// True for a function that runs on AWS Lambda behind an event source mapping or S3 (invoked
-    /// with an event, not over HTTP); order-sweeper, on a schedule, is run by `run_order_sweeper`.
-    pub fn is_lambda(&self, function: &str) -> bool {
-        crate::registry::function(function).is_ok_and(|f| matches!(f.host, Host::Msk { .. } | Host::S3 { .. }))
-    }
-
     /// Invokes a Kafka-triggered Lambda with an event as its runtime would (through the
     /// registry's host): its partial batch response.
     pub async fn invoke_lambda(&self, function: &str, event: KafkaEvent) -> Result<KafkaBatchResponse, String> {
@@ -239,11 +244,6 @@ impl Estate {
             }
             _ => Err(format!("{function} is not a Kafka-triggered Lambda of the estate")),
         }
-    }
-
-    /// True for a function that runs as an Azure Functions custom handler.
-    pub fn is_azure_app(&self, function: &str) -> bool {
-        self.azure_apps.iter().any(|a| a.name == function)
     }
 
     /// The function folders of an Azure function app (the routes the host POSTs to).

@@ -22,8 +22,8 @@ pub enum InvokeError {
     /// No such function in the registry (the message lists them).
     #[error("{0}")]
     UnknownFunction(String),
-    #[error("{function} has no function folder {folder:?} (Metadata.sys.MethodName); its folders: {known}", known = folders.join(", "))]
-    UnknownMethod { function: String, folder: String, folders: Vec<String> },
+    #[error("{function} has no function folder {folder:?} (Metadata.sys.MethodName); its folders: {known}{fits}", known = folders.join(", "))]
+    UnknownMethod { function: String, folder: String, folders: Vec<String>, fits: String },
     /// The function took the event and failed as a whole (the platform would retry it).
     #[error("{function} failed the invocation: {detail}")]
     Failed { function: String, detail: String },
@@ -197,7 +197,8 @@ async fn run(
                 .ok_or_else(|| not_envelope("no Metadata.sys: not a custom-handler invocation".into()))?;
             let folders = estate.azure_function_folders(name);
             if !folders.contains(&folder) {
-                return Err(InvokeError::UnknownMethod { function: function.into(), folder, folders });
+                let fits = fitting(function);
+                return Err(InvokeError::UnknownMethod { function: function.into(), folder, folders, fits });
             }
             let body = serde_json::to_vec(&req).unwrap_or_default();
             let headers = [("content-type".to_string(), "application/json".to_string())];
@@ -242,14 +243,17 @@ fn published(estate: &Estate) -> Vec<inmemory::Record> {
 /// A fixture the function cannot take: what it expects, and the recorded fixtures that fit.
 fn wrong_fixture(function: &str, detail: String) -> InvokeError {
     let expects = crate::registry::function(function).map_or("its trigger's envelope", |f| f.trigger.envelope());
+    InvokeError::NotAnEnvelope { function: function.into(), detail, expects, fits: fitting(function) }
+}
+
+/// "; fixtures that fit: …" naming the recorded fixtures the function takes, or nothing.
+fn fitting(function: &str) -> String {
     let fitting =
         crate::registry::events_dir().map(|dir| crate::registry::fixtures_of(&dir, function)).unwrap_or_default();
-    let fits = if fitting.is_empty() {
-        String::new()
-    } else {
-        format!("; fixtures that fit: {}", fitting.iter().map(|f| format!("events/{f}")).collect::<Vec<_>>().join(", "))
-    };
-    InvokeError::NotAnEnvelope { function: function.into(), detail, expects, fits }
+    if fitting.is_empty() {
+        return String::new();
+    }
+    format!("; fixtures that fit: {}", fitting.iter().map(|f| format!("events/{f}")).collect::<Vec<_>>().join(", "))
 }
 
 /// Puts the objects an S3 notification names (its created ones) from `dir/<bucket>/<key>`.

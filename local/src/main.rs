@@ -37,8 +37,9 @@ enum Command {
     Invoke {
         /// The function to run, by name (e.g. `order-updater`, `fraud-scorer`, `image-resizer`).
         function: String,
-        /// A recorded trigger payload: an MSK or S3 event, a scheduled event, a Functions host
-        /// invocation or a Pub/Sub push (recorded HTTP request or bare body). See events/.
+        /// A recorded trigger payload: an MSK, S3 or DynamoDB Streams event, a scheduled event, a
+        /// Functions host invocation or a Pub/Sub push (recorded HTTP request or bare body). See
+        /// events/.
         fixture: PathBuf,
         /// image-resizer: put FILE in the local bucket at KEY, the object key as stored (decoded,
         /// e.g. `uploads/SKU-1/front (1).jpg`), which an ObjectCreated record of the event must

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 /// The line of each edited file above which `local new` inserts.
 const REGISTRY_MARK: &str = "    // `local new` adds its entries above this line.";
 const CARGO_MARK: &str = "# `local new` adds function crates above this line.";
+const FIXTURES_MARK: &str = "<!-- `local new` adds its fixtures' rows above this line. -->";
 /// Template files that are not copied into the crate.
 const NOT_COPIED: [&str; 7] = [
     "registry-entry.rs",
@@ -31,8 +32,8 @@ pub enum ScaffoldError {
     UnknownTrigger(String),
     #[error("the {trigger} trigger runs on {runs_on}, not {cloud}")]
     WrongCloud { trigger: String, runs_on: &'static str, cloud: String },
-    #[error("there is a function named {0:?} already")]
-    Taken(String),
+    #[error("{0:?} is taken: {1}")]
+    Taken(String, String),
     #[error("{0} exists already; nothing was written")]
     Exists(String),
     #[error("not in the workspace: {0}")]
@@ -84,6 +85,40 @@ fn fill(text: &str, name: &str) -> String {
     text.replace("{{name}}", name).replace("{{crate}}", &krate).replace("{{Type}}", &camel)
 }
 
+/// Refuses a name another crate or dependency of the workspace has, and one whose fixtures'
+/// prefix (`<name>-`) would take another function's fixtures or be taken by its prefix.
+fn taken(root: &Path, name: &str, trigger: Trigger) -> Result<(), ScaffoldError> {
+    let refuse = |why: String| Err(ScaffoldError::Taken(name.into(), why));
+    if registry::function(name).is_ok() {
+        return refuse("a function of the estate has it".into());
+    }
+    let manifest = read(&root.join("Cargo.toml"))?;
+    if manifest.lines().any(|l| l.split_once(" = ").is_some_and(|(key, _)| key.trim() == name)) {
+        return refuse("the workspace has a dependency of that name".into());
+    }
+    for dir in ["shared", "functions/aws", "functions/azure", "functions/gcp"] {
+        if root.join(dir).join(name).exists() || name == "local" || name == "estate-tests" {
+            return refuse(format!("the workspace has a crate of that name ({dir})"));
+        }
+    }
+    let prefix = format!("{name}-");
+    let shared =
+        registry::FUNCTIONS.iter().filter(|f| f.trigger.folders().iter().any(|d| trigger.folders().contains(d)));
+    for f in shared.filter(|f| !f.fixture_prefix.is_empty()) {
+        if f.fixture_prefix.starts_with(&prefix) || prefix.starts_with(f.fixture_prefix) {
+            return refuse(format!("its fixtures' prefix {prefix:?} and {}'s {:?} overlap", f.name, f.fixture_prefix));
+        }
+    }
+    for folder in trigger.folders() {
+        let files = std::fs::read_dir(root.join("events").join(folder)).into_iter().flatten().flatten();
+        if let Some(file) = files.map(|e| e.file_name().to_string_lossy().into_owned()).find(|f| f.starts_with(&prefix))
+        {
+            return refuse(format!("events/{folder}/{file} would become its fixture"));
+        }
+    }
+    Ok(())
+}
+
 /// Every file under `dir`, relative to it, in name order.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -118,9 +153,7 @@ impl Plan {
             };
             return Err(wrong);
         }
-        if registry::function(name).is_ok() {
-            return Err(ScaffoldError::Taken(name.into()));
-        }
+        taken(root, name, trigger)?;
         let templates = root.join("local/templates").join(trigger_name);
         let crate_dir = format!("functions/{cloud}/{name}");
         let mut files = Vec::new();
@@ -145,15 +178,19 @@ impl Plan {
             ("local/src/registry.rs".into(), REGISTRY_MARK, fill(&read(&templates.join("registry-entry.rs"))?, name)),
             ("Cargo.toml".into(), CARGO_MARK, format!("{name} = {{ path = \"{crate_dir}\" }}\n")),
             ("local/Cargo.toml".into(), CARGO_MARK, format!("{name}.workspace = true\n")),
+            (
+                "events/README.md".into(),
+                FIXTURES_MARK,
+                format!(
+                    "| `{fixture}` | {} → {name} | the `{trigger_name}` template of `local new`: replace it with a payload of your own |\n",
+                    trigger.envelope()
+                ),
+            ),
         ];
-        let row = format!(
-            "| `{fixture}` | {} → {name} | the `{trigger_name}` template of `local new`: replace it with a payload of your own |\n",
-            trigger.envelope()
-        );
-        let appends = vec![
-            ("local/src/registry/hosts.rs".into(), format!("\n{}", fill(&read(&templates.join("host.rs"))?, name))),
-            ("events/README.md".into(), row),
-        ];
+        let appends = vec![(
+            "local/src/registry/hosts.rs".into(),
+            format!("\n{}", fill(&read(&templates.join("host.rs"))?, name)),
+        )];
         let plan = Plan { root: root.to_path_buf(), files, inserts, appends };
         plan.check()?;
         Ok(plan)
@@ -201,12 +238,21 @@ impl Plan {
             std::fs::write(&path, text).map_err(io(&path))?;
             touched.push(rel.clone());
         }
-        // A host's signature fits one line or several by the length of its name: rustfmt lays
-        // it out as `cargo fmt --check` wants it.
-        let hosts = self.root.join("local/src/registry/hosts.rs");
-        let formatted = std::process::Command::new("rustfmt").args(["--edition", "2024"]).arg(&hosts).status();
+        // A signature fits one line or several by the length of the name in it: rustfmt lays the
+        // Rust files out as `cargo fmt --check` wants them.
+        let rust: Vec<PathBuf> = touched
+            .iter()
+            .filter(|f| f.ends_with(".rs") && *f != "local/src/registry.rs")
+            .map(|f| self.root.join(f))
+            .collect();
+        let config = self.root.join("rustfmt.toml");
+        let formatted = std::process::Command::new("rustfmt")
+            .args(["--edition", "2024", "--config-path"])
+            .arg(&config)
+            .args(&rust)
+            .status();
         if !formatted.is_ok_and(|s| s.success()) {
-            eprintln!("rustfmt did not run on {}: run `cargo fmt --all` before you commit", hosts.display());
+            eprintln!("rustfmt did not run on the new files: run `cargo fmt --all` before you commit");
         }
         Ok(touched)
     }
@@ -233,7 +279,14 @@ mod tests {
         let root = workspace_root(Path::new(env!("CARGO_MANIFEST_DIR"))).expect("the workspace");
         let refused = |cloud, name, trigger| Plan::new(&root, cloud, name, trigger).err().map(|e| e.to_string());
         assert_eq!(refused("gcp", "x", "msk").as_deref(), Some("the msk trigger runs on aws, not gcp"));
-        assert!(refused("aws", "cart-cleaner", "msk").is_some_and(|e| e.contains("already")));
+        assert!(refused("aws", "cart-cleaner", "msk").is_some_and(|e| e.contains("a function of the estate has it")));
+        assert!(refused("aws", "orders", "msk").is_some_and(|e| e.contains("dependency of that name")));
+        assert!(
+            refused("aws", "order", "msk").is_some_and(|e| e.contains("overlap")),
+            "order-updater's order-updater-"
+        );
+        assert!(refused("gcp", "audit", "pubsub-push").is_some_and(|e| e.contains("overlap")));
+        assert!(refused("gcp", "erp", "pubsub-push").is_some_and(|e| e.contains("would become its fixture")));
         assert!(refused("aws", "x", "sqs").is_some_and(|e| e.contains("unknown trigger \"sqs\"")));
         assert!(refused("aws", "X", "msk").is_some_and(|e| e.contains("not a function name")));
     }

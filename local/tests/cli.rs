@@ -265,7 +265,7 @@ fn invoke_summarises_in_one_shape_and_fails_on_dead_letters_when_asked() {
 fn local_says_its_version_and_every_argument_has_help() {
     let out = local(&["--version"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), concat!("local ", env!("CARGO_PKG_VERSION")));
-    for command in ["", "demo", "invoke", "fixtures", "replay", "schemas"] {
+    for command in ["", "demo", "invoke", "fixtures", "new", "replay", "schemas"] {
         let args: Vec<&str> = [command, "--help"].into_iter().filter(|a| !a.is_empty()).collect();
         let help = String::from_utf8_lossy(&local(&args).stdout).into_owned();
         // clap prints an argument's help two spaces or more after its name: none, none given.
@@ -287,7 +287,8 @@ fn fixtures_lists_what_each_function_takes_and_a_wrong_fixture_is_refused_with_t
     assert!(listed.contains("  events/aws/msk/order-updater-confirmed.json"), "{listed}");
     assert!(!listed.contains("payment-processor-requested"), "{listed}");
     let all = String::from_utf8_lossy(&local(&["fixtures"]).stdout).into_owned();
-    assert_eq!(all.lines().filter(|l| !l.starts_with("  ")).count(), 12, "every function:\n{all}");
+    let functions = local::registry::FUNCTIONS.len();
+    assert_eq!(all.lines().filter(|l| !l.starts_with("  ")).count(), functions, "every function:\n{all}");
     assert_eq!(local(&["fixtures", "nope"]).status.code(), Some(2));
 
     let out = local(&["invoke", "order-updater", "events/aws/s3/image-resizer-upload.json"]);

@@ -24,7 +24,7 @@ fn run(dir: &Path, program: &str, args: &[&str]) -> (bool, String, String) {
 }
 
 /// The workspace's files (tracked, and new ones not ignored) copied with their times, so the
-/// copy's build reuses what the workspace already built.
+/// copy's build reuses what the workspace already built, in a git repository of their own.
 fn copy_workspace(from: &Path, to: &Path) {
     let (ok, files, err) = run(from, "git", &["ls-files", "--cached", "--others", "--exclude-standard"]);
     assert!(ok, "git ls-files: {err}");
@@ -35,6 +35,11 @@ fn copy_workspace(from: &Path, to: &Path) {
         std::fs::copy(from.join(rel), &target).expect("copy");
         let modified = std::fs::metadata(from.join(rel)).and_then(|m| m.modified()).expect("mtime");
         std::fs::File::options().write(true).open(&target).and_then(|f| f.set_modified(modified)).expect("set mtime");
+    }
+    // A repository of its own, as a clone is (a test lists the tracked files).
+    for args in [&["init", "-q"][..], &["add", "-A"]] {
+        let (ok, _, err) = run(to, "git", args);
+        assert!(ok, "git {args:?}: {err}");
     }
 }
 
@@ -78,19 +83,24 @@ fn a_function_scaffolded_for_each_trigger_builds_and_passes_the_tests_as_generat
         assert!(written.contains("local/src/registry.rs") && written.contains("tests/golden/invoke/"), "{written}");
     }
     let (ok, _, err) = run(&scratch, &local, &["new", "aws", "try-msk", "--trigger", "msk"]);
-    assert!(!ok && err.contains("exists already"), "a second scaffold of one name is refused: {err}");
+    assert!(!ok && err.contains("\"try-msk\" is taken"), "a second scaffold of one name is refused: {err}");
     assert!(
         std::fs::read_to_string(scratch.join("functions/azure/try-kafka/order-confirmed/function.json"))
             .is_ok_and(|f| f.contains("kafkaTrigger"))
     );
 
-    let mut crates = Vec::new();
+    let table = std::fs::read_to_string(scratch.join("events/README.md")).expect("the fixtures' table");
+    assert!(table.contains("|\n| `aws/msk/try-msk-order-confirmed.json` |"), "a row of the table:\n{table}");
+
+    // What `local new` tells its user to run, for all six at once (the emulator tests aside:
+    // they need the emulators, and the new functions have none yet).
+    cargo(&scratch, &target, &["fmt", "--all", "--", "--check"]);
+    let mut command = vec!["nextest", "run"];
     for (_, name, _) in CASES {
-        crates.extend(["-p", name]);
+        command.extend(["-p", name]);
     }
-    cargo(&scratch, &target, &[&["nextest", "run"], crates.as_slice()].concat());
-    cargo(&scratch, &target, &["nextest", "run", "-p", "local", "--lib"]);
-    cargo(&scratch, &target, &["nextest", "run", "-p", "estate-tests", "--test", "fixtures"]);
+    command.extend(["-p", "local", "-p", "estate-tests", "-E", "not binary(emulators)"]);
+    cargo(&scratch, &target, &command);
     let listed = cargo(&scratch, &target, &["run", "-q", "-p", "local", "--", "fixtures", "try-stream"]);
     assert!(listed.contains("aws/dynamodb-stream/try-stream-"), "{listed}");
     // The demo reads the registry: the new Kafka Lambda and Cloud Run service take their part.

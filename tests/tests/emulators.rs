@@ -21,6 +21,8 @@ mod cosmos_stub;
 mod image_analytics_pg;
 #[path = "emulators/image_pipeline.rs"]
 mod image_pipeline;
+#[path = "emulators/order_stream.rs"]
+mod order_stream;
 #[path = "emulators/pubsub_bridge.rs"]
 mod pubsub_bridge;
 
@@ -160,12 +162,12 @@ async fn dynamodb_keeps_the_documents_and_carts_contracts_on_moto() {
 async fn order_updater_keeps_its_state_machine_in_dynamodb_on_moto() {
     use orders::layout::{OPEN_ORDERS, TOP_LEVEL};
     use platform_aws::dynamodb::{
-        DynamoCarts, DynamoDocuments, client_from_env, create_carts_table, create_indexed_documents_table,
+        DynamoCarts, DynamoDocuments, client_from_env, create_carts_table, create_orders_table,
     };
     emulator("AWS_ENDPOINT_URL");
     let client = client_from_env().await;
     let (orders, carts) = (fresh("it-orders"), fresh("it-carts"));
-    create_indexed_documents_table(&client, &orders, &OPEN_ORDERS).await.expect("orders table");
+    create_orders_table(&client, &orders, &OPEN_ORDERS).await.expect("orders table");
     create_carts_table(&client, &carts).await.expect("carts table");
     let bus = inmemory::Bus::new(3);
     let updater = order_updater::OrderUpdater {
@@ -230,14 +232,12 @@ async fn dynamodb_answers_the_sparse_index_query_as_the_twin_does_on_moto() {
 
 #[tokio::test]
 async fn payment_processor_charges_once_with_its_idempotency_records_in_dynamodb_on_moto() {
-    use platform_aws::dynamodb::{
-        DynamoDocuments, client_from_env, create_documents_table, create_indexed_documents_table,
-    };
+    use platform_aws::dynamodb::{DynamoDocuments, client_from_env, create_documents_table, create_orders_table};
     emulator("AWS_ENDPOINT_URL");
     let client = client_from_env().await;
     let (payments, orders) = (fresh("it-payments"), fresh("it-orders"));
     create_documents_table(&client, &payments).await.expect("payments table");
-    create_indexed_documents_table(&client, &orders, &orders::layout::OPEN_ORDERS).await.expect("orders table");
+    create_orders_table(&client, &orders, &orders::layout::OPEN_ORDERS).await.expect("orders table");
     let orders = Arc::new(DynamoDocuments::new(client.clone(), &orders).with_top_level(&orders::layout::TOP_LEVEL));
     let (bus, gateway, clock) =
         (inmemory::Bus::new(3), inmemory::TestGateway::default(), local::estate::SteppingClock::default());

@@ -1,9 +1,12 @@
 //! At-least-once delivery: every fixture delivered twice, in shuffled order, ends in the same
 //! state as each delivered once in order.
+use aws_lambda_events::event::dynamodb;
+use aws_lambda_events::event::kafka::KafkaEvent;
 use estate_tests::{all_fixtures, fixture, function_for};
 use local::estate::Estate;
 use local::invoke::as_http;
 use local::oneshot::post;
+use local::registry::Host;
 use local::scenario::Rng;
 use platform_aws::invocation::Invocation;
 use platform_azure::{InvocationRequest, InvocationResponse};
@@ -15,45 +18,60 @@ const LAMBDA_RETRIES: usize = 5;
 async fn deliver(estate: &mut Estate, path: &str) {
     let function = function_for(path).unwrap_or_else(|| panic!("{path} has no function"));
     let raw = fixture(path);
-    if function == image_resizer::NAME {
-        let event = serde_json::from_slice(&raw).expect("an S3 notification");
-        local::invoke::seed_uploads(estate, &event, &estate_tests::repo_root().join("events/aws/s3/objects")).await;
-        estate.image_resizer.handle(event, &Invocation::one_minute()).await.expect("handled");
-        return;
-    }
-    if function == order_sweeper::NAME {
+    let lambda_event =
+        |what: &str| -> Value { serde_json::from_slice(&raw).unwrap_or_else(|e| panic!("{path}: {what}: {e}")) };
+    // Each function as its platform delivers to it, by its registry entry. A Lambda batch with
+    // failed records is invoked again, as the event source mapping retries it (after its pause),
+    // until it goes through.
+    match local::registry::function(function).expect("a function of the registry").host {
         // A scheduled run, not a delivery: what it notes depends on when it runs (by design), so
         // it is no part of a final state that must not depend on delivery order (tests/sweeper.rs).
-        return;
-    }
-    if estate.is_lambda(function) {
-        // Each Lambda gets its own fixtures, and a batch with failed records is invoked again,
-        // as the event source mapping retries it (after its pause), until it goes through.
-        let event: aws_lambda_events::event::kafka::KafkaEvent =
-            serde_json::from_slice(&raw).expect("fixture is a Lambda event");
-        for _ in 0..LAMBDA_RETRIES {
-            let response = estate.invoke_lambda(function, event.clone()).await.expect("a Kafka batch");
-            if response.batch_item_failures.is_empty() {
-                return;
-            }
-            estate.clock.wait(local::estate::LAMBDA_RETRY_PAUSE);
+        Host::Schedule { .. } => {}
+        Host::S3 { run } => {
+            let event = serde_json::from_value(lambda_event("an S3 notification")).expect("an S3 event");
+            local::invoke::seed_uploads(estate, &event, &estate_tests::repo_root().join("events/aws/s3/objects")).await;
+            run(estate, event, Invocation::one_minute()).await.expect("handled");
         }
-        panic!("{path}: records still failing after {LAMBDA_RETRIES} invocations");
-    }
-    let app = estate.app(function).cloned().unwrap_or_else(|| panic!("no app {function}"));
-    if estate.is_azure_app(function) {
-        let req: InvocationRequest = serde_json::from_slice(&raw).expect("fixture is a custom handler request");
-        let folder = req.sys().map(|s| s.method_name).unwrap_or_default();
-        let (status, body) =
-            post(&app, &format!("/{folder}"), &[("content-type".into(), "application/json".into())], raw).await;
-        assert!(status.is_success(), "{path}: {status}");
-        let resp: InvocationResponse = serde_json::from_slice(&body).expect("custom handler response");
-        let outputs = estate.azure_outputs(function, &folder);
-        estate.publish_outputs(function, &resp, &outputs).await.expect("outputs published");
-    } else {
-        let (headers, body) = as_http(&serde_json::from_slice(&raw).expect("json"), &raw);
-        let (status, _) = post(&app, "/", &headers, body).await;
-        assert!(status.is_success(), "{path}: {status}");
+        Host::Msk { run, .. } => {
+            let event: KafkaEvent = serde_json::from_value(lambda_event("an MSK event")).expect("a Kafka event");
+            for _ in 0..LAMBDA_RETRIES {
+                let answer = run(estate, event.clone(), estate.lambda_invocation()).await.expect("a Kafka batch");
+                if answer.response.batch_item_failures.is_empty() {
+                    return;
+                }
+                estate.clock.wait(local::estate::LAMBDA_RETRY_PAUSE);
+            }
+            panic!("{path}: records still failing after {LAMBDA_RETRIES} invocations");
+        }
+        Host::DynamoDbStream { run, .. } => {
+            let event: dynamodb::Event =
+                serde_json::from_value(lambda_event("a Streams event")).expect("a Streams event");
+            for _ in 0..LAMBDA_RETRIES {
+                let answer = run(estate, event.clone(), estate.lambda_invocation()).await.expect("a Streams batch");
+                if answer.response.batch_item_failures.is_empty() {
+                    return;
+                }
+                estate.clock.wait(local::estate::LAMBDA_RETRY_PAUSE);
+            }
+            panic!("{path}: records still failing after {LAMBDA_RETRIES} invocations");
+        }
+        Host::Functions { .. } => {
+            let app = estate.app(function).cloned().unwrap_or_else(|| panic!("no app {function}"));
+            let req: InvocationRequest = serde_json::from_slice(&raw).expect("fixture is a custom handler request");
+            let folder = req.sys().map(|s| s.method_name).unwrap_or_default();
+            let (status, body) =
+                post(&app, &format!("/{folder}"), &[("content-type".into(), "application/json".into())], raw).await;
+            assert!(status.is_success(), "{path}: {status}");
+            let resp: InvocationResponse = serde_json::from_slice(&body).expect("custom handler response");
+            let outputs = estate.azure_outputs(function, &folder);
+            estate.publish_outputs(function, &resp, &outputs).await.expect("outputs published");
+        }
+        Host::Push { .. } => {
+            let app = estate.app(function).cloned().unwrap_or_else(|| panic!("no app {function}"));
+            let (headers, body) = as_http(&serde_json::from_slice(&raw).expect("json"), &raw);
+            let (status, _) = post(&app, "/", &headers, body).await;
+            assert!(status.is_success(), "{path}: {status}");
+        }
     }
 }
 

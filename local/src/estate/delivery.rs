@@ -115,21 +115,24 @@ impl Estate {
     }
 
     /// Every delivery of the registry until nothing is left: each Kafka-triggered Lambda's
-    /// mappings, each Azure app's host, the bridge's mirrors and their push subscriptions. A
-    /// function that joined the estate later reads its topics from the start, as a new mapping
-    /// or consumer group with the earliest starting position does.
+    /// mappings, each Azure app's host, each stream mapping, the bridge's mirrors and their push
+    /// subscriptions, round after round until one invokes nothing. A function that joined the
+    /// estate later reads its topics from the start, as a new mapping or consumer group with the
+    /// earliest starting position does.
     pub async fn run_every_delivery(&mut self, max_batch: usize) -> Result<(), RunError> {
+        let invoked = |e: &Estate| e.stats.values().map(|s| s.invocations + s.pushes).sum::<u64>();
         loop {
-            let before = self.bus.committed_total();
+            let before = invoked(self);
             for f in crate::registry::FUNCTIONS {
                 match f.host {
                     Host::Msk { topics, .. } => self.run_lambda(f.name, topics, max_batch).await?,
                     Host::Functions { .. } => self.run_azure_app(f.name, max_batch).await?,
+                    Host::DynamoDbStream { table, run } => self.run_stream(f.name, table, run, max_batch).await?,
                     _ => {}
                 }
             }
             self.run_push_subscriptions(max_batch).await?;
-            if self.bus.committed_total() == before {
+            if invoked(self) == before {
                 return Ok(());
             }
         }

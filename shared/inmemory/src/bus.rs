@@ -101,12 +101,6 @@ impl Bus {
         self.lock().committed.retain(|(g, _, _), _| g != group);
     }
 
-    /// Every group's committed offsets, summed: it grows with each commit, so a delivery loop
-    /// knows when a round moved nothing.
-    pub fn committed_total(&self) -> i64 {
-        self.lock().committed.values().sum()
-    }
-
     pub fn lag(&self, group: &str, topic: &str) -> i64 {
         let st = self.lock();
         let Some(parts) = st.topics.get(topic) else { return 0 };

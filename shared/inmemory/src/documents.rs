@@ -1,7 +1,8 @@
 use crate::Outage;
+use crate::stream::{ChangeFeed, document_item};
 use async_trait::async_trait;
 use domain::ports::{DocumentIndex, Documents, Etag, IndexEntry, JsonText, PortError, SparseIndex, StoredDocument};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,9 +15,39 @@ pub struct InMemoryDocuments {
     docs: Arc<Mutex<HashMap<(String, String), StoredDocument>>>,
     counter: Arc<AtomicU64>,
     pub outage: Arc<Outage>,
+    /// The table's stream, when it is a DynamoDB table with one.
+    stream: Option<Arc<Streamed>>,
+}
+
+/// A DynamoDB table's stream: each write's images as the DynamoDB adapter lays the item out.
+struct Streamed {
+    feed: ChangeFeed,
+    top_level: &'static [&'static str],
+    /// Each item's version (`v`): 1 when created, one more with each replace.
+    versions: Mutex<HashMap<(String, String), u64>>,
 }
 
 impl InMemoryDocuments {
+    /// A DynamoDB table whose stream (`NEW_AND_OLD_IMAGES`) is `feed`; `top_level` are the body
+    /// members its items keep as attributes of their own (`DynamoDocuments::with_top_level`).
+    pub fn with_stream(mut self, feed: ChangeFeed, top_level: &'static [&'static str]) -> Self {
+        self.stream = Some(Arc::new(Streamed { feed, top_level, versions: Mutex::default() }));
+        self
+    }
+
+    /// Appends a write to the stream, if the table has one. Called with the documents locked,
+    /// so the stream's order is the writes' order.
+    fn streamed(&self, pk: &str, id: &str, old: Option<&JsonText>, new: &JsonText) {
+        let Some(s) = &self.stream else { return };
+        let mut versions = s.versions.lock().unwrap_or_else(|p| p.into_inner());
+        let version = versions.entry((pk.to_string(), id.to_string())).or_insert(0);
+        let image = |v: u64, body: &JsonText| document_item(pk, id, v, &body.to_value(), s.top_level);
+        let old = old.map(|body| image(*version, body));
+        *version += 1;
+        let keys = json!({"pk": {"S": pk}, "id": {"S": id}});
+        s.feed.append(pk, keys, old, Some(image(*version, new)));
+    }
+
     fn next_etag(&self) -> Etag {
         Etag(format!("\"{:016x}\"", self.counter.fetch_add(1, Ordering::SeqCst) + 1))
     }
@@ -81,6 +112,7 @@ impl Documents for InMemoryDocuments {
         if docs.contains_key(&slot) {
             return Err(PortError::AlreadyExists);
         }
+        self.streamed(pk, id, None, &body);
         docs.insert(slot, StoredDocument { body, etag: etag.clone() });
         Ok(etag)
     }
@@ -94,6 +126,7 @@ impl Documents for InMemoryDocuments {
             None => Err(PortError::Rejected(format!("document {id} not found"))),
             Some(d) if &d.etag != if_match => Err(PortError::PreconditionFailed),
             Some(d) => {
+                self.streamed(pk, id, Some(&d.body), &body);
                 *d = StoredDocument { body, etag: etag.clone() };
                 Ok(etag)
             }

@@ -14,6 +14,7 @@ mod interleaved;
 mod objects;
 mod pubsub;
 mod s3;
+pub mod stream;
 
 pub use bus::{Bus, Record, kafka_partition};
 pub use carts::InMemoryCarts;

@@ -27,7 +27,9 @@ use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
 
 mod tables;
-pub use tables::{CARTS_BY_SKU_INDEX, create_carts_table, create_documents_table, create_indexed_documents_table};
+pub use tables::{
+    CARTS_BY_SKU_INDEX, create_carts_table, create_documents_table, create_indexed_documents_table, create_orders_table,
+};
 
 type Item = HashMap<String, AttributeValue>;
 

@@ -4,7 +4,7 @@ use super::classify;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use domain::ports::{PortError, SparseIndex};
 
@@ -48,26 +48,43 @@ pub async fn create_documents_table(client: &Client, table: &str) -> Result<(), 
 }
 
 /// A `Documents` table with a sparse index whose keys are top-level string attributes (the
-/// adapter writes them `with_top_level`), keys only: the orders table and its `open-orders`.
+/// adapter writes them `with_top_level`), keys only.
 pub async fn create_indexed_documents_table(
     client: &Client,
     table: &str,
     index: &SparseIndex,
 ) -> Result<(), PortError> {
+    create(indexed_documents_table(client, table, index)?).await
+}
+
+/// The orders table: an indexed `Documents` table (its `open-orders` index) whose stream is on,
+/// with the items' old and new images (`NEW_AND_OLD_IMAGES`), for the functions that read the
+/// orders' changes.
+pub async fn create_orders_table(client: &Client, table: &str, index: &SparseIndex) -> Result<(), PortError> {
+    let stream = StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewAndOldImages)
+        .build()
+        .map_err(built)?;
+    create(indexed_documents_table(client, table, index)?.stream_specification(stream)).await
+}
+
+fn indexed_documents_table(
+    client: &Client,
+    table: &str,
+    index: &SparseIndex,
+) -> Result<aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder, PortError> {
     let sparse = keys_only_index(index.name, index.hash, index.range)?;
-    create(
-        client
-            .create_table()
-            .table_name(table)
-            .key_schema(key("pk", KeyType::Hash)?)
-            .key_schema(key("id", KeyType::Range)?)
-            .attribute_definitions(string_attribute("pk")?)
-            .attribute_definitions(string_attribute("id")?)
-            .attribute_definitions(string_attribute(index.hash)?)
-            .attribute_definitions(string_attribute(index.range)?)
-            .global_secondary_indexes(sparse),
-    )
-    .await
+    Ok(client
+        .create_table()
+        .table_name(table)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("id", KeyType::Range)?)
+        .attribute_definitions(string_attribute("pk")?)
+        .attribute_definitions(string_attribute("id")?)
+        .attribute_definitions(string_attribute(index.hash)?)
+        .attribute_definitions(string_attribute(index.range)?)
+        .global_secondary_indexes(sparse))
 }
 
 /// The carts table: `customer_id` (partition) and `sku` (sort), with the index `by-sku`.
