@@ -375,14 +375,14 @@ fn a_redelivery_on_the_saved_state_changes_nothing() {
         (
             "projection-updater",
             "events/azure/kafka-trigger/price-changed-batch.json",
-            "4 records: 1 applied, 2 stale, 1 dead-lettered, 0 etag conflicts",
-            "4 records: 0 applied, 3 stale, 1 dead-lettered, 0 etag conflicts",
+            r#"{"applied":1,"conflicts":0,"dead_lettered":1,"message":"batch done","records":4,"retry":0,"stale":2}"#,
+            r#"{"applied":0,"conflicts":0,"dead_lettered":1,"message":"batch done","records":4,"retry":0,"stale":3}"#,
         ),
         (
             "fraud-scorer",
             "events/azure/kafka-trigger/order-confirmed-batch.json",
-            "6 records: 4 scored, 1 re-emitted, 1 dead-lettered",
-            "6 records: 0 scored, 5 re-emitted, 1 dead-lettered",
+            r#"{"dead_lettered":1,"message":"batch done","records":6,"redelivered":1,"retry":false,"scored":4}"#,
+            r#"{"dead_lettered":1,"message":"batch done","records":6,"redelivered":5,"retry":false,"scored":0}"#,
         ),
     ] {
         let state = dir.join(format!("{function}.json"));

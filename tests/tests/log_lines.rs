@@ -72,3 +72,29 @@ async fn image_resizer_reports_its_batch_as_fields() {
         "{done}"
     );
 }
+
+/// An Azure app's batch report, in the response's `Logs` that Application Insights ties to the
+/// invocation, is one JSON object of fields; on stdout it is a line of fields too.
+#[tokio::test]
+async fn an_azure_apps_batch_report_is_fields_in_the_invocations_logs() {
+    for (function, path, counted) in [
+        (fraud_scorer::NAME, "azure/kafka-trigger/order-confirmed-batch.json", "scored"),
+        (projection_updater::NAME, "azure/kafka-trigger/price-changed-batch.json", "applied"),
+    ] {
+        let logs = Logs::default();
+        let _guard = logs.capture();
+        let out = local::invoke::invoke(function, &fixture(path)).await.expect("invoked");
+        let entries = out["response"]["body"]["Logs"].as_array().expect("the response's Logs");
+        let report: Vec<Value> = entries
+            .iter()
+            .filter_map(|e| serde_json::from_str::<Value>(e.as_str()?).ok())
+            .filter(|e| e["message"] == "batch done")
+            .collect();
+        assert_eq!(report.len(), 1, "{function}: {entries:?}");
+        assert_eq!(report[0]["records"], out["summary"]["records"], "{function}");
+        assert!(report[0][counted].is_u64(), "{function}: {}", report[0]);
+        let lines: Vec<Value> = logs.text().lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+        let done = lines.iter().find(|l| l["fields"]["message"] == "batch done").expect("a batch line");
+        assert_eq!(done["fields"][counted], report[0][counted], "{function}: {done}");
+    }
+}

@@ -154,10 +154,11 @@ impl Scorer {
             retry = r.retry.is_some(),
             "batch done"
         );
-        resp.log(format!(
-            "{} records: {} scored, {} re-emitted, {} dead-lettered",
-            report.records, report.scored, report.redelivered, report.dead_lettered
-        ));
+        resp.log_fields(
+            "batch done",
+            serde_json::json!({"records": r.records, "scored": r.scored, "redelivered": r.redelivered,
+                "dead_lettered": r.dead_lettered, "retry": r.retry.is_some()}),
+        );
         if let Some(order) = &report.retry {
             resp.log(format!("state store unavailable at order {order}; failing the invocation for a retry"));
             return (StatusCode::INTERNAL_SERVER_ERROR, resp, report);

@@ -151,10 +151,11 @@ impl Updater {
             retry = r.retry.len(),
             "batch done"
         );
-        resp.log(format!(
-            "{} records: {} applied, {} stale, {} dead-lettered, {} etag conflicts",
-            report.records, report.applied, report.stale, report.dead_lettered, report.conflicts
-        ));
+        resp.log_fields(
+            "batch done",
+            serde_json::json!({"records": r.records, "applied": r.applied, "stale": r.stale,
+                "dead_lettered": r.dead_lettered, "conflicts": r.conflicts, "retry": r.retry.len()}),
+        );
         if !report.retry.is_empty() {
             resp.log(format!("store unavailable for {} skus; failing the invocation for a retry", report.retry.len()));
             return (StatusCode::INTERNAL_SERVER_ERROR, resp, report);

@@ -80,7 +80,8 @@ impl {{Type}} {
         let dead_lettered = dead.len();
         dead.write_to(&mut resp);
         tracing::info!(records, done, dead_lettered, retry = retry.is_some(), "batch done");
-        resp.log(format!("{records} records: {done} done, {dead_lettered} dead-lettered"));
+        let report = serde_json::json!({"records": records, "done": done, "dead_lettered": dead_lettered});
+        resp.log_fields("batch done", report);
         if let Some(e) = retry {
             resp.log(format!("{e}; failing the invocation for the host to retry it"));
             return (StatusCode::INTERNAL_SERVER_ERROR, resp);
@@ -139,7 +140,8 @@ mod tests {
         let letters = resp.outputs[DLQ_BINDING].as_array().expect("dead letters");
         let letter: Value = serde_json::from_str(letters[0]["Value"].as_str().expect("text")).expect("a dead letter");
         assert_eq!((letters.len(), letter["data"]["reason_code"].as_str()), (1, Some("unexpected_type")));
-        assert_eq!(resp.logs.last().map(String::as_str), Some("2 records: 1 done, 1 dead-lettered"));
+        let report: Value = serde_json::from_str(resp.logs.last().expect("a report")).expect("fields");
+        assert_eq!(report, json!({"message": "batch done", "records": 2, "done": 1, "dead_lettered": 1}));
     }
 
     /// The function folder deploys as it is: its bindings match what this handler reads and
