@@ -189,3 +189,33 @@ pub async fn sparse_index(docs: &dyn Documents, index: &dyn DocumentIndex) {
     let with_keys = docs.read("A-1", "order").await.expect("read").expect("found");
     assert_eq!(with_keys.body.to_value()["due"], "2026-11-21T12:00:03.000Z", "top-level members read back in the body");
 }
+
+/// A raw MIME e-mail as the notifier sends them: a text and an HTML part.
+pub fn mime_email(from: &str, to: &str) -> Vec<u8> {
+    format!(
+        "From: Shop <{from}>\r\nTo: {to}\r\nSubject: Your order A-1\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n--b1\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nThank you.\r\n--b1\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\r\n<p>Thank you.</p>\r\n--b1--\r\n"
+    )
+    .into_bytes()
+}
+
+/// The mailer contract (SES v2): an e-mail from a verified sender to a well-formed address is
+/// accepted with a message id (returned, for the caller to read it back); a malformed recipient
+/// or an unverified sender is refused for good.
+pub async fn mailer(mailer: &dyn domain::ports::Mailer, sender: &str, to: &str) -> String {
+    use domain::ports::{MailError, RawEmail};
+    let mime = mime_email(sender, to);
+    let id = mailer.send_raw(RawEmail { from: sender, to, mime: &mime }).await.expect("sent");
+    assert!(!id.is_empty());
+    let again = mailer.send_raw(RawEmail { from: sender, to, mime: &mime }).await.expect("sent again");
+    assert_ne!(id, again, "no idempotency: each call is an e-mail of its own");
+    let malformed = mime_email(sender, "not-an-address");
+    let refused = mailer.send_raw(RawEmail { from: sender, to: "not-an-address", mime: &malformed }).await;
+    assert!(matches!(refused, Err(MailError::Refused(_))), "{refused:?}");
+    let stranger = "someone@unverified.example.net";
+    let refused = mailer.send_raw(RawEmail { from: stranger, to, mime: &mime_email(stranger, to) }).await;
+    assert!(matches!(refused, Err(MailError::Refused(_))), "{refused:?}");
+    id
+}

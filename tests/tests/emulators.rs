@@ -21,6 +21,8 @@ mod cosmos_stub;
 mod image_analytics_pg;
 #[path = "emulators/image_pipeline.rs"]
 mod image_pipeline;
+#[path = "emulators/mail.rs"]
+mod mail;
 #[path = "emulators/order_stream.rs"]
 mod order_stream;
 #[path = "emulators/pubsub_bridge.rs"]

@@ -352,3 +352,32 @@ pub trait ImageTotals: Send + Sync {
     /// Every window's totals, in (window, size label, format) order.
     async fn totals(&self) -> Result<Vec<WindowTotal>, PortError>;
 }
+
+/// One e-mail as the sender hands it over: a complete MIME message (headers and parts), and
+/// the envelope's addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEmail<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    pub mime: &'a [u8],
+}
+
+/// Why an e-mail was not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailError {
+    /// Throttled, or the service is having a bad moment: the same e-mail may go later.
+    #[error("mail service unavailable: {0}")]
+    Unavailable(String),
+    /// The service refused this e-mail for good (a malformed or suppressed address, a sender
+    /// the account may not use): sending it again changes nothing.
+    #[error("refused: {0}")]
+    Refused(String),
+}
+
+/// An e-mail sending service (Amazon SES v2). It has no idempotency key: each accepted call is
+/// one e-mail, so the caller keeps its own record of what it sent.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends; the answer is the service's message id.
+    async fn send_raw(&self, email: RawEmail<'_>) -> Result<String, MailError>;
+}

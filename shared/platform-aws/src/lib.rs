@@ -9,6 +9,8 @@ pub mod msk;
 pub mod msk_event;
 pub mod s3;
 pub mod s3_store;
+#[cfg(feature = "ses")]
+pub mod ses;
 pub mod sqs;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,0 +1,60 @@
+//! Amazon SES v2 behind the `Mailer` port: `SendEmail` with raw MIME content (the text and HTML
+//! parts are the caller's), the envelope's sender and recipient, and SES's errors split into
+//! "may go later" (throttling, a paused account, an outage) and "refused for good".
+use async_trait::async_trait;
+use aws_sdk_sesv2::Client;
+use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sesv2::primitives::Blob;
+use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
+use domain::ports::{MailError, Mailer, RawEmail};
+
+pub struct SesMailer {
+    client: Client,
+}
+
+impl SesMailer {
+    pub fn new(client: Client) -> Self {
+        SesMailer { client }
+    }
+
+    /// A client from the environment (region and credentials as every AWS SDK reads them;
+    /// `AWS_ENDPOINT_URL` for moto).
+    pub async fn from_env() -> Self {
+        Self::new(Client::new(&aws_config::load_from_env().await))
+    }
+}
+
+/// SES's refusals of the e-mail itself; every other error may pass (`Unavailable`).
+const REFUSED: [&str; 4] =
+    ["MessageRejected", "BadRequestException", "InvalidParameterValue", "MailFromDomainNotVerifiedException"];
+
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(e: SdkError<E, R>) -> MailError {
+    let code = e.code().unwrap_or("").to_string();
+    let detail = e.message().map(str::to_string).unwrap_or_else(|| format!("{e:?}"));
+    let detail = detail.lines().next().unwrap_or_default();
+    if REFUSED.contains(&code.as_str()) {
+        MailError::Refused(format!("{code}: {detail}"))
+    } else {
+        MailError::Unavailable(format!("send_email: {code}: {detail}"))
+    }
+}
+
+#[async_trait]
+impl Mailer for SesMailer {
+    async fn send_raw(&self, email: RawEmail<'_>) -> Result<String, MailError> {
+        let raw = RawMessage::builder()
+            .data(Blob::new(email.mime))
+            .build()
+            .map_err(|e| MailError::Refused(format!("raw message: {e}")))?;
+        let sent = self
+            .client
+            .send_email()
+            .from_email_address(email.from)
+            .destination(Destination::builder().to_addresses(email.to).build())
+            .content(EmailContent::builder().raw(raw).build())
+            .send()
+            .await
+            .map_err(classify)?;
+        sent.message_id.ok_or_else(|| MailError::Unavailable("send_email answered without a message id".into()))
+    }
+}
