@@ -38,6 +38,7 @@ pub async fn run(opts: &CheckoutOptions, progress: &mut dyn FnMut(String)) -> Re
     let mut estate = Estate::new();
     estate.commit_past_exhausted = true;
     let mut shop = Storefront::new(opts.seed, opts.orders);
+    shop.sign_up(&estate.customers).await?;
     let chunk = 100;
     let mut i = 0;
     let mut waited = 0;
@@ -102,9 +103,12 @@ pub async fn run(opts: &CheckoutOptions, progress: &mut dyn FnMut(String)) -> Re
     progress(format!("  order-sweeper ran {} times", sweeps.runs));
     redeliver_everything(&mut estate, &mut shop).await?;
     progress("  every checkout topic delivered again from the start, to every function".into());
-    // Every other delivery of the registry, so a function that reads these topics runs too.
+    // Every other delivery of the registry, so a function that reads these topics runs too;
+    // then the orders stream again, from its start in batches of another size.
     estate.run_every_delivery(500).await?;
+    crate::notified::stream_again(&mut estate, 7).await?;
     let mut verdict = check(&estate, &shop.deleted).await?;
+    crate::notified::check(&estate, &mut verdict).await?;
     verdict.check(format!("decisions that came before their orders waited for them ({waited} orders)"), waited > 0);
     check_swept(&estate, &sweeps, &mut verdict);
     Ok((estate, verdict))

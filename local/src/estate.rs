@@ -39,6 +39,9 @@ pub use delivery::push_subscription;
 pub use streams::stream_event;
 
 pub const AUDIT_BUCKET: &str = "estate-audit";
+/// The notifier's sender, in the domain the local SES has verified.
+pub const SENDER_DOMAIN: &str = "shop.example.com";
+pub const SENDER: &str = "orders@shop.example.com";
 const ERP_SUBSCRIPTION: &str = "projects/local/subscriptions/erp-changes-merch-normalizer";
 
 /// The local carts index is listed in small pages, so a few carts already take several.
@@ -90,6 +93,10 @@ pub struct Estate {
     pub fraud_docs: InMemoryDocuments,
     /// order-updater's DynamoDB tables.
     pub orders: InMemoryDocuments,
+    /// notifier's customers table, its notification records, and SES.
+    pub customers: InMemoryDocuments,
+    pub notifications: InMemoryDocuments,
+    pub mailer: inmemory::InMemoryMailer,
     /// The orders table's stream, and where each stream mapping has read it to, by shard.
     pub orders_stream: ChangeFeed,
     stream_checkpoints: BTreeMap<(&'static str, usize), String>,
@@ -138,6 +145,9 @@ impl Estate {
         let orders_stream = ChangeFeed::with_clock(clock.as_fn());
         let orders = InMemoryDocuments::default().with_stream(orders_stream.clone(), &orders::layout::TOP_LEVEL);
         let carts = InMemoryCarts::default();
+        // SES, with the shop's sending domain verified.
+        let mailer = inmemory::InMemoryMailer::default();
+        mailer.verify(SENDER_DOMAIN);
         let order_store = || OrderStore {
             orders: Arc::new(orders.clone()),
             carts: Arc::new(carts.clone()),
@@ -196,6 +206,9 @@ impl Estate {
             orders,
             orders_stream,
             stream_checkpoints: BTreeMap::new(),
+            customers: InMemoryDocuments::default(),
+            notifications: InMemoryDocuments::default(),
+            mailer,
             carts,
             order_updater,
             order_sweeper,

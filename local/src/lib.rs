@@ -8,6 +8,7 @@ pub mod functions_host;
 pub mod images_demo;
 pub mod invoke;
 pub mod lambda_host;
+pub mod notified;
 pub mod oneshot;
 pub mod pubsub_push;
 pub mod registry;

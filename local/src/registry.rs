@@ -205,6 +205,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
     spec("kafka-pubsub-bridge", Aws, Trigger::Msk, "kafka-pubsub-bridge-", Host::Msk { topics: &topics::MIRRORED, run: hosts::bridge }),
     spec("order-sweeper", Aws, Trigger::Schedule, "order-sweeper-", Host::Schedule { run: hosts::order_sweeper }),
     spec("image-resizer", Aws, Trigger::S3, "image-resizer-", Host::S3 { run: hosts::image_resizer }),
+    spec("notifier", Cloud::Aws, Trigger::DynamoDbStream, "notifier-", Host::DynamoDbStream { table: notifier::TABLE, run: hosts::notifier }),
     // `local new` adds its entries above this line.
 ];
 

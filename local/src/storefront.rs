@@ -21,6 +21,26 @@ pub struct Storefront {
 }
 
 impl Storefront {
+    /// Signs the customers up (the customers table the notifier reads): most with an address,
+    /// some in German, some in a locale without templates (French: they get English), some
+    /// opted out or without an address, and one whose name is markup.
+    pub async fn sign_up(&self, customers: &dyn domain::ports::Documents) -> Result<(), RunError> {
+        for i in 0..self.customers {
+            let pk = format!("C-{i:04}");
+            let customer = notifier::Customer {
+                id: notifier::CUSTOMER_ID.into(),
+                pk: pk.clone(),
+                name: if i == 3 { "Zoë <script>alert(1)</script>".into() } else { format!("Customer {i}") },
+                email: (i % 11 != 10).then(|| format!("c-{i:04}@example.org")),
+                locale: Some(["en-GB", "de-DE", "fr-FR"][i % 3].into()),
+                opted_out: i % 7 == 6,
+            };
+            let body = domain::ports::document(&customer).map_err(|e| RunError(e.to_string()))?;
+            customers.create(&pk, notifier::CUSTOMER_ID, body).await.map_err(|e| RunError(format!("customer: {e}")))?;
+        }
+        Ok(())
+    }
+
     pub fn new(seed: u64, orders: usize) -> Self {
         let mut rng = Rng::new(seed);
         let catalogue = (0..30)

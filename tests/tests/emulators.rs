@@ -23,6 +23,8 @@ mod image_analytics_pg;
 mod image_pipeline;
 #[path = "emulators/mail.rs"]
 mod mail;
+#[path = "emulators/notifier_ses.rs"]
+mod notifier_ses;
 #[path = "emulators/order_stream.rs"]
 mod order_stream;
 #[path = "emulators/pubsub_bridge.rs"]

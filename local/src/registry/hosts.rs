@@ -117,3 +117,25 @@ pub fn order_sweeper(
         Ok(json!({"report": report}))
     })
 }
+
+/// notifier: built on each call over the estate's customers, notification records and mailer.
+pub fn notifier(
+    e: &Estate,
+    event: dynamodb::Event,
+    invocation: Invocation,
+) -> Answer<'_, Result<StreamAnswer, HostError>> {
+    Box::pin(async move {
+        let function = notifier::Notifier {
+            bus: Arc::new(e.bus.clone()),
+            dead_letters: DeadLetterPolicy::new(notifier::NAME, topics::CHECKOUT_DLQ),
+            customers: Arc::new(e.customers.clone()),
+            notifications: Arc::new(e.notifications.clone()),
+            mailer: Arc::new(e.mailer.clone()),
+            sender: crate::estate::SENDER.into(),
+            clock: e.clock.as_fn(),
+            lease: chrono::Duration::seconds(120),
+        };
+        let out = function.handle(event, &invocation).await.map_err(refused)?;
+        Ok(StreamAnswer { response: out.response, dead_lettered: out.dead_lettered })
+    })
+}

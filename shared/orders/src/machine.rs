@@ -151,6 +151,10 @@ pub struct OrderRecord {
     /// order-sweeper's looks since that change; a change starts the count again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swept: Option<Swept>,
+    /// Why the payment failed, in the gateway's plain words (never card data), for the
+    /// customer's e-mail (absent in records written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_failure: Option<String>,
 }
 
 impl OrderRecord {
@@ -167,6 +171,7 @@ impl OrderRecord {
             payment_request: None,
             changed_at: None,
             swept: None,
+            payment_failure: None,
         }
     }
 
@@ -309,6 +314,7 @@ fn step(record: &mut OrderRecord, time: DateTime<Utc>, input: &Input) -> Step {
         }
         (PaymentRequested, Input::Failed(p)) if record.payment_id.as_deref() == Some(p.payment_id.as_str()) => {
             record.state = PaymentFailed;
+            record.payment_failure = Some(p.reason.clone());
             Step::Applied(Vec::new(), format!("payment failed: {}", p.reason))
         }
         (_, Input::Succeeded(p)) => Step::Ignore(format!("payment {} is not this order's", p.payment_id)),

@@ -12,6 +12,7 @@ pub mod s3_store;
 #[cfg(feature = "ses")]
 pub mod ses;
 pub mod sqs;
+pub mod stream_image;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvelopeError {

@@ -1,0 +1,133 @@
+use super::*;
+use domain::events::topics;
+use domain::ports::document;
+use inmemory::{Bus, InMemoryDocuments, InMemoryMailer};
+use serde_json::Value;
+
+/// The recorded batch: A200100 confirmed → payment_requested, an item of A200161 written without
+/// `state`, A200160 inserted, A200100 payment_requested → paid, A200161 confirmed → held, and
+/// A200100 written again in `paid`.
+const FIXTURE: &str =
+    include_str!(concat!("../../../../events/aws/dynamodb-stream/", env!("CARGO_PKG_NAME"), "-order-changes.json"));
+
+/// A customer as the tests sign them up: id, name, address, locale, opted out.
+type Signup = (&'static str, &'static str, Option<&'static str>, Option<&'static str>, bool);
+
+struct World {
+    bus: Bus,
+    customers: InMemoryDocuments,
+    notifications: InMemoryDocuments,
+    mailer: InMemoryMailer,
+}
+
+impl World {
+    async fn new(customers: &[Signup]) -> World {
+        let w = World {
+            bus: Bus::new(1),
+            customers: InMemoryDocuments::default(),
+            notifications: InMemoryDocuments::default(),
+            mailer: InMemoryMailer::default(),
+        };
+        w.mailer.verify("shop.example.com");
+        for (id, name, email, locale, opted_out) in customers {
+            let c = Customer {
+                id: CUSTOMER_ID.into(),
+                pk: id.to_string(),
+                name: name.to_string(),
+                email: email.map(str::to_string),
+                locale: locale.map(str::to_string),
+                opted_out: *opted_out,
+            };
+            w.customers.create(id, CUSTOMER_ID, document(&c).expect("json")).await.expect("customer");
+        }
+        w
+    }
+
+    fn notifier(&self) -> Notifier {
+        Notifier {
+            bus: Arc::new(self.bus.clone()),
+            dead_letters: DeadLetterPolicy::new(NAME, topics::CHECKOUT_DLQ),
+            customers: Arc::new(self.customers.clone()),
+            notifications: Arc::new(self.notifications.clone()),
+            mailer: Arc::new(self.mailer.clone()),
+            sender: "orders@shop.example.com".into(),
+            clock: Arc::new(|| "2026-11-21T08:40:00Z".parse().expect("time")),
+            lease: Duration::minutes(2),
+        }
+    }
+
+    async fn run(&self) -> StreamOutcome {
+        let event: Event = serde_json::from_str(FIXTURE).expect("a DynamoDB Streams event");
+        self.notifier().handle(event, &Invocation::one_minute()).await.expect("a stream batch")
+    }
+}
+
+const ANA: Signup = ("C-77001", "Ana <script>alert(1)</script>", Some("ana@example.org"), Some("de-DE"), false);
+const BEN: Signup = ("C-90512", "Ben", Some("ben@example.org"), None, false);
+
+fn fates(out: &StreamOutcome) -> Vec<(&str, Option<Fate>)> {
+    out.changes.iter().map(|c| (c.order_id.as_str(), c.fate)).collect()
+}
+
+#[tokio::test]
+async fn each_change_into_an_outcome_sends_one_email_and_a_redelivery_sends_none() {
+    let w = World::new(&[ANA, BEN]).await;
+    let out = w.run().await;
+    use Fate::*;
+    let want = [
+        ("A200100", Some(NotNotified)),
+        ("A200160", Some(NotNotified)),
+        ("A200100", Some(Sent)),
+        ("A200161", Some(Sent)),
+        ("A200100", Some(NotNotified)),
+    ];
+    assert_eq!(fates(&out), want);
+    assert_eq!((out.dead_lettered, out.response.batch_item_failures.len()), (1, 0));
+    let sent = w.mailer.sent();
+    assert_eq!(sent.iter().map(|m| m.to.as_str()).collect::<Vec<_>>(), ["ana@example.org", "ben@example.org"]);
+    let ana = String::from_utf8(sent[0].mime.clone()).expect("ASCII MIME");
+    assert!(ana.contains("Content-Language: de") && !ana.contains("<script>"), "{ana}");
+
+    let again = w.run().await;
+    assert_eq!(fates(&again).iter().filter(|(_, f)| *f == Some(AlreadyDone)).count(), 2);
+    assert_eq!(w.mailer.sent().len(), 2, "a redelivered batch sends nothing");
+    let record = record::read(&w.notifications, &record::key("A200100", Kind::Paid)).await.expect("read");
+    assert!(matches!(record, Some(State::Sent { message_id, .. }) if message_id == sent[0].message_id));
+}
+
+#[tokio::test]
+async fn opted_out_or_without_an_address_nothing_is_sent() {
+    let opted_out = ("C-77001", "Ana", Some("ana@example.org"), None, true);
+    let no_address = ("C-90512", "Ben", None, None, false);
+    let w = World::new(&[opted_out, no_address]).await;
+    let out = w.run().await;
+    assert_eq!(fates(&out).iter().filter(|(_, f)| *f == Some(Fate::Skipped)).count(), 2);
+    assert!(w.mailer.sent().is_empty());
+}
+
+#[tokio::test]
+async fn ses_throttling_fails_the_record_and_a_refused_address_is_rejected_for_good() {
+    let malformed = ("C-77001", "Ana", Some("ana(at)example.org"), None, false);
+    let w = World::new(&[malformed, BEN]).await;
+    w.mailer.outage.fail_after(0, 1); // the first send (Ana's, refused anyway) is throttled
+    let out = w.run().await;
+    let failed: Vec<_> = out.response.batch_item_failures.iter().map(|f| f.item_identifier.as_deref()).collect();
+    assert_eq!(failed, [Some("4217600000000052840197001")], "the shard is retried from the paid change");
+    let out = w.run().await;
+    assert_eq!(fates(&out)[2], ("A200100", Some(Fate::Rejected)));
+    assert_eq!(fates(&out)[3], ("A200161", Some(Fate::Sent)));
+    let rejected = record::read(&w.notifications, &record::key("A200100", Kind::Paid)).await.expect("read");
+    assert!(matches!(rejected, Some(State::Rejected { .. })), "{rejected:?}");
+    let third = w.run().await;
+    assert_eq!(fates(&third)[2], ("A200100", Some(Fate::AlreadyDone)), "not retried");
+    assert_eq!(w.mailer.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn an_unreadable_record_is_dead_lettered_with_its_reason() {
+    let w = World::new(&[ANA, BEN]).await;
+    w.run().await;
+    let letters = w.bus.records(topics::CHECKOUT_DLQ);
+    let letter: Value = serde_json::from_slice(&letters[0].payload).expect("a dead letter");
+    assert_eq!((letter["data"]["reason_code"].as_str(), letters.len()), (Some("unreadable_image"), 1));
+}
