@@ -365,11 +365,16 @@ pub struct RawEmail<'a> {
 /// Why an e-mail was not sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MailError {
-    /// Throttled, or the service is having a bad moment: the same e-mail may go later.
+    /// Not sent: throttled, the service or the sender's identity is not usable right now (a
+    /// deployment's state, not the e-mail's); the same e-mail may go later.
     #[error("mail service unavailable: {0}")]
     Unavailable(String),
-    /// The service refused this e-mail for good (a malformed or suppressed address, a sender
-    /// the account may not use): sending it again changes nothing.
+    /// The call may have reached the service and its answer was lost (a timeout, a dropped
+    /// connection, a 5xx): the e-mail may have gone.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
+    /// The service refused this e-mail's recipient for good (a malformed or suppressed
+    /// address): sending it again changes nothing.
     #[error("refused: {0}")]
     Refused(String),
 }

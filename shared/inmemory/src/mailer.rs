@@ -1,6 +1,7 @@
 //! Amazon SES v2 as a sender meets it: an e-mail from an identity the account has verified to a
-//! well-formed address is accepted and gets a message id; anything else is refused for good;
-//! throttling and outages come and go (`outage`).
+//! well-formed address is accepted and gets a message id; a malformed address is refused for
+//! good, an unverified sender is unavailable until the deployment is fixed; throttling and
+//! outages come and go (`outage`), and so do answers lost after the e-mail went (`lost_answers`).
 use crate::Outage;
 use async_trait::async_trait;
 use domain::ports::{MailError, Mailer, RawEmail};
@@ -22,6 +23,8 @@ pub struct InMemoryMailer {
     identities: Arc<Mutex<Vec<String>>>,
     /// Throttling or an outage: the next calls fail with `Unavailable`.
     pub outage: Arc<Outage>,
+    /// Answers lost on the way back: the next calls send, and fail with `Unknown`.
+    pub lost_answers: Arc<Outage>,
 }
 
 /// An address SES takes: one `@`, something before it, a dotted domain after it, no spaces or
@@ -55,7 +58,8 @@ impl Mailer for InMemoryMailer {
     async fn send_raw(&self, email: RawEmail<'_>) -> Result<String, MailError> {
         self.outage.check("send email").map_err(|e| MailError::Unavailable(e.to_string()))?;
         if !self.verified(email.from) {
-            return Err(MailError::Refused(format!("email address is not verified: {}", email.from)));
+            // The deployment's sender, not this e-mail, is wrong: not a refusal for good.
+            return Err(MailError::Unavailable(format!("email address is not verified: {}", email.from)));
         }
         if !well_formed(email.to) {
             return Err(MailError::Refused(format!("invalid recipient address {:?}", email.to)));
@@ -64,6 +68,8 @@ impl Mailer for InMemoryMailer {
         let message_id = format!("0100019{:013x}-local-{:06}", sent.len() * 0x9e37 + 1, sent.len() + 1);
         let email = SentEmail { message_id, from: email.from.into(), to: email.to.into(), mime: email.mime.to_vec() };
         sent.push(email.clone());
+        drop(sent);
+        self.lost_answers.check("send email").map_err(|e| MailError::Unknown(e.to_string()))?;
         Ok(email.message_id)
     }
 }

@@ -1,6 +1,7 @@
 //! Amazon SES v2 behind the `Mailer` port: `SendEmail` with raw MIME content (the text and HTML
 //! parts are the caller's), the envelope's sender and recipient, and SES's errors split into
-//! "may go later" (throttling, a paused account, an outage) and "refused for good".
+//! "not sent, may go later" (throttling, a paused account, the sender's identity), "may have
+//! gone" (a timeout or lost answer) and "refused for good" (the recipient).
 use async_trait::async_trait;
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
@@ -24,18 +25,37 @@ impl SesMailer {
     }
 }
 
-/// SES's refusals of the e-mail itself; every other error may pass (`Unavailable`).
-const REFUSED: [&str; 4] =
-    ["MessageRejected", "BadRequestException", "InvalidParameterValue", "MailFromDomainNotVerifiedException"];
+/// SES's refusals of a request it will never take.
+const REFUSED: [&str; 3] = ["MessageRejected", "BadRequestException", "InvalidParameterValue"];
+/// SES took nothing: throttled, paused, or the sender's identity is not usable.
+const NOT_SENT: [&str; 6] = [
+    "TooManyRequestsException",
+    "LimitExceededException",
+    "SendingPausedException",
+    "AccountSuspendedException",
+    "MailFromDomainNotVerifiedException",
+    "NotFoundException",
+];
 
-fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(e: SdkError<E, R>) -> MailError {
+/// What an error says of the e-mail: refused for good (its recipient), not sent (may go later),
+/// or unknown (the call may have reached SES: a timeout, a lost response, a 5xx). A refusal that
+/// names the sender is the deployment's to fix, not the recipient's: not sent.
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(e: SdkError<E, R>, from: &str) -> MailError {
     let code = e.code().unwrap_or("").to_string();
     let detail = e.message().map(str::to_string).unwrap_or_else(|| format!("{e:?}"));
-    let detail = detail.lines().next().unwrap_or_default();
-    if REFUSED.contains(&code.as_str()) {
-        MailError::Refused(format!("{code}: {detail}"))
-    } else {
-        MailError::Unavailable(format!("send_email: {code}: {detail}"))
+    let detail = detail.lines().next().unwrap_or_default().to_string();
+    match &e {
+        SdkError::ConstructionFailure(_) => MailError::Unavailable(format!("send_email not sent: {detail}")),
+        SdkError::ServiceError(_) if REFUSED.contains(&code.as_str()) && detail.contains(from) => {
+            MailError::Unavailable(format!("{code}: the sender cannot send: {detail}"))
+        }
+        SdkError::ServiceError(_) if REFUSED.contains(&code.as_str()) => {
+            MailError::Refused(format!("{code}: {detail}"))
+        }
+        SdkError::ServiceError(_) if NOT_SENT.contains(&code.as_str()) => {
+            MailError::Unavailable(format!("{code}: {detail}"))
+        }
+        _ => MailError::Unknown(format!("send_email: {code}: {detail}")),
     }
 }
 
@@ -54,7 +74,7 @@ impl Mailer for SesMailer {
             .content(EmailContent::builder().raw(raw).build())
             .send()
             .await
-            .map_err(classify)?;
-        sent.message_id.ok_or_else(|| MailError::Unavailable("send_email answered without a message id".into()))
+            .map_err(|e| classify(e, email.from))?;
+        sent.message_id.ok_or_else(|| MailError::Unknown("send_email answered without a message id".into()))
     }
 }

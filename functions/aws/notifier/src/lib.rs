@@ -163,6 +163,12 @@ impl Notifier {
                             change.fate = Some(fate);
                             Ok(Some(change))
                         }
+                        // A store that refuses for good (an unreadable customer or record) would
+                        // block the shard on every retry: that record is dead-lettered instead.
+                        Err(e @ PortError::Rejected(_)) => {
+                            let letter = ("store_rejected", e.to_string());
+                            self.dead_letter(record, letter).instrument(span.clone()).await.map(|()| None)
+                        }
                         Err(e) => Err(e),
                     },
                     Err(reason) => self.dead_letter(record, reason).instrument(span.clone()).await.map(|()| None),
@@ -244,6 +250,12 @@ impl Notifier {
                 // Throttled or down: nothing was sent, so the next attempt may send at once.
                 record::finish(self.notifications.as_ref(), &pk, &etag, record::released(now, attempt)).await?;
                 Err(PortError::Unavailable(why))
+            }
+            Err(MailError::Unknown(why)) => {
+                // It may have gone: the record stays held until its lease runs out, and only
+                // then is it sent again (logged as a possible duplicate).
+                tracing::warn!(%pk, %why, "SES's answer was lost: held until the lease runs out");
+                Err(PortError::Unavailable(format!("{pk}: outcome unknown: {why}")))
             }
         }
     }

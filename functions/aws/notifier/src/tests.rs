@@ -14,6 +14,7 @@ const FIXTURE: &str =
 type Signup = (&'static str, &'static str, Option<&'static str>, Option<&'static str>, bool);
 
 struct World {
+    now: Arc<std::sync::Mutex<DateTime<Utc>>>,
     bus: Bus,
     customers: InMemoryDocuments,
     notifications: InMemoryDocuments,
@@ -23,6 +24,7 @@ struct World {
 impl World {
     async fn new(customers: &[Signup]) -> World {
         let w = World {
+            now: Arc::new(std::sync::Mutex::new("2026-11-21T08:40:00Z".parse().expect("time"))),
             bus: Bus::new(1),
             customers: InMemoryDocuments::default(),
             notifications: InMemoryDocuments::default(),
@@ -51,7 +53,10 @@ impl World {
             notifications: Arc::new(self.notifications.clone()),
             mailer: Arc::new(self.mailer.clone()),
             sender: "orders@shop.example.com".into(),
-            clock: Arc::new(|| "2026-11-21T08:40:00Z".parse().expect("time")),
+            clock: {
+                let now = self.now.clone();
+                Arc::new(move || *now.lock().expect("clock"))
+            },
             lease: Duration::minutes(2),
         }
     }
@@ -130,4 +135,44 @@ async fn an_unreadable_record_is_dead_lettered_with_its_reason() {
     let letters = w.bus.records(topics::CHECKOUT_DLQ);
     let letter: Value = serde_json::from_slice(&letters[0].payload).expect("a dead letter");
     assert_eq!((letter["data"]["reason_code"].as_str(), letters.len()), (Some("unreadable_image"), 1));
+}
+
+#[tokio::test]
+async fn a_lost_answer_holds_the_record_until_its_lease_runs_out_then_it_is_sent_again() {
+    let w = World::new(&[ANA, BEN]).await;
+    w.mailer.lost_answers.fail_next(1); // Ana's receipt goes, and SES's answer is lost
+    let out = w.run().await;
+    let failed: Vec<_> = out.response.batch_item_failures.iter().map(|f| f.item_identifier.as_deref()).collect();
+    assert_eq!(failed, [Some("4217600000000052840197001")]);
+    assert_eq!(w.mailer.sent().len(), 1, "it went");
+    // Redelivered within the lease: held, nothing sent, the shard waits.
+    let held = w.run().await;
+    assert_eq!(held.response.batch_item_failures.len(), 1);
+    assert_eq!(w.mailer.sent().len(), 1);
+    // After the lease: sent again (the one case that may duplicate; logged), then done.
+    *w.now.lock().expect("clock") += Duration::minutes(3);
+    let after = w.run().await;
+    assert!(after.response.batch_item_failures.is_empty());
+    assert_eq!(w.mailer.sent().len(), 3, "Ana's receipt again, and Ben's");
+    assert_eq!(w.run().await.changes.iter().filter(|c| c.fate == Some(Fate::Sent)).count(), 0);
+}
+
+#[tokio::test]
+async fn an_unreadable_customer_is_dead_lettered_and_the_shard_goes_on() {
+    let w = World::new(&[BEN]).await;
+    w.customers
+        .create("C-77001", CUSTOMER_ID, serde_json::json!({"id": "customer", "name": 7}).into())
+        .await
+        .expect("a broken item");
+    let out = w.run().await;
+    assert!(out.response.batch_item_failures.is_empty());
+    let codes: Vec<String> = w
+        .bus
+        .records(topics::CHECKOUT_DLQ)
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<Value>(&r.payload).ok())
+        .map(|l| l["data"]["reason_code"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(codes, ["unreadable_image", "store_rejected"]);
+    assert_eq!(w.mailer.sent().len(), 1, "Ben's e-mail still went");
 }
