@@ -187,7 +187,10 @@ impl Notifier {
             }
         }
         let (records, changes, dead_lettered) = (event.records.len(), out.changes.len(), out.dead_lettered);
-        tracing::info!(records, changes, dead_lettered, "batch done");
+        let count = |fate: Fate| out.changes.iter().filter(|c| c.fate == Some(fate)).count();
+        let (sent, skipped, rejected) = (count(Fate::Sent), count(Fate::Skipped), count(Fate::Rejected));
+        let already = count(Fate::AlreadyDone);
+        tracing::info!(records, changes, sent, already, skipped, rejected, dead_lettered, "batch done");
         Ok(out)
     }
 

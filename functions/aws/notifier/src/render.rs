@@ -72,7 +72,7 @@ pub struct Values<'a> {
     pub order_id: &'a str,
     pub lines: &'a [OrderLine],
     pub total: Option<Money>,
-    /// Why the payment failed, in plain words (never card data).
+    /// Why the payment failed: the gateway's reason code (put into words here; never card data).
     pub reason: Option<&'a str>,
 }
 
@@ -110,6 +110,19 @@ fn escape_html(s: &str) -> String {
     out
 }
 
+/// A decline in the customer's words: the gateway's reason codes as a sentence, in the e-mail's
+/// locale; a code without words of its own (or none) reads as a plain decline.
+pub fn decline_in_words(locale: &str, code: Option<&str>) -> &'static str {
+    match (locale, code) {
+        ("de", Some("insufficient_funds")) => "das Konto der Karte ist nicht ausreichend gedeckt",
+        ("de", Some("expired_card")) => "die Karte ist abgelaufen",
+        ("de", _) => "die Karte wurde abgelehnt",
+        (_, Some("insufficient_funds")) => "the card has insufficient funds",
+        (_, Some("expired_card")) => "the card has expired",
+        _ => "the card was declined",
+    }
+}
+
 fn fill(template: &str, values: &[(&str, String)]) -> String {
     values.iter().fold(template.to_string(), |t, (k, v)| t.replace(&format!("{{{k}}}"), v))
 }
@@ -128,7 +141,7 @@ pub fn render(kind: Kind, customer_locale: Option<&str>, v: &Values<'_>) -> Emai
         .map(line)
         .map(|(q, s, p)| format!("<tr><td>{q} ×</td><td>{}</td><td>{}</td></tr>", escape_html(&s), escape_html(&p)))
         .collect();
-    let reason = v.reason.unwrap_or_default();
+    let reason = decline_in_words(locale, v.reason);
     let as_text = |lines: String| {
         vec![
             ("name", plain(v.name)),

@@ -13,7 +13,7 @@ fn lines() -> Vec<OrderLine> {
 
 fn values<'a>(name: &'a str, lines: &'a [OrderLine]) -> Values<'a> {
     let total = Money::new(2500, Currency::parse("EUR").expect("EUR"));
-    Values { name, order_id: "A200100", lines, total: Some(total), reason: Some("the card was declined") }
+    Values { name, order_id: "A200100", lines, total: Some(total), reason: Some("insufficient_funds") }
 }
 
 #[test]
@@ -61,7 +61,11 @@ fn a_locale_without_templates_falls_back_to_english() {
     let french = render(Kind::Held, Some("fr"), &values("Ana", &lines));
     assert_eq!((french.locale, french.subject.as_str()), ("en", "We are checking your order A200100"));
     let failed = render(Kind::PaymentFailed, None, &values("Ana", &lines));
-    assert!(failed.text.contains("order A200100: the card was declined."), "{}", failed.text);
+    assert!(failed.text.contains("order A200100: the card has insufficient funds."), "{}", failed.text);
+    let german = render(Kind::PaymentFailed, Some("de"), &values("Ana", &lines));
+    assert!(german.text.contains("nicht ausreichend gedeckt"), "{}", german.text);
+    assert_eq!(decline_in_words("en", Some("gateway_rejected")), "the card was declined");
+    assert_eq!(decline_in_words("en", None), "the card was declined", "an older record keeps no reason");
     for kind in [Kind::Paid, Kind::PaymentFailed, Kind::Held, Kind::Rejected] {
         for locale in LOCALES {
             let email = render(kind, Some(locale), &values("Ana", &lines));
