@@ -96,8 +96,11 @@ fn taken(root: &Path, name: &str, trigger: Trigger) -> Result<(), ScaffoldError>
     if manifest.lines().any(|l| l.split_once(" = ").is_some_and(|(key, _)| key.trim() == name)) {
         return refuse("the workspace has a dependency of that name".into());
     }
+    if name == "local" || name == "estate-tests" {
+        return refuse("the workspace has a crate of that name".into());
+    }
     for dir in ["shared", "functions/aws", "functions/azure", "functions/gcp"] {
-        if root.join(dir).join(name).exists() || name == "local" || name == "estate-tests" {
+        if root.join(dir).join(name).exists() {
             return refuse(format!("the workspace has a crate of that name ({dir})"));
         }
     }

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod cloudevent;
 pub mod dead_letter;
 pub mod events;
+pub mod fnv;
 pub mod json_text;
 pub mod merch;
 mod merch_decode;

@@ -70,8 +70,7 @@ impl Default for ChangeFeed {
 
 /// A partition key's shard: FNV-1a, the same in every run.
 pub fn shard_of(partition_key: &str) -> usize {
-    let hash = partition_key.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
-    hash as usize % SHARDS
+    domain::fnv::fnv1a(partition_key) as usize % SHARDS
 }
 
 impl ChangeFeed {

@@ -37,8 +37,7 @@ pub fn time_text(t: DateTime<Utc>) -> String {
 
 /// The shard of an order id: FNV-1a, so it is the same in every build and language.
 pub fn shard_of(order_id: &str) -> u32 {
-    let hash = order_id.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
-    hash % SHARDS
+    domain::fnv::fnv1a(order_id) % SHARDS
 }
 
 /// The item's document.
