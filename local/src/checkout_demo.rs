@@ -109,6 +109,7 @@ pub async fn run(opts: &CheckoutOptions, progress: &mut dyn FnMut(String)) -> Re
     crate::notified::stream_again(&mut estate, 7).await?;
     let mut verdict = check(&estate, &shop.deleted).await?;
     crate::notified::check(&estate, &mut verdict).await?;
+    crate::archived::check(&estate, &mut verdict)?;
     verdict.check(format!("decisions that came before their orders waited for them ({waited} orders)"), waited > 0);
     check_swept(&estate, &sweeps, &mut verdict);
     Ok((estate, verdict))

@@ -42,6 +42,8 @@ pub const AUDIT_BUCKET: &str = "estate-audit";
 /// The notifier's sender, in the domain the local SES has verified.
 pub const SENDER_DOMAIN: &str = "shop.example.com";
 pub const SENDER: &str = "orders@shop.example.com";
+/// lake-archiver's bucket on this machine (`LAKE_BUCKET`'s local default).
+pub const LAKE_BUCKET: &str = "lake";
 const ERP_SUBSCRIPTION: &str = "projects/local/subscriptions/erp-changes-merch-normalizer";
 
 /// The local carts index is listed in small pages, so a few carts already take several.
@@ -97,6 +99,8 @@ pub struct Estate {
     pub customers: InMemoryDocuments,
     pub notifications: InMemoryDocuments,
     pub mailer: inmemory::InMemoryMailer,
+    /// lake-archiver's bucket, the data lake (versioned, as the deployed one is).
+    pub lake: InMemoryS3,
     /// The orders table's stream, and where each stream mapping has read it to, by shard.
     pub orders_stream: ChangeFeed,
     stream_checkpoints: BTreeMap<(&'static str, usize), String>,
@@ -205,6 +209,7 @@ impl Estate {
             cart_cleaner,
             orders,
             orders_stream,
+            lake: InMemoryS3::versioned(),
             stream_checkpoints: BTreeMap::new(),
             customers: InMemoryDocuments::default(),
             notifications: InMemoryDocuments::default(),

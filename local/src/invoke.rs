@@ -1,6 +1,7 @@
 //! `local invoke <function> <fixture>`: runs one function on one recorded trigger payload on the
 //! embedded default and reports the native response and every effect, as one JSON document.
 //! `objects.rs`: the user's files it puts in the bucket first, and the objects it writes out.
+mod lake;
 mod objects;
 pub mod state;
 pub mod summary;
@@ -177,7 +178,8 @@ async fn run(
                 serde_json::from_slice(raw).map_err(|e| not_envelope(e.to_string()))?;
             let response = host(estate, event.clone(), estate.lambda_invocation()).await.map_err(failed)?.response;
             let fate = Fate::Stream { batch: &event, response: &response };
-            let summary = Summary::of(event.records.len(), &fate, &published(estate));
+            let summary = Summary::of(event.records.len(), &fate, &published(estate))
+                .with_dead_letters(lake::dead_letter_codes(estate));
             return Ok(report(function, summary, json!({"batch_response": response}), estate));
         }
         Host::Push { .. } | Host::Functions { .. } => {}
@@ -319,6 +321,10 @@ pub fn effects(estate: &Estate) -> Value {
         .collect();
     if !uploads.is_empty() {
         effects["uploads"] = Value::Array(uploads);
+    }
+    let lake = lake::effects(estate);
+    if !lake.is_empty() {
+        effects["lake"] = Value::Array(lake);
     }
     effects
 }

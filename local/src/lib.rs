@@ -1,6 +1,7 @@
 //! The `local` runner: the estate on one machine. `demo` drives the whole flow on the embedded
 //! default, `invoke` runs one function on one fixture, `replay` republishes the audit log, and
 //! `schemas` regenerates the event JSON Schemas; `registry` describes every function once.
+pub mod archived;
 pub mod checkout_demo;
 pub mod demo;
 pub mod estate;

@@ -32,6 +32,10 @@ enum Command {
         /// Records per projection-updater invocation (the host's maxBatchSize).
         #[arg(long, default_value_t = 500)]
         batch: usize,
+        /// Write the checkout flow's data lake (lake-archiver's raw zone) to DIR/<bucket>/<key>
+        /// and the orders' final states to DIR/orders-by-state.json, for other readers (DuckDB).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Run one function on one recorded trigger payload; print the response and every effect.
     Invoke {
@@ -124,7 +128,7 @@ async fn main() -> ExitCode {
     let filter = serve::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into());
     let _ = tracing::subscriber::set_global_default(serve::json_subscriber(filter, std::io::stderr));
     match Cli::parse().command {
-        Command::Demo { flows, records, orders, photos, seed, batch } => {
+        Command::Demo { flows, records, orders, photos, seed, batch, out } => {
             if let Some(unknown) = flows.iter().find(|f| !["merch", "checkout", "images"].contains(&f.as_str())) {
                 eprintln!("unknown flow {unknown:?}; known: merch, checkout, images");
                 return ExitCode::from(2);
@@ -142,7 +146,13 @@ async fn main() -> ExitCode {
             if wanted("checkout") {
                 let opts = local::checkout_demo::CheckoutOptions { orders, seed };
                 let run = local::checkout_demo::run(&opts, &mut |line| eprintln!("{line}")).await;
-                let run = run.map(|(e, v)| (local::checkout_demo::summary(&e, &v), v.all_hold()));
+                let run = run.and_then(|(e, v)| {
+                    if let Some(dir) = &out {
+                        let written = local::archived::write_out(&e, dir)?;
+                        eprintln!("wrote {} files of the data lake to {}", written.len(), dir.display());
+                    }
+                    Ok((local::checkout_demo::summary(&e, &v), v.all_hold()))
+                });
                 let Some(holds) = report("checkout", run) else { return ExitCode::FAILURE };
                 all_hold &= holds;
             }

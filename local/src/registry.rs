@@ -206,6 +206,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
     spec("order-sweeper", Aws, Trigger::Schedule, "order-sweeper-", Host::Schedule { run: hosts::order_sweeper }),
     spec("image-resizer", Aws, Trigger::S3, "image-resizer-", Host::S3 { run: hosts::image_resizer }),
     spec("notifier", Cloud::Aws, Trigger::DynamoDbStream, "notifier-", Host::DynamoDbStream { table: notifier::TABLE, run: hosts::notifier }),
+    spec("lake-archiver", Cloud::Aws, Trigger::DynamoDbStream, "lake-archiver-", Host::DynamoDbStream { table: lake_archiver::TABLE, run: hosts::lake_archiver }),
     // `local new` adds its entries above this line.
 ];
 

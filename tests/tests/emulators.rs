@@ -21,8 +21,12 @@ mod cosmos_stub;
 mod image_analytics_pg;
 #[path = "emulators/image_pipeline.rs"]
 mod image_pipeline;
+#[path = "emulators/lake.rs"]
+mod lake;
 #[path = "emulators/mail.rs"]
 mod mail;
+#[path = "emulators/moto_stream.rs"]
+mod moto_stream;
 #[path = "emulators/notifier_ses.rs"]
 mod notifier_ses;
 #[path = "emulators/order_stream.rs"]

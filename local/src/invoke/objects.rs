@@ -97,6 +97,10 @@ pub async fn write_out(estate: &Estate, before: &Before, dir: &Path) -> Result<V
         let bytes = read.ok().flatten().map(|(_, bytes)| bytes).unwrap_or_default();
         written.push(write_one(dir, &bucket, &meta.key, &bytes)?);
     }
+    // The lake: only lake-archiver writes there.
+    for (bucket, meta, bytes) in estate.lake.all_with_bytes() {
+        written.push(write_one(dir, &bucket, &meta.key, &bytes)?);
+    }
     for info in estate.objects.all() {
         let bytes = estate.objects.get(&info.bucket, &info.key).await.ok().flatten().unwrap_or_default();
         written.push(write_one(dir, &info.bucket, &info.key, &bytes)?);

@@ -79,6 +79,16 @@ impl Summary {
         let dead: usize = dead_lettered.values().sum();
         Summary { records, done: records.saturating_sub(dead + retried), dead_lettered, failed, retried }
     }
+
+    /// With dead letters that landed elsewhere than a topic (lake-archiver's dead-letter
+    /// objects), by reason code: each counts as dead-lettered, not done.
+    pub fn with_dead_letters(mut self, codes: impl IntoIterator<Item = String>) -> Summary {
+        for code in codes {
+            *self.dead_lettered.entry(code).or_insert(0) += 1;
+            self.done = self.done.saturating_sub(1);
+        }
+        self
+    }
 }
 
 /// The records of a Kafka batch.

@@ -139,3 +139,17 @@ pub fn notifier(
         Ok(StreamAnswer { response: out.response, dead_lettered: out.dead_lettered })
     })
 }
+
+/// lake-archiver: built on each call over the estate's lake bucket.
+pub fn lake_archiver(
+    e: &Estate,
+    event: dynamodb::Event,
+    invocation: Invocation,
+) -> Answer<'_, Result<StreamAnswer, HostError>> {
+    Box::pin(async move {
+        let function =
+            lake_archiver::LakeArchiver { lake: Arc::new(e.lake.clone()), bucket: crate::estate::LAKE_BUCKET.into() };
+        let out = function.handle(event, &invocation).await.map_err(refused)?;
+        Ok(StreamAnswer { response: out.response, dead_lettered: out.dead_lettered })
+    })
+}

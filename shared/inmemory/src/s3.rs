@@ -52,6 +52,18 @@ impl InMemoryS3 {
         buckets.iter().flat_map(current).collect()
     }
 
+    /// As `all`, with each object's bytes: what a run left behind, for reports and exports.
+    pub fn all_with_bytes(&self) -> Vec<(String, ObjectMeta, Vec<u8>)> {
+        let buckets = self.lock();
+        let mut out = Vec::new();
+        for (bucket, keys) in buckets.iter() {
+            for v in keys.values().filter_map(|v| v.last().filter(|v| !v.delete_marker)) {
+                out.push((bucket.clone(), v.meta.clone(), v.bytes.clone()));
+            }
+        }
+        out
+    }
+
     /// The version a read asks for, as S3 finds it: a delete marker is no object, and an
     /// `If-Match` on a current object with another tag is 412.
     fn find(&self, bucket: &str, key: &str, revision: Revision<'_>) -> Result<Option<Version>, PortError> {

@@ -35,6 +35,12 @@ pub fn time_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// The order's state in an item read as plain JSON (a stream image): the top-level `state`, or
+/// for an item written before this layout, its record's. None: the item is not an order's.
+pub fn state_of(item: &serde_json::Value) -> Option<&str> {
+    item["state"].as_str().or(item["body"]["record"]["state"].as_str())
+}
+
 /// The shard of an order id: FNV-1a, so it is the same in every build and language.
 pub fn shard_of(order_id: &str) -> u32 {
     domain::fnv::fnv1a(order_id) % SHARDS

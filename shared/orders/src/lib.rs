@@ -4,6 +4,7 @@
 //! function depends on the other.
 pub mod layout;
 pub mod machine;
+pub mod redact;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -13,6 +13,7 @@ pub mod s3_store;
 pub mod ses;
 pub mod sqs;
 pub mod stream_image;
+pub mod stream_runtime;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvelopeError {

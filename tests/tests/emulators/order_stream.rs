@@ -1,30 +1,13 @@
 //! The orders table's stream on moto (DynamoDB Streams, `NEW_AND_OLD_IMAGES`), read with the AWS
 //! SDK: the same writes through the DynamoDB adapter and through the in-memory twin give the same
 //! records (event names, keys, old and new images), in the same order per key.
-use aws_sdk_dynamodbstreams::types::{AttributeValue, ShardIteratorType};
+use super::moto_stream::{image, records};
 use domain::ports::Documents;
 use estate_tests::{emulator, fresh};
 use inmemory::stream::ChangeFeed;
 use orders::layout::{OPEN_ORDERS, TOP_LEVEL};
 use platform_aws::dynamodb::{DynamoDocuments, client_from_env, create_orders_table};
-use serde_json::{Map, Value, json};
-
-/// An attribute value as DynamoDB's JSON, the form the twin's images and Lambda's events use.
-fn to_json(a: &AttributeValue) -> Value {
-    match a {
-        AttributeValue::S(s) => json!({"S": s}),
-        AttributeValue::N(n) => json!({"N": n}),
-        AttributeValue::Bool(b) => json!({"BOOL": b}),
-        AttributeValue::Null(_) => json!({"NULL": true}),
-        AttributeValue::L(l) => json!({"L": l.iter().map(to_json).collect::<Vec<_>>()}),
-        AttributeValue::M(m) => json!({"M": image(m)}),
-        other => json!({"unexpected": format!("{other:?}")}),
-    }
-}
-
-fn image(m: &std::collections::HashMap<String, AttributeValue>) -> Value {
-    Value::Object(m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect::<Map<String, Value>>())
-}
+use serde_json::{Value, json};
 
 fn order(pk: &str, state: &str, at: &str) -> Value {
     json!({"id": "order", "pk": pk, "state": state, "changed_at": at, "record": {"order_id": pk, "n": 1.5, "lines": [], "note": null}})
@@ -51,35 +34,19 @@ async fn the_orders_streams_records_on_moto_are_the_twins() {
             .expect("replace");
     }
 
-    let described = client.describe_table().table_name(&table).send().await.expect("describe_table");
-    let arn = described.table.and_then(|t| t.latest_stream_arn).expect("the table has a stream");
-    let streams = aws_sdk_dynamodbstreams::Client::new(&config);
-    let shards = streams.describe_stream().stream_arn(&arn).send().await.expect("describe_stream");
-    let description = shards.stream_description.expect("a description");
-    assert_eq!(description.stream_view_type.map(|v| v.as_str().to_string()).as_deref(), Some("NEW_AND_OLD_IMAGES"));
-    let mut on_moto = Vec::new();
-    for shard in description.shards.unwrap_or_default() {
-        let iterator = streams
-            .get_shard_iterator()
-            .stream_arn(&arn)
-            .shard_id(shard.shard_id.unwrap_or_default())
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .expect("get_shard_iterator")
-            .shard_iterator
-            .expect("an iterator");
-        let records = streams.get_records().shard_iterator(iterator).send().await.expect("get_records");
-        for r in records.records.unwrap_or_default() {
-            let change = r.dynamodb.expect("the change");
-            on_moto.push(json!({
-                "event": r.event_name.map(|n| n.as_str().to_string()),
+    let (_, on_moto) = records(&config, &client, &table).await;
+    let mut on_moto: Vec<Value> = on_moto
+        .iter()
+        .map(|r| {
+            let change = r.dynamodb.as_ref().expect("the change");
+            json!({
+                "event": r.event_name.as_ref().map(|n| n.as_str().to_string()),
                 "keys": change.keys.as_ref().map(image),
                 "old": change.old_image.as_ref().map(image),
                 "new": change.new_image.as_ref().map(image),
-            }));
-        }
-    }
+            })
+        })
+        .collect();
     let mut on_twin: Vec<Value> = feed
         .all()
         .into_iter()

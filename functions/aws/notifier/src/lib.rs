@@ -22,9 +22,11 @@ use orders::machine::OrderRecord;
 use platform_aws::EnvelopeError;
 use platform_aws::invocation::Invocation;
 use platform_aws::kafka_batch::RECORD_BUDGET;
+use platform_aws::stream_image::{Images, images};
 use record::{Claim, State};
 use render::{Kind, Values};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -126,20 +128,6 @@ pub struct StreamOutcome {
     pub response: DynamoDbEventResponse,
     pub changes: Vec<Change>,
     pub dead_lettered: usize,
-}
-
-/// The attributes of an order's image read here, as the stream carries them (`{"S": "…"}`).
-#[derive(Deserialize)]
-struct OrderImage {
-    pk: Text,
-    state: Text,
-    changed_at: Option<Text>,
-}
-
-#[derive(Deserialize)]
-struct Text {
-    #[serde(rename = "S")]
-    s: String,
 }
 
 impl Notifier {
@@ -245,6 +233,8 @@ impl Notifier {
                 Ok(Fate::Sent)
             }
             Err(MailError::Refused(reason)) => {
+                // SES's words may name the address: kept and logged without it (docs/personal-data.md).
+                let reason = reason.replace(to.as_str(), "<recipient>");
                 tracing::warn!(%pk, %reason, "SES refused the e-mail for good: not retried");
                 record::finish(self.notifications.as_ref(), &pk, &etag, State::Rejected { reason }).await?;
                 Ok(Fate::Rejected)
@@ -263,13 +253,13 @@ impl Notifier {
         }
     }
 
-    /// The record kept whole as the dead letter's payload, named by its sequence number.
+    /// The record as the dead letter's payload, without payment secrets, named by its sequence number.
     async fn dead_letter(&self, record: &EventRecord, (code, reason): (&str, String)) -> Result<(), PortError> {
         let sequence_number = record.change.sequence_number.as_deref().unwrap_or_default();
         let origin = format!("dynamodb:{TABLE}@{sequence_number}");
         tracing::warn!(%origin, reason_code = code, %reason, "record dead-lettered");
         // Through a `Value`, whose maps keep their keys in order: a redelivery gives the same bytes.
-        let payload = serde_json::to_value(record).and_then(|v| serde_json::to_vec(&v)).unwrap_or_default();
+        let payload = serde_json::to_vec(&orders::redact::redacted(record)).unwrap_or_default();
         let letter = Rejected { code, reason, origin, payload: &payload, key: None };
         self.bus.publish(self.dead_letters.message(letter, record.change.approximate_creation_date_time)).await?;
         Ok(())
@@ -278,34 +268,26 @@ impl Notifier {
 
 /// The change a record carries, or the reason code and why it cannot be read.
 fn read(record: &EventRecord) -> Result<Change, (&'static str, String)> {
-    let old = image(&record.change.old_image).map_err(|e| ("unreadable_image", format!("OldImage: {e}")))?;
-    let new = image(&record.change.new_image).map_err(|e| ("unreadable_image", format!("NewImage: {e}")))?;
-    let Some(order_id) = new.as_ref().or(old.as_ref()).map(|o| o.pk.s.clone()) else {
-        let why = format!("{} without an image: is the stream's view NEW_AND_OLD_IMAGES?", record.event_name);
-        return Err(("no_image", why));
+    let Images { keys, old, new } = images(record).map_err(|u| (u.code, u.reason))?;
+    let state = |image: &Option<Value>, which: &str| match image {
+        None => Ok(None),
+        Some(i) => orders::layout::state_of(i)
+            .map(|s| Some(s.to_string()))
+            .ok_or(("not_an_order", format!("{which} has no state, top-level or in body.record"))),
     };
-    let changed_at = new.as_ref().and_then(|o| o.changed_at.as_ref()).map(|t| t.s.clone());
-    let record = order_record(&record.change.new_image).map_err(|e| ("not_an_order", format!("NewImage: {e}")))?;
-    Ok(Change { order_id, from: old.map(|o| o.state.s), to: new.map(|o| o.state.s), changed_at, fate: None, record })
-}
-
-/// The order's record in an image's `body` (None for no image, or an item without a body).
-fn order_record(item: &impl Serialize) -> Result<Option<OrderRecord>, String> {
-    let image = serde_json::to_value(item).map_err(|e| e.to_string())?;
-    if image.as_object().is_none_or(|a| a.is_empty()) || image.get("body").is_none() {
-        return Ok(None);
-    }
-    let plain = platform_aws::stream_image::plain_image(&image)?;
-    serde_json::from_value(plain["body"]["record"].clone()).map(Some).map_err(|e| format!("body.record: {e}"))
-}
-
-/// An image as an order, None for no image. Read through its JSON form (`{"state": {"S": …}}`),
-/// so this crate needs no DynamoDB types of its own.
-fn image(item: &impl Serialize) -> Result<Option<OrderImage>, serde_json::Error> {
-    match serde_json::to_value(item)? {
-        serde_json::Value::Object(attributes) if attributes.is_empty() => Ok(None),
-        attributes => serde_json::from_value(attributes).map(Some),
-    }
+    let to = state(&new, "NewImage")?;
+    let from = state(&old, "OldImage")?;
+    let Some(order_id) = keys["pk"].as_str().map(str::to_string) else {
+        return Err(("not_an_item", format!("Keys has no pk text: {keys}")));
+    };
+    let changed_at = new.as_ref().and_then(|i| i["changed_at"].as_str()).map(str::to_string);
+    let record = match new.as_ref().map(|i| &i["body"]["record"]).filter(|r| !r.is_null()) {
+        None => None,
+        Some(r) => {
+            Some(OrderRecord::deserialize(r).map_err(|e| ("not_an_order", format!("NewImage body.record: {e}")))?)
+        }
+    };
+    Ok(Change { order_id, from, to, changed_at, fate: None, record })
 }
 
 #[cfg(test)]

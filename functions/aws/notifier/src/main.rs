@@ -1,11 +1,8 @@
 //! Lambda entry point: the customers and notification tables and SES through the function's
 //! role, Kafka for dead letters, the sender; in Lambda the sender and the bootstrap servers are
 //! required. Then the runtime's loop, one stream batch at a time.
-use aws_lambda_events::event::dynamodb::Event;
-use lambda_runtime::{LambdaEvent, service_fn};
 use notifier::{Config, Notifier};
 use platform_aws::dynamodb::{DynamoDocuments, client_from_env};
-use platform_aws::invocation::Invocation;
 use platform_aws::ses::SesMailer;
 use std::sync::Arc;
 
@@ -24,16 +21,9 @@ async fn main() -> Result<(), serve::Fatal> {
         clock: Arc::new(chrono::Utc::now),
         lease: config.lease,
     });
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
+    platform_aws::stream_runtime::run(|event, invocation| {
         let function = function.clone();
-        async move {
-            function
-                .handle(event.payload, &Invocation::of(&event.context))
-                .await
-                .map(|out| out.response)
-                .map_err(lambda_runtime::Error::from)
-        }
-    }))
+        async move { function.handle(event, &invocation).await.map(|out| out.response) }
+    })
     .await
-    .map_err(|e| std::io::Error::other(format!("Lambda runtime: {e}")).into())
 }

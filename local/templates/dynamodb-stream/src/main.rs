@@ -1,8 +1,5 @@
 //! Lambda entry point: Kafka for dead letters from the environment (in Lambda the bootstrap
 //! servers are required), then the runtime's loop, one stream batch at a time.
-use aws_lambda_events::event::dynamodb::Event;
-use lambda_runtime::{LambdaEvent, service_fn};
-use platform_aws::invocation::Invocation;
 use serve::Env;
 use std::sync::Arc;
 
@@ -13,16 +10,9 @@ async fn main() -> Result<(), serve::Fatal> {
     let bootstrap = env.required_in_cloud("KAFKA_BOOTSTRAP_SERVERS", env.on_lambda(), "127.0.0.1:9092")?;
     let bus = Arc::new(kafka::KafkaPublisher::new(&bootstrap)?);
     let function = Arc::new({{crate}}::{{Type}}::new(bus));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
+    platform_aws::stream_runtime::run(|event, invocation| {
         let function = function.clone();
-        async move {
-            function
-                .handle(event.payload, &Invocation::of(&event.context))
-                .await
-                .map(|out| out.response)
-                .map_err(lambda_runtime::Error::from)
-        }
-    }))
+        async move { function.handle(event, &invocation).await.map(|out| out.response) }
+    })
     .await
-    .map_err(|e| std::io::Error::other(format!("Lambda runtime: {e}")).into())
 }
