@@ -105,7 +105,11 @@ pub async fn run(opts: &CheckoutOptions, progress: &mut dyn FnMut(String)) -> Re
     progress("  every checkout topic delivered again from the start, to every function".into());
     // Every other delivery of the registry, so a function that reads these topics runs too;
     // then the orders stream again, from its start in batches of another size.
+    // SES throttles while the e-mails go out, and the lake bucket fails for a moment while the
+    // stream comes again: the mappings retry from the failed records.
+    estate.mailer.outage.fail_next(2);
     estate.run_every_delivery(500).await?;
+    estate.lake.outage.fail_next(2);
     crate::notified::stream_again(&mut estate, 7).await?;
     let mut verdict = check(&estate, &shop.deleted).await?;
     crate::notified::check(&estate, &mut verdict).await?;

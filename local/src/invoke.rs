@@ -11,6 +11,7 @@ use crate::oneshot::post;
 use crate::registry::{Host, HostError, Trigger};
 use aws_lambda_events::event::s3::S3Event;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use base64::Engine;
 use domain::ports::{NewObject, VersionedObjects};
 pub use objects::ObjectFile;
 use platform_azure::{InvocationRequest, InvocationResponse};
@@ -295,6 +296,7 @@ pub fn effects(estate: &Estate) -> Value {
         ("fraud_state", estate.fraud_docs.all()),
         ("orders", estate.orders.all()),
         ("payments", estate.payments.all()),
+        ("notifications", estate.notifications.all()),
     ];
     for (name, docs) in stores {
         if !docs.is_empty() {
@@ -321,6 +323,30 @@ pub fn effects(estate: &Estate) -> Value {
         .collect();
     if !uploads.is_empty() {
         effects["uploads"] = Value::Array(uploads);
+    }
+    // notifier's e-mails, as SES took them: to whom, which message, subject and language.
+    let emails: Vec<Value> = estate
+        .mailer
+        .sent()
+        .into_iter()
+        .map(|m| {
+            let mime = String::from_utf8_lossy(&m.mime).into_owned();
+            let header =
+                |name: &str| mime.lines().find_map(|l| l.strip_prefix(name)).map(str::trim).map(str::to_string);
+            // The subject as the reader sees it: its RFC 2047 encoded word decoded.
+            let subject = header("Subject:").map(|s| {
+                let word = s.strip_prefix("=?utf-8?B?").and_then(|w| w.strip_suffix("?="));
+                let decoded = word
+                    .and_then(|w| base64::engine::general_purpose::STANDARD.decode(w).ok())
+                    .and_then(|b| String::from_utf8(b).ok());
+                decoded.unwrap_or(s)
+            });
+            json!({"message_id": m.message_id, "from": m.from, "to": m.to, "subject": subject,
+               "content_language": header("Content-Language:")})
+        })
+        .collect();
+    if !emails.is_empty() {
+        effects["emails"] = Value::Array(emails);
     }
     let lake = lake::effects(estate);
     if !lake.is_empty() {

@@ -57,8 +57,9 @@ enum Command {
         /// Exit 3 when any record was dead-lettered (for scripts and CI); the output is the same.
         #[arg(long)]
         fail_on_dead_letter: bool,
-        /// Start from the stores in FILE (orders, payments, projections, fraud_state, carts,
-        /// objects, uploads), as `--save-state` wrote them, instead of empty ones.
+        /// Start from the stores in FILE (orders, payments, projections, fraud_state, customers,
+        /// notifications, carts, objects, uploads), as `--save-state` wrote them, instead of
+        /// empty ones. Default: the fixture's own, `state/<fixture file>` beside it, if there is one.
         #[arg(long, value_name = "FILE")]
         state: Option<PathBuf>,
         /// Write the stores as the invocation left them to FILE, for the next `--state`.
@@ -196,6 +197,11 @@ async fn main() -> ExitCode {
             };
             // An S3 fixture's objects live beside it, in objects/<bucket>/<key>.
             let beside = fixture.parent().map(|dir| dir.join("objects"));
+            // A fixture that needs stores to start from keeps them beside it, in state/.
+            let state = state.or_else(|| local::registry::state_beside(&fixture));
+            if let Some(file) = &state {
+                eprintln!("starting from the stores in {}", file.display());
+            }
             let options = local::invoke::InvokeOptions { beside, objects, out, state, save_state };
             match local::invoke::invoke_with(&function, &bytes, &options).await {
                 Ok((out, written)) => {

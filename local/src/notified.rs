@@ -67,7 +67,9 @@ pub async fn check(estate: &Estate, v: &mut Verdict) -> Result<(), RunError> {
             "one e-mail per order and outcome ({emailed} sent, {not_emailed} not: opted out or no address; \
              {extra} others; wrong: {wrong:?})"
         ),
-        wrong.is_empty() && extra == 0 && emailed > 0,
+        // The storefront leaves every 7th customer opted out and every 11th without an address, so
+        // among fifty (order, outcome) pairs some must have gone without an e-mail.
+        wrong.is_empty() && extra == 0 && emailed > 0 && (not_emailed > 0 || called.len() < 50),
     );
     Ok(())
 }

@@ -249,6 +249,13 @@ pub fn fixtures_of(events: &Path, function: &str) -> Vec<String> {
     out
 }
 
+/// The stores a fixture starts from, when it keeps them beside itself: `state/<its file name>`
+/// in its folder (a `--state` file; notifier's fixtures need their customers).
+pub fn state_beside(fixture: &Path) -> Option<PathBuf> {
+    let state = fixture.parent()?.join("state").join(fixture.file_name()?);
+    state.is_file().then_some(state)
+}
+
 /// `events/` under the repository root, found from the working directory upwards.
 pub fn events_dir() -> Option<PathBuf> {
     let cwd = std::env::current_dir().ok()?;

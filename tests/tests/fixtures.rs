@@ -76,8 +76,13 @@ fn every_fixture_is_used() {
 async fn function_fixtures_match_golden_invocations() {
     for path in all_fixtures() {
         let Some(function) = function_for(&path) else { continue };
-        let objects = estate_tests::repo_root().join("events/aws/s3/objects");
-        let out = local::invoke::invoke_with_objects(function, &fixture(&path), Some(&objects))
+        let root = estate_tests::repo_root();
+        let options = local::invoke::InvokeOptions {
+            beside: Some(root.join("events/aws/s3/objects")),
+            state: local::registry::state_beside(&root.join("events").join(&path)),
+            ..Default::default()
+        };
+        let (out, _) = local::invoke::invoke_with(function, &fixture(&path), &options)
             .await
             .unwrap_or_else(|e| panic!("{path}: {e}"));
         assert_golden(&format!("invoke/{path}"), &out);

@@ -4,7 +4,7 @@
 //!
 //! ```json
 //! {"orders": [{"partition_key": "A1", "document": {…}}], "payments": […], "projections": […],
-//!  "fraud_state": […], "carts": [{"customer": "C-1", "sku": "TSH-001", "quantity": 1}],
+//!  "fraud_state": […], "customers": […], "notifications": […], "carts": [{"customer": "C-1", "sku": "TSH-001", "quantity": 1}],
 //!  "objects": [{"bucket": "…", "key": "…", "content_type": "…", "base64": "…"}],
 //!  "uploads": [ the same, the S3 bucket of image-resizer ]}
 //! ```
@@ -31,6 +31,11 @@ pub struct State {
     pub projections: Vec<KeyedDocument>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fraud_state: Vec<KeyedDocument>,
+    /// notifier's customers and notification records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub customers: Vec<KeyedDocument>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<KeyedDocument>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub carts: Vec<CartLine>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -76,6 +81,8 @@ pub async fn load(estate: &Estate, file: &Path) -> Result<(), InvokeError> {
         (&state.payments, &estate.payments),
         (&state.projections, &estate.docs),
         (&state.fraud_state, &estate.fraud_docs),
+        (&state.customers, &estate.customers),
+        (&state.notifications, &estate.notifications),
     ];
     for (documents, store) in stores {
         for d in documents {
@@ -131,6 +138,8 @@ pub async fn save(estate: &Estate, file: &Path) -> Result<(), InvokeError> {
         payments: keyed(&estate.payments),
         projections: keyed(&estate.docs),
         fraud_state: keyed(&estate.fraud_docs),
+        customers: keyed(&estate.customers),
+        notifications: keyed(&estate.notifications),
         carts: estate
             .carts
             .all()

@@ -379,6 +379,17 @@ pub enum MailError {
     Refused(String),
 }
 
+impl MailError {
+    /// The same error with its text changed (e.g. an address taken out before it is logged).
+    pub fn map_text(self, f: impl FnOnce(String) -> String) -> MailError {
+        match self {
+            MailError::Unavailable(t) => MailError::Unavailable(f(t)),
+            MailError::Unknown(t) => MailError::Unknown(f(t)),
+            MailError::Refused(t) => MailError::Refused(f(t)),
+        }
+    }
+}
+
 /// An e-mail sending service (Amazon SES v2). It has no idempotency key: each accepted call is
 /// one e-mail, so the caller keeps its own record of what it sent.
 #[async_trait]

@@ -39,7 +39,7 @@ pub fn images(record: &EventRecord) -> Result<Images, Unreadable> {
         return Err(Unreadable::new("no_image", why));
     }
     for (which, image) in [("NewImage", &new), ("OldImage", &old)] {
-        let size = image.to_string().len();
+        let size = item_size(image);
         if size > MAX_ITEM_BYTES {
             let why = format!("{which} is {size} bytes, over DynamoDB's item limit of {MAX_ITEM_BYTES}");
             return Err(Unreadable::new("oversize", why));
@@ -69,6 +69,29 @@ pub fn plain_value(attribute: &Value) -> Result<Value, String> {
         ("M", Value::Object(_)) => plain_image(v)?,
         (other, _) => return Err(format!("attribute kind {other} is not one the estate writes")),
     })
+}
+
+/// An item's size as DynamoDB counts it against its limit (from its stream JSON): each attribute's
+/// name and value in UTF-8 bytes; a number one byte per two significant digits plus one; a
+/// binary its decoded bytes; true, false and null one byte; a list or map three bytes plus one
+/// per element and its elements (a map's names included).
+pub fn item_size(image: &Value) -> usize {
+    image.as_object().map_or(0, |attributes| attributes.iter().map(|(name, v)| name.len() + value_size(v)).sum())
+}
+
+fn value_size(attribute: &Value) -> usize {
+    let Some((kind, v)) = attribute.as_object().and_then(|o| o.iter().next()) else { return 0 };
+    match (kind.as_str(), v) {
+        ("S", Value::String(s)) => s.len(),
+        ("N", Value::String(n)) => {
+            let digits: String = n.chars().filter(char::is_ascii_digit).collect();
+            digits.trim_matches('0').len().div_ceil(2) + 1
+        }
+        ("B", Value::String(b)) => b.trim_end_matches('=').len() * 3 / 4,
+        ("L", Value::Array(items)) => 3 + items.iter().map(|i| 1 + value_size(i)).sum::<usize>(),
+        ("M", Value::Object(m)) => 3 + m.iter().map(|(k, i)| 1 + k.len() + value_size(i)).sum::<usize>(),
+        _ => 1,
+    }
 }
 
 fn json(item: &impl serde::Serialize, which: &str) -> Result<Value, Unreadable> {
@@ -101,5 +124,19 @@ mod tests {
         );
         assert!(plain_image(&json!({"b": {"B": "AAEq"}})).is_err_and(|e| e.contains("B is not one")));
         assert!(plain_image(&json!({"n": {"N": "ten"}})).is_err());
+    }
+
+    #[test]
+    fn an_items_size_is_counted_as_dynamodb_counts_it() {
+        let item = json!({"pk": {"S": "A1"}, "v": {"N": "12300"}, "ok": {"BOOL": true}, "b": {"B": "AAEq"},
+            "l": {"L": [{"S": "xy"}]}, "m": {"M": {"k": {"S": "z"}}}});
+        // pk 2+2, v 1+(3 digits → 2)+1, ok 2+1, b 1+3, l 1+3+1+2, m 1+3+1+1+1
+        assert_eq!(item_size(&item), 4 + 4 + 3 + 4 + 7 + 7);
+        let big = json!({"note": {"S": "x".repeat(MAX_ITEM_BYTES)}});
+        assert!(item_size(&big) > MAX_ITEM_BYTES);
+        // Many small numbers: far larger as JSON than as an item, and within the limit.
+        let many: serde_json::Map<String, Value> = (0..40_000).map(|i| (format!("{i}"), json!({"N": "1"}))).collect();
+        let many = Value::Object(many);
+        assert!(many.to_string().len() > MAX_ITEM_BYTES && item_size(&many) < MAX_ITEM_BYTES);
     }
 }

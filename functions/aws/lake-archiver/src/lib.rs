@@ -17,7 +17,7 @@
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use domain::ports::{NewObject, PortError, VersionedObjects};
+use domain::ports::{NewObject, PortError, Revision, VersionedObjects};
 use platform_aws::EnvelopeError;
 use platform_aws::invocation::Invocation;
 use platform_aws::kafka_batch::RECORD_BUDGET;
@@ -114,8 +114,12 @@ impl LakeArchiver {
         let Some(first) = event.records.first() else { return Ok(out) };
         let stream = stream_name(first)?;
         let mut hours: BTreeMap<DateTime<Utc>, Hour> = BTreeMap::new();
+        // A record without a change time (read as the epoch) is dead-lettered in the batch's first hour.
+        let timed = |r: &&EventRecord| r.change.approximate_creation_date_time.timestamp() != 0;
+        let first_time = event.records.iter().filter(timed).map(|r| r.change.approximate_creation_date_time).min();
         for record in &event.records {
-            let hour = hours.entry(hour_of(record.change.approximate_creation_date_time)).or_default();
+            let time = Some(record.change.approximate_creation_date_time).filter(|t| t.timestamp() != 0);
+            let hour = hours.entry(hour_of(time.or(first_time).unwrap_or_default())).or_default();
             match row::read(record) {
                 Ok(row) => hour.rows.push(row),
                 Err(Unreadable { code, reason }) => {
@@ -168,10 +172,11 @@ impl LakeArchiver {
         let folder = format!("{PREFIX}/{}", start.format("dt=%Y-%m-%d/hour=%H"));
         let seqs = || hour.rows.iter().map(|r| &r.seq);
         if let (Some(first), Some(last)) = (seqs().min(), seqs().max()) {
-            let key = format!("{folder}/{stream}-{first}-{last}.parquet");
+            let name = format!("{folder}/{stream}-{first}-{last}");
             let bytes = parquet_file::write(&hour.rows)
                 .map_err(|e| PortError::Rejected(format!("the rows do not make a Parquet file: {e}")))?;
-            self.create(&key, bytes, "application/vnd.apache.parquet", out).await?;
+            let object = Named { name: &name, ext: "parquet", first_event: &hour.rows[0].event_id };
+            self.create(object, bytes, "application/vnd.apache.parquet", out).await?;
             out.rows += hour.rows.len();
         }
         if !hour.dead.is_empty() {
@@ -180,37 +185,62 @@ impl LakeArchiver {
                 (Some(first), Some(last)) => format!("{stream}-{first}-{last}"),
                 _ => format!("{stream}-{}", hour.dead[0].event_id),
             };
-            let key = format!("{folder}/{name}.dead-letters.json");
+            let name = format!("{folder}/{name}");
             let letter = serde_json::json!({
                 "schema": "orders_raw_dead_letters/1", "function": NAME, "stream": stream, "records": hour.dead,
             });
             let bytes = serde_json::to_vec_pretty(&letter).unwrap_or_default();
-            self.create(&key, bytes, "application/json", out).await?;
+            let object = Named { name: &name, ext: "dead-letters.json", first_event: &hour.dead[0].event_id };
+            self.create(object, bytes, "application/json", out).await?;
             out.dead_lettered += hour.dead.len();
         }
         Ok(())
     }
 
-    /// Creates the object; one already there under that name holds the same records (a name says
-    /// which), so that is done too.
+    /// Creates the object. One already there under its name holds the same records (a name says
+    /// which: a redelivery), and then nothing is written. If its bytes differ all the same (a
+    /// newer writer's encoding, or sequence numbers that repeat across shards), these are kept
+    /// too, under the name with the first record's event id: nothing is dropped; readers dedupe.
     async fn create(
         &self,
-        key: &str,
+        object: Named<'_>,
         bytes: Vec<u8>,
         content_type: &str,
         out: &mut StreamOutcome,
     ) -> Result<(), PortError> {
-        let object = NewObject { key, bytes, content_type, cache_control: None };
-        match self.lake.put_new(&self.bucket, object).await {
-            Ok(_) => out.written.push(key.to_string()),
+        let key = format!("{}.{}", object.name, object.ext);
+        let new = |key, bytes| NewObject { key, bytes, content_type, cache_control: None };
+        match self.lake.put_new(&self.bucket, new(&key, bytes.clone())).await {
+            Ok(_) => out.written.push(key),
             Err(PortError::AlreadyExists) => {
-                tracing::info!(%key, "already archived (a redelivery): nothing written");
-                out.already.push(key.to_string());
+                let there = self.lake.get(&self.bucket, &key, Revision::Current).await?;
+                if there.is_some_and(|(_, b)| b == bytes) {
+                    tracing::info!(%key, "already archived (a redelivery): nothing written");
+                    out.already.push(key);
+                    return Ok(());
+                }
+                let tag: String = object.first_event.chars().filter(char::is_ascii_alphanumeric).collect();
+                let other = format!("{}-{tag}.{}", object.name, object.ext);
+                tracing::warn!(%key, %other, "another object under this name: written beside it");
+                match self.lake.put_new(&self.bucket, new(&other, bytes)).await {
+                    Ok(_) => out.written.push(other),
+                    Err(PortError::AlreadyExists) => out.already.push(other),
+                    Err(e) => return Err(e),
+                }
             }
             Err(e) => return Err(e),
         }
         Ok(())
     }
+}
+
+/// An object's name without its extension, the extension, and the event id that tells it from
+/// another of the same name.
+#[derive(Clone, Copy)]
+struct Named<'a> {
+    name: &'a str,
+    ext: &'a str,
+    first_event: &'a str,
 }
 
 /// The hour a change time falls in.

@@ -54,6 +54,9 @@ pub fn read(record: &EventRecord) -> Result<Row, Unreadable> {
             format!("SequenceNumber {sequence_number:?} is not a number of at most {SEQ_DIGITS} digits"),
         )
     })?;
+    if record.change.approximate_creation_date_time.timestamp() == 0 {
+        return Err(Unreadable::new("no_change_time", "no ApproximateCreationDateTime: no hour to file it under"));
+    }
     let Images { keys, new, .. } = images(record)?;
     let Some(order_id) = keys["pk"].as_str().map(str::to_string) else {
         return Err(Unreadable::new("not_an_item", format!("Keys has no pk text: {keys}")));

@@ -1,5 +1,6 @@
 use super::*;
 use inmemory::InMemoryS3;
+use serde_json::json;
 
 /// The recorded batch (hand-checked, events/README.md): in hour 08, A200100 confirmed →
 /// payment_requested, A200161 written in the layout before `state` was top-level, A200160
@@ -129,19 +130,41 @@ async fn a_failed_write_reports_the_lowest_sequence_number_it_held_and_the_retry
 }
 
 #[tokio::test]
-async fn an_oversize_image_is_dead_lettered_and_the_rest_of_the_batch_archived() {
+async fn an_oversize_image_or_one_without_a_change_time_is_dead_lettered_and_the_rest_archived() {
     let lake = InMemoryS3::versioned();
     let mut event = fixture();
     event.records.truncate(3);
+    let mut untimed = serde_json::to_value(&event.records[1]).expect("JSON");
+    untimed["dynamodb"].as_object_mut().expect("a change").remove("ApproximateCreationDateTime");
+    event.records[1] = serde_json::from_value(untimed).expect("a record");
     let mut big = serde_json::to_value(&event.records[2]).expect("JSON");
     big["dynamodb"]["NewImage"]["body"]["M"]["note"] =
         serde_json::json!({"S": "x".repeat(platform_aws::stream_image::MAX_ITEM_BYTES)});
     event.records[2] = serde_json::from_value(big).expect("a record");
     let out = run(&lake, event).await;
-    assert_eq!((out.rows, out.dead_lettered, failures(&out)), (2, 1, Vec::<&str>::new()));
+    assert_eq!((out.rows, out.dead_lettered, failures(&out)), (1, 2, Vec::<&str>::new()));
     let key = out.written.iter().find(|k| k.ends_with(".dead-letters.json")).expect("a dead-letter object");
+    assert!(key.starts_with("raw/orders/dt=2026-11-21/hour=08/"), "the batch's hour, not 1970: {key}");
     let dead: serde_json::Value = serde_json::from_slice(&object(&lake, key).await).expect("JSON");
-    assert_eq!(dead["records"][0]["reason_code"], "oversize");
+    assert_eq!(
+        (&dead["records"][0]["reason_code"], &dead["records"][1]["reason_code"]),
+        (&json!("no_change_time"), &json!("oversize"))
+    );
+}
+
+#[tokio::test]
+async fn other_bytes_under_a_taken_name_are_kept_beside_it_not_dropped() {
+    let lake = InMemoryS3::versioned();
+    let first = run(&lake, fixture()).await;
+    // The same name with other records in it: sequence numbers that repeat across shards.
+    let mut other = fixture();
+    other.records[0].event_id = "ffff0000ffff0000ffff0000ffff0000".into();
+    let again = run(&lake, other).await;
+    let beside = format!("{H08}-ffff0000ffff0000ffff0000ffff0000.parquet");
+    assert_eq!(again.written, std::slice::from_ref(&beside));
+    assert_eq!(again.already.len(), first.written.len() - 1);
+    let rows = parquet_file::read(object(&lake, &beside).await).expect("a Parquet file");
+    assert_eq!(rows[0].event_id, "ffff0000ffff0000ffff0000ffff0000");
 }
 
 #[tokio::test]

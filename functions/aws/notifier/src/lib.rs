@@ -101,7 +101,7 @@ pub enum Fate {
     /// No e-mail for this change.
     NotNotified,
     Sent,
-    /// Sent before (a redelivery), or refused or skipped before.
+    /// Sent before (a redelivery), or refused for good before.
     AlreadyDone,
     /// No customer, no address, or opted out.
     Skipped,
@@ -225,16 +225,20 @@ impl Notifier {
         };
         let email = render::render(kind, customer.locale.as_deref(), &values);
         let mime = render::mime(&self.sender, &to, &email);
-        match self.mailer.send_raw(RawEmail { from: &self.sender, to: &to, mime: &mime }).await {
+        let sent = self.mailer.send_raw(RawEmail { from: &self.sender, to: &to, mime: &mime }).await;
+        // SES's words may name the address: kept and logged without it (docs/personal-data.md).
+        match sent.map_err(|e| e.map_text(|text| text.replace(to.as_str(), "<recipient>"))) {
             Ok(message_id) => {
                 let sent = State::Sent { message_id: message_id.clone(), sent_at: now };
-                record::finish(self.notifications.as_ref(), &pk, &etag, sent).await?;
+                // It went: failing the record now would only send it again once the lease ran out,
+                // so a record the table will not finish is logged, not retried.
+                if let Err(e) = record::finish_retrying(self.notifications.as_ref(), &pk, &etag, sent).await {
+                    tracing::error!(%pk, %message_id, error = %e, "e-mail sent but its record not finished: a redelivery after the lease may send it again");
+                }
                 tracing::info!(%pk, %message_id, locale = email.locale, "e-mail sent");
                 Ok(Fate::Sent)
             }
             Err(MailError::Refused(reason)) => {
-                // SES's words may name the address: kept and logged without it (docs/personal-data.md).
-                let reason = reason.replace(to.as_str(), "<recipient>");
                 tracing::warn!(%pk, %reason, "SES refused the e-mail for good: not retried");
                 record::finish(self.notifications.as_ref(), &pk, &etag, State::Rejected { reason }).await?;
                 Ok(Fate::Rejected)

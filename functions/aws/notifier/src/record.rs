@@ -7,8 +7,9 @@
 //!   died, keeps it until the lease runs out. The next attempt after that takes the record over
 //!   under its version and sends again: the one case that may send twice, logged as a possible
 //!   duplicate.
-//! - `sent` (with SES's message id), `rejected` (SES refused the address for good), `skipped` (no
-//!   address, or opted out): done; a redelivery sends nothing.
+//! - `sent` (with SES's message id), `rejected` (SES refused the address for good): done; a
+//!   redelivery sends nothing. A change with no customer, no address or an opt-out writes no
+//!   record: nothing was sent, and a redelivery after the customer signs up may send.
 use crate::render::Kind;
 use chrono::{DateTime, Duration, Utc};
 use domain::ports::{Documents, Etag, PortError, document, read_document};
@@ -32,9 +33,6 @@ pub enum State {
     },
     Rejected {
         reason: String,
-    },
-    Skipped {
-        why: String,
     },
 }
 
@@ -92,10 +90,22 @@ pub async fn claim(store: &dyn Documents, pk: &str, now: DateTime<Utc>, lease: D
     }
 }
 
-/// Ends the attempt holding `etag` with `state`: done (`sent`, `rejected`, `skipped`), or
+/// Ends the attempt holding `etag` with `state`: done (`sent`, `rejected`), or
 /// `sending` released at `now` when it knows it sent nothing.
 pub async fn finish(store: &dyn Documents, pk: &str, etag: &Etag, state: State) -> Result<(), PortError> {
     store.replace(pk, RECORD_ID, body(pk, state)?, etag).await.map(|_| ())
+}
+
+/// As `finish`, trying again (twice) while the table is unavailable: for a state that must not
+/// be lost, such as `sent` after the e-mail went.
+pub async fn finish_retrying(store: &dyn Documents, pk: &str, etag: &Etag, state: State) -> Result<(), PortError> {
+    let mut tries = 0;
+    loop {
+        match finish(store, pk, etag, state.clone()).await {
+            Err(PortError::Unavailable(_)) if tries < 2 => tries += 1,
+            done => return done,
+        }
+    }
 }
 
 /// The `sending` state of an attempt that sent nothing: the next one may send at once.

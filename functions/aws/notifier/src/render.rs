@@ -123,8 +123,31 @@ pub fn decline_in_words(locale: &str, code: Option<&str>) -> &'static str {
     }
 }
 
+/// The template with each `{name}` replaced by its value, in one pass: a value is never read
+/// again, so a customer named `{lines}` is greeted by that name. An unknown `{…}` stays as it is.
 fn fill(template: &str, values: &[(&str, String)]) -> String {
-    values.iter().fold(template.to_string(), |t, (k, v)| t.replace(&format!("{{{k}}}"), v))
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            values.iter().find(|(k, _)| *k == name).map(|(_, v)| (v, close))
+        });
+        match value {
+            Some((v, close)) => {
+                out.push_str(v);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 pub fn render(kind: Kind, customer_locale: Option<&str>, v: &Values<'_>) -> Email {

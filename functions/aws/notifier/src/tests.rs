@@ -206,3 +206,22 @@ async fn an_unreadable_customer_is_dead_lettered_and_the_shard_goes_on() {
     assert_eq!(codes, ["store_rejected"]);
     assert_eq!(w.mailer.sent().len(), 1, "Ben's e-mail still went");
 }
+
+#[tokio::test]
+async fn a_sent_email_whose_record_cannot_be_finished_at_once_is_not_sent_again() {
+    let w = World::new(&[ANA, BEN]).await;
+    // Ana's record: created, then finished after SES took the e-mail; that write fails once.
+    w.notifications.outage.fail_after(1, 1);
+    let out = w.run().await;
+    assert!(out.response.batch_item_failures.is_empty());
+    let record = record::read(&w.notifications, &record::key("A200100", Kind::Paid)).await.expect("read");
+    assert!(matches!(record, Some(State::Sent { .. })), "{record:?}");
+    // The table down through every try: the e-mail went, so the record is not failed (a retry
+    // would only send it again once the lease ran out); the error is logged.
+    let w = World::new(&[ANA, BEN]).await;
+    w.notifications.outage.fail_after(1, 3);
+    let out = w.run().await;
+    assert!(out.response.batch_item_failures.is_empty());
+    assert_eq!(fates(&out)[3], ("A200100", Some(Fate::Sent)));
+    assert_eq!(w.mailer.sent().len(), 2);
+}

@@ -94,3 +94,12 @@ fn the_mime_message_has_both_parts_whole_and_no_value_in_its_headers() {
     }
     assert!(raw.lines().all(|l| l.len() <= 998), "RFC 5322 line length");
 }
+
+#[test]
+fn a_value_that_looks_like_a_placeholder_is_not_filled_in_again() {
+    let lines = lines();
+    let email = render(Kind::Paid, Some("en"), &values("{lines} {total} {nope}", &lines));
+    assert!(email.text.contains("{lines} {total} {nope}"), "{}", email.text);
+    assert_eq!(email.text.matches("MUG-220-WHT").count(), 1, "{}", email.text);
+    assert_eq!(fill("{a}{b} {c} {", &[("a", "{b}".into()), ("b", "2".into())]), "{b}2 {c} {");
+}
