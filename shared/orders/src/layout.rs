@@ -41,6 +41,14 @@ pub fn state_of(item: &serde_json::Value) -> Option<&str> {
     item["state"].as_str().or(item["body"]["record"]["state"].as_str())
 }
 
+/// The state in a stream image read as plain JSON (None for no image), or why the image is not
+/// an order's; `which` names the image in that reason.
+pub fn state_in(image: Option<&serde_json::Value>, which: &str) -> Result<Option<String>, String> {
+    let state =
+        |i| state_of(i).map(str::to_string).ok_or_else(|| format!("{which} has no state, top-level or in body.record"));
+    image.map(state).transpose()
+}
+
 /// The shard of an order id: FNV-1a, so it is the same in every build and language.
 pub fn shard_of(order_id: &str) -> u32 {
     domain::fnv::fnv1a(order_id) % SHARDS

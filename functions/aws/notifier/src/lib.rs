@@ -18,6 +18,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use chrono::{DateTime, Duration, Utc};
 use domain::dead_letter::{DeadLetterPolicy, Rejected};
 use domain::ports::{Documents, MailError, Mailer, PortError, Publisher, RawEmail, read_document};
+use orders::layout::state_in;
 use orders::machine::OrderRecord;
 use platform_aws::EnvelopeError;
 use platform_aws::invocation::Invocation;
@@ -26,7 +27,6 @@ use platform_aws::stream_image::{Images, images};
 use record::{Claim, State};
 use render::{Kind, Values};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -273,14 +273,8 @@ impl Notifier {
 /// The change a record carries, or the reason code and why it cannot be read.
 fn read(record: &EventRecord) -> Result<Change, (&'static str, String)> {
     let Images { keys, old, new } = images(record).map_err(|u| (u.code, u.reason))?;
-    let state = |image: &Option<Value>, which: &str| match image {
-        None => Ok(None),
-        Some(i) => orders::layout::state_of(i)
-            .map(|s| Some(s.to_string()))
-            .ok_or(("not_an_order", format!("{which} has no state, top-level or in body.record"))),
-    };
-    let to = state(&new, "NewImage")?;
-    let from = state(&old, "OldImage")?;
+    let to = state_in(new.as_ref(), "NewImage").map_err(|e| ("not_an_order", e))?;
+    let from = state_in(old.as_ref(), "OldImage").map_err(|e| ("not_an_order", e))?;
     let Some(order_id) = keys["pk"].as_str().map(str::to_string) else {
         return Err(("not_an_item", format!("Keys has no pk text: {keys}")));
     };

@@ -3,8 +3,9 @@
 //! the state it went from and the state it went to; an INSERT has none before, a REMOVE none
 //! after. What it does with a change goes where it says `Your logic here`.
 //!
-//! A record whose images are not an order's (an item without a top-level `state`) is
-//! dead-lettered on `checkout.dlq` and the batch goes on. If that publish or the logic fails, the
+//! A record whose images are not an order's (no new image on an INSERT or MODIFY, an image
+//! without a state, an oversize one) is dead-lettered on `checkout.dlq`, without payment
+//! secrets, and the batch goes on. If that publish or the logic fails, the
 //! batch stops there and reports the record's sequence number as its only batch item failure
 //! (`ReportBatchItemFailures`): Lambda retries the shard from that record, in order.
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
@@ -12,10 +13,12 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use domain::dead_letter::{DeadLetterPolicy, Rejected};
 use domain::events::topics;
 use domain::ports::{PortError, Publisher};
+use orders::layout::state_in;
 use platform_aws::EnvelopeError;
 use platform_aws::invocation::Invocation;
 use platform_aws::kafka_batch::RECORD_BUDGET;
-use serde::{Deserialize, Serialize};
+use platform_aws::stream_image::{Images, images};
+use serde::Serialize;
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -44,20 +47,6 @@ pub struct StreamOutcome {
     pub response: DynamoDbEventResponse,
     pub changes: Vec<Change>,
     pub dead_lettered: usize,
-}
-
-/// The attributes of an order's image read here, as the stream carries them (`{"S": "…"}`).
-#[derive(Deserialize)]
-struct OrderImage {
-    pk: Text,
-    state: Text,
-    changed_at: Option<Text>,
-}
-
-#[derive(Deserialize)]
-struct Text {
-    #[serde(rename = "S")]
-    s: String,
 }
 
 impl {{Type}} {
@@ -109,38 +98,32 @@ impl {{Type}} {
         Ok(())
     }
 
-    /// The record kept whole as the dead letter's payload, named by its sequence number.
+    /// The record as the dead letter's payload, without payment secrets, named by its sequence number.
     async fn dead_letter(&self, record: &EventRecord, (code, reason): (&str, String)) -> Result<(), PortError> {
         let sequence_number = record.change.sequence_number.as_deref().unwrap_or_default();
         let origin = format!("dynamodb:{TABLE}@{sequence_number}");
         tracing::warn!(%origin, reason_code = code, %reason, "record dead-lettered");
         // Through a `Value`, whose maps keep their keys in order: a redelivery gives the same bytes.
-        let payload = serde_json::to_value(record).and_then(|v| serde_json::to_vec(&v)).unwrap_or_default();
+        let payload = serde_json::to_vec(&orders::redact::redacted(record)).unwrap_or_default();
         let letter = Rejected { code, reason, origin, payload: &payload, key: None };
         self.bus.publish(self.dead_letters.message(letter, record.change.approximate_creation_date_time)).await?;
         Ok(())
     }
 }
 
-/// The change a record carries, or the reason code and why it cannot be read.
+/// The change a record carries, or the reason code and why it cannot be read: no new image on an
+/// INSERT or MODIFY, an image over DynamoDB's item limit or with attribute kinds the orders layout
+/// never writes (`platform_aws::stream_image::images`), or one without a state (an item written
+/// before `state` was top-level is read from its record).
 fn read(record: &EventRecord) -> Result<Change, (&'static str, String)> {
-    let old = image(&record.change.old_image).map_err(|e| ("unreadable_image", format!("OldImage: {e}")))?;
-    let new = image(&record.change.new_image).map_err(|e| ("unreadable_image", format!("NewImage: {e}")))?;
-    let Some(order_id) = new.as_ref().or(old.as_ref()).map(|o| o.pk.s.clone()) else {
-        let why = format!("{} without an image: is the stream's view NEW_AND_OLD_IMAGES?", record.event_name);
-        return Err(("no_image", why));
+    let Images { keys, old, new } = images(record).map_err(|u| (u.code, u.reason))?;
+    let to = state_in(new.as_ref(), "NewImage").map_err(|e| ("not_an_order", e))?;
+    let from = state_in(old.as_ref(), "OldImage").map_err(|e| ("not_an_order", e))?;
+    let Some(order_id) = keys["pk"].as_str().map(str::to_string) else {
+        return Err(("not_an_item", format!("Keys has no pk text: {keys}")));
     };
-    let changed_at = new.as_ref().and_then(|o| o.changed_at.as_ref()).map(|t| t.s.clone());
-    Ok(Change { order_id, from: old.map(|o| o.state.s), to: new.map(|o| o.state.s), changed_at })
-}
-
-/// An image as an order, None for no image. Read through its JSON form (`{"state": {"S": …}}`),
-/// so this crate needs no DynamoDB types of its own.
-fn image(item: &impl Serialize) -> Result<Option<OrderImage>, serde_json::Error> {
-    match serde_json::to_value(item)? {
-        serde_json::Value::Object(attributes) if attributes.is_empty() => Ok(None),
-        attributes => serde_json::from_value(attributes).map(Some),
-    }
+    let changed_at = new.as_ref().and_then(|i| i["changed_at"].as_str()).map(str::to_string);
+    Ok(Change { order_id, from, to, changed_at })
 }
 
 #[cfg(test)]
@@ -148,8 +131,8 @@ mod tests {
     use super::*;
     use inmemory::Bus;
 
-    /// The recorded batch: A200100 confirmed → payment_requested, an item of A200161 written
-    /// without `state`, and A200160 inserted.
+    /// The recorded batch: A200100 confirmed → payment_requested, an INSERT of A200161 without a
+    /// new image, and A200160 inserted.
     const FIXTURE: &str =
         include_str!(concat!("../../../../events/aws/dynamodb-stream/", env!("CARGO_PKG_NAME"), "-order-changes.json"));
 
@@ -172,7 +155,7 @@ mod tests {
         assert_eq!((out.dead_lettered, out.response.batch_item_failures.len()), (1, 0));
         let letters = bus.records(topics::CHECKOUT_DLQ);
         let letter: serde_json::Value = serde_json::from_slice(&letters[0].payload).expect("a dead letter");
-        assert_eq!((letter["data"]["reason_code"].as_str(), letters.len()), (Some("unreadable_image"), 1));
+        assert_eq!((letter["data"]["reason_code"].as_str(), letters.len()), (Some("no_image"), 1));
     }
 
     #[tokio::test]
