@@ -13,6 +13,7 @@ pub mod notified;
 pub mod oneshot;
 pub mod pubsub_push;
 pub mod registry;
+pub mod runtime;
 pub mod scaffold;
 pub mod scenario;
 pub mod storefront;
