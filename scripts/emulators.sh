@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Installs (pinned), starts and stops the local emulators the integration tests need.
-# Everything lives under .emu/ (git-ignored); processes are stopped by their pid files.
-#   scripts/emulators.sh install|start|stop|env
+# Installs (pinned), starts and stops the local emulators the integration tests and `local`
+# need. Everything lives under .emu/ (git-ignored); processes are stopped by their pid files.
+#   scripts/emulators.sh install
+#   scripts/emulators.sh start [SERVICE…]    start those not running (all by default); a running
+#                                            one is left as it is, its data kept
+#   scripts/emulators.sh stop [SERVICE…]     stop them (all by default)
+#   scripts/emulators.sh status [SERVICE…]   running or stopped, with its port; exit 3 if any is stopped
+#   scripts/emulators.sh env                 the exports that point the SDKs at them
+# SERVICE: kafka cosmos gcs pubsub moto postgres. One set of emulators is one run directory
+# (EMU_RUN, default .emu/run: pid files, logs, PostgreSQL's cluster) and one set of ports (the
+# *_PORT variables): the test command runs its own set beside a user's.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 EMU="$ROOT/.emu"
 VENV="$EMU/venv"
 NPM="$EMU/npm"
+RUN="${EMU_RUN:-$EMU/run}"
+SERVICES=(kafka cosmos gcs pubsub moto postgres)
 PUBSUB_BIN=/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator
 
 # Ports (override with env for parallel checkouts).
@@ -60,33 +70,85 @@ wait_port() { # name port
     if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
     sleep 0.25
   done
-  echo "$1 did not open port $2; its log:" >&2; tail -n 30 "$EMU/$1.log" >&2; exit 1
+  echo "$1 did not open port $2; its log:" >&2; tail -n 30 "$RUN/$1.log" >&2; exit 1
 }
 
 spawn() { # name cmd...
   local name=$1; shift
-  "$@" >"$EMU/$name.log" 2>&1 &
-  echo $! >"$EMU/$name.pid"
+  "$@" >"$RUN/$name.log" 2>&1 &
+  echo $! >"$RUN/$name.pid"
+}
+
+port_of() {
+  case $1 in
+    kafka) echo "$KAFKA_PORT" ;; cosmos) echo "$COSMOS_PORT" ;; gcs) echo "$GCS_PORT" ;;
+    pubsub) echo "$PUBSUB_PORT" ;; moto) echo "$MOTO_PORT" ;; postgres) echo "$PG_PORT" ;;
+    *) echo "unknown service $1; known: ${SERVICES[*]}" >&2; exit 2 ;;
+  esac
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Ours and up: its process (PostgreSQL: its cluster's postmaster) alive and its port open.
+running() {
+  local port; port=$(port_of "$1")
+  if [ "$1" = postgres ]; then
+    [ -f "$RUN/pg/postmaster.pid" ] && kill -0 "$(head -n1 "$RUN/pg/postmaster.pid")" 2>/dev/null && port_open "$port"
+  else
+    [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null && port_open "$port"
+  fi
+}
+
+start_one() {
+  case $1 in
+    kafka) spawn kafka "$(tansu_bin)" broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+      --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" --storage-engine memory://tansu/ ;;
+    # HTTPS (its self-signed certificate): the emulator advertises https endpoints, which the
+    # Cosmos SDK follows; it accepts the certificate with the variables set in `env` below.
+    cosmos) spawn cosmos "$NPM/bin/cosmosdb-server" --host 127.0.0.1 -p "$COSMOS_PORT" ;;
+    gcs) spawn gcs "$(gcs_bin)" -scheme http -host 127.0.0.1 -port "$GCS_PORT" -backend memory \
+      -public-host "127.0.0.1:$GCS_PORT" -log-level warn ;;
+    pubsub) spawn pubsub "$PUBSUB_BIN" --host=127.0.0.1 --port="$PUBSUB_PORT" ;;
+    # moto: DynamoDB (with Streams), S3, SQS and SES in one in-memory server.
+    moto) spawn moto "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" ;;
+    postgres) start_postgres ;;
+  esac
 }
 
 start() {
+  local wanted=("$@") started=() s
+  [ ${#wanted[@]} -gt 0 ] || wanted=("${SERVICES[@]}")
+  for s in "${wanted[@]}"; do port_of "$s" >/dev/null; done
   install
-  stop >/dev/null 2>&1 || true
-  spawn kafka "$(tansu_bin)" broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
-    --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" --storage-engine memory://tansu/
-  # HTTPS (its self-signed certificate): the emulator advertises https endpoints, which the Cosmos
-  # SDK follows; it accepts the certificate with the variables set in `env` below.
-  spawn cosmos "$NPM/bin/cosmosdb-server" --host 127.0.0.1 -p "$COSMOS_PORT"
-  spawn gcs "$(gcs_bin)" -scheme http -host 127.0.0.1 -port "$GCS_PORT" -backend memory \
-    -public-host "127.0.0.1:$GCS_PORT" -log-level warn
-  spawn pubsub "$PUBSUB_BIN" --host=127.0.0.1 --port="$PUBSUB_PORT"
-  # moto: DynamoDB (and S3) in one in-memory server.
-  spawn moto "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
-  start_postgres
-  wait_port kafka "$KAFKA_PORT"; wait_port cosmos "$COSMOS_PORT"
-  wait_port gcs "$GCS_PORT"; wait_port pubsub "$PUBSUB_PORT"; wait_port moto "$MOTO_PORT"
-  wait_port postgres "$PG_PORT"
-  echo "emulators up: kafka :$KAFKA_PORT cosmos :$COSMOS_PORT gcs :$GCS_PORT pubsub :$PUBSUB_PORT moto :$MOTO_PORT postgres :$PG_PORT"
+  mkdir -p "$RUN"
+  for s in "${wanted[@]}"; do
+    if running "$s"; then
+      echo "$s already running on :$(port_of "$s") (kept)"
+      continue
+    fi
+    stop_one "$s" # what a crashed run left (a pid file, a cluster)
+    if port_open "$(port_of "$s")"; then
+      echo "port $(port_of "$s") for $s is taken by something this run ($RUN) did not start" >&2
+      exit 1
+    fi
+    start_one "$s"
+    started+=("$s")
+  done
+  for s in "${started[@]}"; do wait_port "$s" "$(port_of "$s")"; done
+  local up=""
+  for s in "${wanted[@]}"; do up+=" $s :$(port_of "$s")"; done
+  echo "emulators up ($RUN):$up"
+}
+
+status() {
+  local wanted=("$@") s state all=0
+  [ ${#wanted[@]} -gt 0 ] || wanted=("${SERVICES[@]}")
+  for s in "${wanted[@]}"; do port_of "$s" >/dev/null; done
+  for s in "${wanted[@]}"; do
+    if running "$s"; then state=running; else state=stopped; all=3; fi
+    printf '%-9s %-8s :%s\n' "$s" "$state" "$(port_of "$s")"
+  done
+  return $all
 }
 
 # PostgreSQL refuses to run as root: a fresh cluster under .emu/pg owned by the postgres user,
@@ -95,48 +157,53 @@ start() {
 # the address it is reached at (127.0.0.1), so `sslmode=verify-ca` connects and `verify-full`
 # does only by the name `localhost`. Plain loopback connections stay allowed for local tools.
 start_postgres() {
-  local data="$EMU/pg" tls="$EMU/pg/tls" as_pg=()
+  local data="$RUN/pg" tls="$RUN/pg/tls" as_pg=()
   [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
   rm -rf "$data"; mkdir -p "$data"
   [ "$(id -u)" = 0 ] && chown postgres "$data"
-  "${as_pg[@]}" "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust >"$EMU/postgres.log" 2>&1
+  "${as_pg[@]}" "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust >"$RUN/postgres.log" 2>&1
   make_pg_certificates "$tls"
   [ "$(id -u)" = 0 ] && chown -R postgres "$tls"
   "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w \
     -o "-p $PG_PORT -k $data -c listen_addresses=127.0.0.1 -c ssl=on \
-        -c ssl_cert_file=$tls/server.pem -c ssl_key_file=$tls/server.key" start >>"$EMU/postgres.log" 2>&1
+        -c ssl_cert_file=$tls/server.pem -c ssl_key_file=$tls/server.key" start >>"$RUN/postgres.log" 2>&1
 }
 
 make_pg_certificates() { # dir: ca.pem (what clients trust), server.pem and server.key
   local dir=$1
   mkdir -p "$dir"
   openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=estate local PostgreSQL CA" \
-    -keyout "$dir/ca.key" -out "$dir/ca.pem" >>"$EMU/postgres.log" 2>&1
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" >>"$RUN/postgres.log" 2>&1
   openssl req -newkey rsa:2048 -nodes -subj "/CN=local:estate-postgres" \
-    -keyout "$dir/server.key" -out "$dir/server.csr" >>"$EMU/postgres.log" 2>&1
+    -keyout "$dir/server.key" -out "$dir/server.csr" >>"$RUN/postgres.log" 2>&1
   printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$dir/server.ext"
   openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
-    -days 30 -extfile "$dir/server.ext" -out "$dir/server.pem" >>"$EMU/postgres.log" 2>&1
+    -days 30 -extfile "$dir/server.ext" -out "$dir/server.pem" >>"$RUN/postgres.log" 2>&1
   chmod 600 "$dir/server.key" "$dir/ca.key"
 }
 
 stop_postgres() {
-  local data="$EMU/pg" as_pg=()
+  local data="$RUN/pg" as_pg=()
   [ -f "$data/postmaster.pid" ] || return 0
   [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
   "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$data" -m fast stop >/dev/null 2>&1 || true
 }
 
+stop_one() {
+  if [ "$1" = postgres ]; then stop_postgres; return; fi
+  local f="$RUN/$1.pid" pid
+  [ -e "$f" ] || return 0
+  pid=$(cat "$f")
+  # The Pub/Sub emulator script starts a Java child: stop the process's children too.
+  pkill -P "$pid" 2>/dev/null || true
+  kill "$pid" 2>/dev/null || true
+  rm -f "$f"
+}
+
 stop() {
-  stop_postgres
-  for f in "$EMU"/*.pid; do
-    [ -e "$f" ] || continue
-    pid=$(cat "$f")
-    # The Pub/Sub emulator script starts a Java child: stop the whole process group's children too.
-    pkill -P "$pid" 2>/dev/null || true
-    kill "$pid" 2>/dev/null || true
-    rm -f "$f"
-  done
+  local wanted=("$@") s
+  [ ${#wanted[@]} -gt 0 ] || wanted=("${SERVICES[@]}")
+  for s in "${wanted[@]}"; do port_of "$s" >/dev/null; stop_one "$s"; done
 }
 
 env_vars() {
@@ -162,14 +229,17 @@ export AWS_REGION=eu-west-1
 # moto serves buckets by path, not as virtual hosts of 127.0.0.1.
 export AWS_S3_FORCE_PATH_STYLE=true
 # TLS checked against the local CA, as image-analytics reaches Cloud SQL (libpq's parameters).
-export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=verify-ca&sslrootcert=$EMU/pg/tls/ca.pem"
+export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=verify-ca&sslrootcert=$RUN/pg/tls/ca.pem"
 EOV
 }
 
-case "${1:-}" in
+command=${1:-}
+[ $# -gt 0 ] && shift
+case "$command" in
   install) install ;;
-  start) start ;;
-  stop) stop ;;
+  start) start "$@" ;;
+  stop) stop "$@" ;;
+  status) status "$@" ;;
   env) env_vars ;;
-  *) echo "usage: $0 install|start|stop|env" >&2; exit 2 ;;
+  *) echo "usage: $0 install | start [SERVICE…] | stop [SERVICE…] | status [SERVICE…] | env" >&2; exit 2 ;;
 esac

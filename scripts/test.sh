@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --all -- --check
 
+# Its own set of emulators (run directory and ports), beside any a user keeps running for `local`:
+# started here and stopped at the end, whatever the outcome.
+export EMU_RUN="$PWD/.emu/test" KAFKA_PORT=19092 COSMOS_PORT=18081 GCS_PORT=14443 PUBSUB_PORT=18085 \
+  MOTO_PORT=15000 PG_PORT=15433
 scripts/emulators.sh start
 trap 'scripts/emulators.sh stop' EXIT
 eval "$(scripts/emulators.sh env)"
