@@ -6,6 +6,7 @@ pub mod checkout_demo;
 pub mod demo;
 pub mod estate;
 pub mod functions_host;
+pub mod gateway_service;
 pub mod images_demo;
 pub mod invoke;
 pub mod lambda_host;

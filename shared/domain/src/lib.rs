@@ -5,6 +5,7 @@ pub mod cloudevent;
 pub mod dead_letter;
 pub mod events;
 pub mod fnv;
+pub mod gateway_http;
 pub mod json_text;
 pub mod merch;
 mod merch_decode;

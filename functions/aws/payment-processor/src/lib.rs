@@ -17,6 +17,7 @@
 //! charge while it still runs): one with more time left than `PAYMENT_LEASE_SECONDS` fails as a
 //! whole before touching a record.
 pub mod attempt;
+pub mod http_gateway;
 mod pay;
 
 use aws_lambda_events::event::kafka::KafkaEvent;
@@ -35,8 +36,9 @@ use tracing::Instrument;
 
 pub const NAME: &str = "payment-processor";
 pub const SOURCE: &str = "/aws/payment-processor";
-/// `ORDERS_TABLE` (default `orders`, read only), `PAYMENT_GATEWAY` (the gateway adapter: only `test` exists; required when deployed, so a
-/// deployment never charges through the test gateway by default), `PAYMENTS_TABLE` (default
+/// `ORDERS_TABLE` (default `orders`, read only), `PAYMENT_GATEWAY` (the gateway adapter: only
+/// `http` exists; required when deployed, so a deployment names its gateway knowingly) with
+/// `PAYMENT_GATEWAY_URL`, `PAYMENTS_TABLE` (default
 /// `payments`), `PAYMENT_MAX_ATTEMPTS` (default 5: attempts to learn a
 /// payment's outcome before it is dead-lettered), `PAYMENT_LEASE_SECONDS` (default 120, at least
 /// 30: how long an attempt holds a payment id; it must exceed the function's timeout), `KAFKA_BOOTSTRAP_SERVERS` (required
@@ -52,17 +54,29 @@ pub struct Config {
 }
 
 /// The gateway adapters this build has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayKind {
-    /// `inmemory::TestGateway`: deterministic, documented tokens, charges nothing real.
-    Test,
+    /// `http_gateway::HttpGateway` at this URL: the estate's gateway protocol, which the local
+    /// runner's test gateway serves (documented tokens, nothing real charged).
+    Http { url: String },
 }
+
+/// How long one gateway call may take: well inside a record's budget.
+pub const GATEWAY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 impl GatewayKind {
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        match env.required_in_cloud("PAYMENT_GATEWAY", env.on_lambda(), "test")?.as_str() {
-            "test" => Ok(GatewayKind::Test),
-            other => Err(ConfigError(format!("PAYMENT_GATEWAY {other:?} is not a gateway of this build; known: test"))),
+        match env.required_in_cloud("PAYMENT_GATEWAY", env.on_lambda(), "http")?.as_str() {
+            "http" => match env.get("PAYMENT_GATEWAY_URL") {
+                Some(url) if url.starts_with("http://") || url.starts_with("https://") => Ok(GatewayKind::Http { url }),
+                Some(other) => Err(ConfigError(format!("PAYMENT_GATEWAY_URL {other:?} is not an http(s) URL"))),
+                None => Err(ConfigError(
+                    "PAYMENT_GATEWAY_URL not set (PAYMENT_GATEWAY=http needs the gateway's URL)".into(),
+                )),
+            },
+            other => Err(ConfigError(format!(
+                "PAYMENT_GATEWAY {other:?} is not a gateway of this build; known: http (the test gateway is served over HTTP by the local runner)"
+            ))),
         }
     }
 }

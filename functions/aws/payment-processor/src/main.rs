@@ -2,11 +2,13 @@
 //! are required), the idempotency records in DynamoDB, the gateway, then the runtime's loop,
 //! which hands the handler each invocation's deadline with its event.
 //!
-//! The only gateway adapter is the deterministic test gateway (`inmemory::TestGateway`,
-//! documented tokens): no card processor's API is reachable from here. A deployment must name it
-//! (`PAYMENT_GATEWAY=test`); a real adapter would be another `GatewayKind`.
+//! The gateway is reached over HTTP (`PAYMENT_GATEWAY=http`, `PAYMENT_GATEWAY_URL`) in the
+//! estate's gateway protocol, which the local runner's test gateway serves; no card processor's
+//! API is reachable from here, and a real one would be another `GatewayKind`. The binary links
+//! no in-memory twin.
 use lambda_runtime::{LambdaEvent, service_fn};
 use orders::layout::TOP_LEVEL;
+use payment_processor::http_gateway::HttpGateway;
 use payment_processor::{Config, GatewayKind, PaymentProcessor};
 use platform_aws::dynamodb::{DynamoDocuments, client_from_env};
 use platform_aws::invocation::Invocation;
@@ -22,8 +24,10 @@ async fn main() -> Result<(), serve::Fatal> {
         clock: Arc::new(chrono::Utc::now),
         payments: Arc::new(DynamoDocuments::new(client.clone(), &config.payments_table)),
         orders: Arc::new(DynamoDocuments::new(client, &config.orders_table).with_top_level(&TOP_LEVEL)),
-        gateway: match config.gateway {
-            GatewayKind::Test => Arc::new(inmemory::TestGateway::default()),
+        gateway: match &config.gateway {
+            GatewayKind::Http { url } => {
+                Arc::new(HttpGateway::new(url, payment_processor::GATEWAY_TIMEOUT).map_err(std::io::Error::other)?)
+            }
         },
         bus: Arc::new(kafka::KafkaPublisher::new(&config.kafka_bootstrap)?),
         dead_letters: config.dead_letters,

@@ -13,8 +13,12 @@ fn deployed_without_a_gateway_or_brokers_it_refuses_to_start() {
     assert!(stderr.contains("PAYMENT_GATEWAY not set (required when deployed)"), "{stderr}");
     let (code, stderr) = exits::exit_of(BINARY, &[LAMBDA, ("PAYMENT_GATEWAY", "stripe")]);
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("PAYMENT_GATEWAY \"stripe\" is not a gateway of this build; known: test"), "{stderr}");
-    let (code, stderr) = exits::exit_of(BINARY, &[LAMBDA, ("PAYMENT_GATEWAY", "test")]);
+    assert!(stderr.contains("PAYMENT_GATEWAY \"stripe\" is not a gateway of this build; known: http"), "{stderr}");
+    let (code, stderr) = exits::exit_of(BINARY, &[LAMBDA, ("PAYMENT_GATEWAY", "http")]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("PAYMENT_GATEWAY_URL not set"), "{stderr}");
+    let gateway = [LAMBDA, ("PAYMENT_GATEWAY", "http"), ("PAYMENT_GATEWAY_URL", "http://127.0.0.1:1")];
+    let (code, stderr) = exits::exit_of(BINARY, &gateway);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("KAFKA_BOOTSTRAP_SERVERS not set"), "{stderr}");
 }
