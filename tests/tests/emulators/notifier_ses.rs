@@ -3,7 +3,6 @@
 //! back from moto as the MIME the notifier rendered: values escaped in the HTML part, a locale
 //! without templates in English, nothing for an opted-out customer, and an address SES refuses
 //! recorded `rejected` without the address in its reason.
-use base64::Engine;
 use domain::dead_letter::DeadLetterPolicy;
 use domain::ports::{Documents, document};
 use estate_tests::{emulator, fixture, fresh};
@@ -73,14 +72,6 @@ async fn sent_by(sender: &str) -> Vec<String> {
     all.iter().filter(|m| m["source"] == sender).filter_map(|m| m["raw_data"].as_str().map(str::to_string)).collect()
 }
 
-/// A MIME message's parts, decoded from base64.
-fn parts(mime: &str) -> Vec<String> {
-    let bodies = mime.split("--=_notifier_alternative").skip(1);
-    let bodies = bodies.filter_map(|p| p.split_once("\r\n\r\n").map(|(_, body)| body.replace("\r\n", "")));
-    let decode = |b: String| base64::engine::general_purpose::STANDARD.decode(b.trim_end_matches("--")).ok();
-    bodies.filter_map(decode).filter_map(|b| String::from_utf8(b).ok()).collect()
-}
-
 #[tokio::test]
 async fn a_redelivered_batch_sends_each_email_once_through_ses_on_moto() {
     let ana = ("C-77001", "Ana", Some("ana@example.org"), "de-AT", false);
@@ -104,7 +95,7 @@ async fn escaping_locale_fallback_and_opting_out_on_moto() {
     let ours = sent_by(&sender).await;
     assert_eq!(ours.len(), 1, "{ours:?}");
     assert!(ours[0].contains("Content-Language: en"), "fr-FR has no templates: English");
-    let html = parts(&ours[0]).into_iter().find(|p| p.contains("<p>")).expect("an HTML part");
+    let html = notifier::render::decoded_parts(&ours[0]).into_iter().find(|p| p.contains("<p>")).expect("an HTML part");
     assert!(html.contains("Ana &lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains("<script>"), "{html}");
 }
 

@@ -195,11 +195,23 @@ fn base64_lines(bytes: &[u8]) -> String {
     encoded.as_bytes().chunks(76).map(|c| String::from_utf8_lossy(c).into_owned() + "\r\n").collect()
 }
 
+/// The boundary between the message's parts. Base64 never holds `=_`, so it cannot occur in a part.
+pub const BOUNDARY: &str = "=_notifier_alternative";
+
+/// The parts of a message `mime` made, decoded from base64 (for tests, and reading back what
+/// an SES emulator took).
+pub fn decoded_parts(mime: &str) -> Vec<String> {
+    let delimiter = format!("--{BOUNDARY}");
+    let bodies = mime.split(delimiter.as_str()).skip(1);
+    let bodies = bodies.filter_map(|p| p.split_once("\r\n\r\n").map(|(_, body)| body.replace("\r\n", "")));
+    let decode = |b: String| STANDARD.decode(b.trim_end_matches("--")).ok();
+    bodies.filter_map(decode).filter_map(|b| String::from_utf8(b).ok()).collect()
+}
+
 /// The raw MIME message SES sends: a text and an HTML part (base64, UTF-8), the subject as an
 /// RFC 2047 encoded word. Only the addresses go in headers, never a customer's name.
 pub fn mime(from: &str, to: &str, email: &Email) -> Vec<u8> {
-    // Base64 never holds `=_`, so the boundary cannot occur in a part.
-    let boundary = "=_notifier_alternative";
+    let boundary = BOUNDARY;
     let subject = format!("=?utf-8?B?{}?=", STANDARD.encode(email.subject.as_bytes()));
     let mut out = format!(
         "From: {}\r\nTo: {}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\nContent-Language: {}\r\n\

@@ -70,15 +70,6 @@ impl World {
 const ANA: Signup = ("C-77001", "Ana <script>alert(1)</script>", Some("ana@example.org"), Some("de-DE"), false);
 const BEN: Signup = ("C-90512", "Ben", Some("ben@example.org"), None, false);
 
-/// The MIME message's parts, decoded from base64.
-fn decoded_parts(mime: &str) -> Vec<String> {
-    use base64::Engine;
-    let parts = mime.split("--=_notifier_alternative").skip(1);
-    let bodies = parts.filter_map(|p| p.split_once("\r\n\r\n").map(|(_, body)| body.replace("\r\n", "")));
-    let decode = |b: String| base64::engine::general_purpose::STANDARD.decode(b.trim_end_matches("--")).ok();
-    bodies.filter_map(decode).filter_map(|b| String::from_utf8(b).ok()).collect()
-}
-
 fn fates(out: &StreamOutcome) -> Vec<(&str, Option<Fate>)> {
     out.changes.iter().map(|c| (c.order_id.as_str(), c.fate)).collect()
 }
@@ -102,7 +93,7 @@ async fn each_change_into_an_outcome_sends_one_email_and_a_redelivery_sends_none
     assert_eq!(sent.iter().map(|m| m.to.as_str()).collect::<Vec<_>>(), ["ana@example.org", "ben@example.org"]);
     let ana = String::from_utf8(sent[0].mime.clone()).expect("ASCII MIME");
     assert!(ana.contains("Content-Language: de"), "{ana}");
-    let html = decoded_parts(&ana).into_iter().find(|p| p.contains("<p>")).expect("an HTML part");
+    let html = render::decoded_parts(&ana).into_iter().find(|p| p.contains("<p>")).expect("an HTML part");
     assert!(html.contains("Ana &lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains("<script>"), "{html}");
 
     let again = w.run().await;
