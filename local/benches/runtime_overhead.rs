@@ -48,6 +48,7 @@ async fn main() {
         memory_mb: 128,
         region: "eu-west-1".into(),
         env: Vec::new(),
+        log: None,
     };
     let function = FunctionProcess::start(config).await.expect("the no-op Lambda started");
     for _ in 0..WARM_UP {

@@ -33,11 +33,19 @@ pub struct KeyRecord {
 pub struct GatewayService {
     pub gateway: TestGateway,
     keys: Arc<Mutex<BTreeMap<String, KeyRecord>>>,
+    /// How long a charge takes before the gateway acts on it (a slow card processor).
+    delay: Arc<Mutex<std::time::Duration>>,
 }
 
 impl GatewayService {
     pub fn new(gateway: TestGateway) -> Self {
-        GatewayService { gateway, keys: Arc::default() }
+        GatewayService { gateway, keys: Arc::default(), delay: Arc::default() }
+    }
+
+    /// Makes each charge wait this long before the gateway acts on it; a caller that gives up
+    /// meanwhile charged nothing.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        *self.delay.lock().unwrap_or_else(|p| p.into_inner()) = delay;
     }
 
     /// Every key's requests and outcome, by payment id.
@@ -91,6 +99,8 @@ async fn charge(State(service): State<GatewayService>, headers: HeaderMap, body:
             _ => record.first = Some(request.clone()),
         }
     }
+    let delay = *service.delay.lock().unwrap_or_else(|p| p.into_inner());
+    tokio::time::sleep(delay).await;
     let charge = Charge {
         payment_id: key.to_string(),
         token: request.token,

@@ -19,3 +19,4 @@ pub mod scaffold;
 pub mod scenario;
 pub mod storefront;
 pub mod sweeps;
+pub mod up;

@@ -100,6 +100,9 @@ enum Command {
         #[arg(long)]
         target_topic: Option<String>,
     },
+    /// Run every AWS function as its own process (its deployed binary) behind a local Lambda
+    /// Runtime API, on the emulators, triggered as AWS triggers it. Ctrl-C stops.
+    Up(local::up::cli::UpArgs),
     /// Write the JSON Schemas of the domain events to events/schemas/.
     Schemas {
         /// Where the schemas are written.
@@ -166,6 +169,7 @@ async fn main() -> ExitCode {
             }
             if all_hold { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
+        Command::Up(args) => local::up::cli::run(args).await,
         Command::New { cloud, name, trigger } => {
             let plan = std::env::current_dir()
                 .map_err(|e| local::scaffold::ScaffoldError::NoWorkspace(e.to_string()))
@@ -177,7 +181,7 @@ async fn main() -> ExitCode {
                         println!("{file}");
                     }
                     eprintln!(
-                        "{name} joined the estate. Build and test it:\n  cargo nextest run -p {name} -p local -p estate-tests -E 'not binary(emulators)'\nthen make it yours: docs/adding-a-function.md"
+                        "{name} joined the estate. Build and test it:\n  cargo nextest run -p {name} -p local -p estate-tests -E 'not binary(emulators) and not binary(up)'\nthen make it yours: docs/adding-a-function.md"
                     );
                     ExitCode::SUCCESS
                 }

@@ -11,8 +11,13 @@ use std::path::{Path, PathBuf};
 const REGISTRY_MARK: &str = "    // `local new` adds its entries above this line.";
 const CARGO_MARK: &str = "# `local new` adds function crates above this line.";
 const FIXTURES_MARK: &str = "<!-- `local new` adds its fixtures' rows above this line. -->";
+/// An AWS function's deployment under `local up`, and its row of the README's table of them.
+const LAMBDAS_MARK: &str = "    // `local new` adds its deployments above this line.";
+const LAMBDAS_README_MARK: &str = "<!-- `local new` adds its Lambda's row above this line. -->";
 /// Template files that are not copied into the crate.
-const NOT_COPIED: [&str; 7] = [
+const NOT_COPIED: [&str; 9] = [
+    "lambda-entry.rs",
+    "lambda-row.md",
     "registry-entry.rs",
     "host.rs",
     "fixture.json",
@@ -177,7 +182,7 @@ impl Plan {
             let decoded = fill(&read(&templates.join("decode.golden.json"))?, name);
             files.push((format!("tests/golden/decode/{fixture}"), decoded));
         }
-        let inserts = vec![
+        let mut inserts = vec![
             ("local/src/registry.rs".into(), REGISTRY_MARK, fill(&read(&templates.join("registry-entry.rs"))?, name)),
             ("Cargo.toml".into(), CARGO_MARK, format!("{name} = {{ path = \"{crate_dir}\" }}\n")),
             ("local/Cargo.toml".into(), CARGO_MARK, format!("{name}.workspace = true\n")),
@@ -190,6 +195,18 @@ impl Plan {
                 ),
             ),
         ];
+        if cloud == "aws" {
+            inserts.push((
+                "local/src/up/lambdas.rs".into(),
+                LAMBDAS_MARK,
+                fill(&read(&templates.join("lambda-entry.rs"))?, name),
+            ));
+            inserts.push((
+                "README.md".into(),
+                LAMBDAS_README_MARK,
+                fill(&read(&templates.join("lambda-row.md"))?, name),
+            ));
+        }
         let appends = vec![(
             "local/src/registry/hosts.rs".into(),
             format!("\n{}", fill(&read(&templates.join("host.rs"))?, name)),

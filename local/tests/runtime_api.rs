@@ -25,6 +25,7 @@ fn config(binary: std::path::PathBuf, endpoint: &str, timeout: Duration) -> Func
         memory_mb: 256,
         region: "eu-west-1".into(),
         env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        log: None,
     }
 }
 
@@ -32,7 +33,7 @@ const FIXTURE: &str = include_str!("../../events/aws/dynamodb-stream/lake-archiv
 
 #[tokio::test]
 async fn a_deployed_binary_answers_through_the_runtime_api_and_is_restarted_past_its_timeout() {
-    let binaries = tokio::task::spawn_blocking(|| build::binaries(&["lake-archiver"])).await.expect("a build");
+    let binaries = tokio::task::spawn_blocking(build::aws_functions).await.expect("a build");
     let binary = binaries.expect("the binary")["lake-archiver"].clone();
     // An S3 that takes connections and never answers: the archiver's writes hang.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a socket");

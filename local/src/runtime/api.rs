@@ -126,6 +126,11 @@ impl RuntimeApi {
         lock(&self.shared.init_error).take();
     }
 
+    /// How many invocations were queued to this API.
+    pub fn invocations(&self) -> u64 {
+        self.shared.count.load(Ordering::SeqCst)
+    }
+
     /// How many invocations are queued or in flight with no process answering them.
     pub fn in_flight(&self) -> usize {
         lock(&self.shared.in_flight).len()

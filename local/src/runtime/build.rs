@@ -5,6 +5,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
+/// Builds every AWS function of the registry, always the same set: cargo unifies features over
+/// the packages it builds together, so another set would rebuild the shared dependencies with
+/// other features (minutes on 2 cores) instead of reusing them.
+pub fn aws_functions() -> Result<BTreeMap<String, PathBuf>, String> {
+    let names: Vec<&str> = crate::up::lambdas::aws_functions().map(|f| f.name).collect();
+    binaries(&names)
+}
+
 /// Builds the binaries of these packages and returns each one's path by name.
 pub fn binaries(packages: &[&str]) -> Result<BTreeMap<String, PathBuf>, String> {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));

@@ -21,6 +21,8 @@ pub struct FunctionConfig {
     /// The function's own variables, and anything else of the environment it must see
     /// (endpoints and test credentials of the emulators).
     pub env: Vec<(String, String)>,
+    /// Where its stdout and stderr go (Lambda's CloudWatch log stream); None: the runner's own.
+    pub log: Option<PathBuf>,
 }
 
 impl FunctionConfig {
@@ -55,6 +57,10 @@ pub struct FunctionProcess {
     child: Mutex<Option<Child>>,
     /// How many processes were started (1 + restarts).
     starts: std::sync::atomic::AtomicU32,
+    /// The process's id, while one runs (0: none).
+    pid: std::sync::atomic::AtomicU32,
+    /// Set by `stop`: an invocation in flight ends at once, and nothing restarts.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl FunctionProcess {
@@ -68,6 +74,8 @@ impl FunctionProcess {
             address,
             child: Mutex::new(None),
             starts: std::sync::atomic::AtomicU32::new(0),
+            pid: std::sync::atomic::AtomicU32::new(0),
+            stopping: tokio::sync::watch::channel(false).0,
         };
         *process.child.lock().await = Some(process.spawn()?);
         Ok(process)
@@ -86,7 +94,18 @@ impl FunctionProcess {
         }
         command.envs(self.config.lambda_env(&self.address));
         command.stdin(Stdio::null()).kill_on_drop(true);
-        command.spawn()
+        if let Some(path) = &self.config.log {
+            let log = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+            command.stdout(log.try_clone()?).stderr(log);
+        }
+        let child = command.spawn()?;
+        self.pid.store(child.id().unwrap_or(0), std::sync::atomic::Ordering::SeqCst);
+        Ok(child)
+    }
+
+    /// The running process's id (0 when none runs), e.g. to kill it from outside as a crash would.
+    pub fn pid(&self) -> u32 {
+        self.pid.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// How many times a process was started (the first start and every restart).
@@ -109,9 +128,11 @@ impl FunctionProcess {
         }
         let invoked = self.api.invoke(event, self.config.timeout);
         tokio::pin!(invoked);
+        let mut stopping = self.stopping.subscribe();
         let outcome = loop {
             tokio::select! {
                 outcome = &mut invoked => break outcome,
+                _ = stopping.wait_for(|s| *s) => return Outcome::TimedOut,
                 _ = tokio::time::sleep(Duration::from_millis(20)) => {
                     if let Some(status) = child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                         let body = serde_json::json!({"errorMessage": format!("Runtime exited: {status}"), "errorType": "Runtime.ExitError"});
@@ -125,7 +146,7 @@ impl FunctionProcess {
             Outcome::Error { error_type, .. } => error_type.as_deref() == Some("Runtime.ExitError"),
             Outcome::Response(_) => false,
         };
-        if restart {
+        if restart && !*self.stopping.borrow() {
             if let Some(mut old) = child.take() {
                 let _ = old.kill().await;
             }
@@ -134,10 +155,12 @@ impl FunctionProcess {
         outcome
     }
 
-    /// Stops the process.
+    /// Stops the process, ending an invocation in flight.
     pub async fn stop(&self) {
+        self.stopping.send_replace(true);
         if let Some(mut c) = self.child.lock().await.take() {
             let _ = c.kill().await;
         }
+        self.pid.store(0, std::sync::atomic::Ordering::SeqCst);
     }
 }

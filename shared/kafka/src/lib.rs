@@ -83,6 +83,28 @@ pub async fn ensure_topics(bootstrap: &str, topics: &[&str], partitions: i32) ->
     Ok(())
 }
 
+/// A consumed message as the estate's record: key and header values as text (lossy), the
+/// timestamp in milliseconds (0 when the broker gave none).
+pub fn bus_record<M: Message>(msg: &M) -> BusRecord {
+    let headers = msg
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|x| (x.key.to_string(), String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    BusRecord {
+        timestamp_ms: msg.timestamp().to_millis().unwrap_or(0),
+        topic: msg.topic().to_string(),
+        partition: msg.partition(),
+        offset: msg.offset(),
+        key: String::from_utf8_lossy(msg.key().unwrap_or_default()).into_owned(),
+        payload: msg.payload().unwrap_or_default().to_vec(),
+        headers,
+    }
+}
+
 /// Reads every partition of `topic` from the beginning until `expected` records arrived or the
 /// timeout passed. Uses partition assignment, not a group, so it needs no coordinator.
 pub fn read_topic(
@@ -108,23 +130,7 @@ pub fn read_topic(
     while out.len() < expected && std::time::Instant::now() < deadline {
         let Some(msg) = consumer.poll(Duration::from_millis(200)) else { continue };
         let msg = msg.map_err(|e| classify(&e))?;
-        let headers = msg
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|x| (x.key.to_string(), String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.push(BusRecord {
-            timestamp_ms: msg.timestamp().to_millis().unwrap_or(0),
-            topic: msg.topic().to_string(),
-            partition: msg.partition(),
-            offset: msg.offset(),
-            key: String::from_utf8_lossy(msg.key().unwrap_or_default()).into_owned(),
-            payload: msg.payload().unwrap_or_default().to_vec(),
-            headers,
-        });
+        out.push(bus_record(&msg));
     }
     Ok(out)
 }

@@ -159,12 +159,17 @@ impl ImageResizer {
 
     async fn record(&self, record: &S3EventRecord) -> Result<Outcome, Failure> {
         let raw = record.s3.object.key.as_deref().unwrap_or_default();
-        // `uploads/` reads the same encoded or not: other keys are skipped before decoding.
-        if !raw.starts_with(keys::UPLOADS) {
+        // Decoded before the prefix is read: S3 leaves `/` as it is, but a form-encoder may
+        // write it `%2F` (moto does). A key that does not decode is only ours if it says so.
+        let key = match keys::decode_event_key(raw) {
+            Ok(key) => key,
+            Err(_) if !raw.starts_with(keys::UPLOADS) => String::new(),
+            Err(e) => return Err(e.into()),
+        };
+        if !key.starts_with(keys::UPLOADS) {
             tracing::info!(key = raw, "not under uploads/: skipped");
             return Ok(Outcome::Skipped("outside_uploads"));
         }
-        let key = keys::decode_event_key(raw)?;
         let Some(upload) = Upload::parse(&key)? else { return Ok(Outcome::Skipped("outside_uploads")) };
         let bucket = record.s3.bucket.name.as_deref().unwrap_or_default();
         match record.event_name.as_deref().unwrap_or_default() {

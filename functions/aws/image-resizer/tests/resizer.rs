@@ -136,6 +136,10 @@ async fn keys_are_decoded_once_and_only_uploads_are_processed() {
     assert!(
         matches!(&out[0], Outcome::Processed(e) if e[0].object_key.starts_with("processed/SKU-5/front view+1 café@"))
     );
+    // Slashes form-encoded too (as moto writes them): the same upload.
+    let encoded = created("uploads%2FSKU-5%2Ffront+view%2B1+caf%C3%A9.jpg", &meta);
+    let out = w.resizer.handle(encoded, &Invocation::one_minute()).await.expect("handled");
+    assert!(matches!(&out[0], Outcome::Processed(_)), "{out:?}");
     let other = w.upload("incoming/SKU-5/x.jpg", images::jpeg(10, 10)).await;
     let out =
         w.resizer.handle(created("incoming/SKU-5/x.jpg", &other), &Invocation::one_minute()).await.expect("handled");

@@ -1,0 +1,302 @@
+//! `local up`: every AWS function of the estate as its own process, the very binary that
+//! deploys, behind the runner's Lambda Runtime API, on the emulators, triggered as AWS triggers
+//! it: the MSK event source mappings (`msk`), S3 notifications through SQS (`s3_uploads`), the
+//! sweeper's schedule (`schedule`) and the orders table's stream (`streams`); S3 and schedules
+//! invoke asynchronously (`async_invoke`). What each function is given is `lambdas`' table; what
+//! it needs on the emulators is made by `provision`. Azure and Cloud Run functions are not run
+//! here (emulator mode part 2).
+pub mod async_invoke;
+pub mod cli;
+pub mod emulators;
+pub mod lambdas;
+pub mod msk;
+pub mod pool;
+pub mod provision;
+pub mod s3_uploads;
+pub mod schedule;
+pub mod stats;
+pub mod streams;
+pub mod view;
+
+use crate::gateway_service::GatewayService;
+use crate::registry::{FunctionSpec, Host};
+use crate::runtime::api::Outcome;
+use crate::runtime::process::FunctionConfig;
+use async_invoke::AsyncInvoker;
+use emulators::Endpoints;
+use lambdas::{AWS_ENV, Lambda, Value};
+use msk::{Mapping, StartingPosition};
+use pool::Pool;
+use provision::{Names, Queues};
+use stats::Stats;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// The AWS functions of each flow (`--flows`); with none named, every AWS function.
+pub fn flow_functions(flow: &str) -> Result<&'static [&'static str], String> {
+    Ok(match flow {
+        "checkout" => &[
+            order_updater::NAME,
+            payment_processor::NAME,
+            kafka_pubsub_bridge::NAME,
+            order_sweeper::NAME,
+            notifier::NAME,
+            lake_archiver::NAME,
+        ],
+        "merch" => &[cart_cleaner::NAME, kafka_pubsub_bridge::NAME],
+        "images" => &[image_resizer::NAME, kafka_pubsub_bridge::NAME],
+        other => return Err(format!("unknown flow {other:?}; known: checkout, merch, images")),
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// Empty: every AWS function of the registry (unless `functions` names some).
+    pub flows: Vec<String>,
+    /// AWS functions by name, besides the flows'.
+    pub functions: Vec<String>,
+    /// Before every table, bucket, queue and consumer group of the run.
+    pub prefix: String,
+    /// Where a new consumer group or stream reader starts.
+    pub starting: StartingPosition,
+    /// Processes per function (default 1).
+    pub concurrency: BTreeMap<String, usize>,
+    /// The sweeper's schedule.
+    pub sweep_every: Duration,
+    /// The pause before a failed batch or asynchronous invocation is retried (Lambda backs off
+    /// for up to a minute or two).
+    pub retry_pause: Duration,
+    /// Already-built binaries by name; the rest are built.
+    pub binaries: BTreeMap<String, PathBuf>,
+    /// Each function's log (its processes' stdout and stderr) goes to `<dir>/<prefix><name>.log`;
+    /// None: the runner's own stdout and stderr.
+    pub log_dir: Option<PathBuf>,
+}
+
+impl Default for UpOptions {
+    fn default() -> Self {
+        UpOptions {
+            flows: Vec::new(),
+            functions: Vec::new(),
+            prefix: String::new(),
+            starting: StartingPosition::TrimHorizon,
+            concurrency: BTreeMap::new(),
+            sweep_every: Duration::from_secs(300),
+            retry_pause: Duration::from_secs(5),
+            binaries: BTreeMap::new(),
+            log_dir: None,
+        }
+    }
+}
+
+/// The functions `up` runs for these options, in the registry's order.
+pub fn selected(opts: &UpOptions) -> Result<Vec<&'static FunctionSpec>, String> {
+    let mut wanted: Vec<&str> = Vec::new();
+    for flow in &opts.flows {
+        wanted.extend(flow_functions(flow)?);
+    }
+    for f in &opts.functions {
+        wanted.push(lambdas::lambda_of(f)?.name);
+    }
+    Ok(lambdas::aws_functions().filter(|f| wanted.is_empty() || wanted.contains(&f.name)).collect())
+}
+
+/// The estate's AWS functions, running.
+pub struct Running {
+    pub endpoints: Endpoints,
+    pub names: Names,
+    pub queues: Queues,
+    pub stats: Arc<Stats>,
+    pub gateway: GatewayService,
+    pools: BTreeMap<&'static str, Arc<Pool>>,
+    schedules: BTreeMap<&'static str, AsyncInvoker>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn pool(&self, function: &str) -> Option<&Arc<Pool>> {
+        self.pools.get(function)
+    }
+
+    pub fn functions(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.pools.keys().copied()
+    }
+
+    /// Runs a scheduled function now, as its rule would (asynchronously: retried, then the
+    /// on-failure queue), and waits for the outcome.
+    pub async fn run_schedule(&self, function: &str) -> Result<Outcome, String> {
+        let invoker = self
+            .schedules
+            .get(function)
+            .ok_or_else(|| format!("{function} is not a scheduled function of this run"))?;
+        Ok(invoker.invoke_and_wait(schedule::event(&format!("{function}-schedule"), &self.endpoints.region)).await)
+    }
+
+    /// Stops the triggers and every function process it started.
+    pub async fn stop(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        let stopping: Vec<_> =
+            self.pools.values().cloned().map(|p| tokio::spawn(async move { p.stop().await })).collect();
+        for s in stopping {
+            let _ = s.await;
+        }
+    }
+}
+
+fn env_of(lambda: &Lambda, endpoints: &Endpoints, names: &Names, gateway_url: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = AWS_ENV
+        .iter()
+        .map(|k| {
+            let v = match *k {
+                "AWS_ENDPOINT_URL" => endpoints.aws.clone(),
+                "AWS_ACCESS_KEY_ID" => endpoints.aws_key_id.clone(),
+                "AWS_SECRET_ACCESS_KEY" => endpoints.aws_secret.clone(),
+                _ => "true".into(), // AWS_S3_FORCE_PATH_STYLE: moto serves buckets by path
+            };
+            (k.to_string(), v)
+        })
+        .collect();
+    for (k, v) in lambda.env {
+        let value = match v {
+            Value::Fixed(s) => s.to_string(),
+            Value::Table(t) => names.table(t),
+            Value::Bucket(b) => names.bucket(b),
+            Value::Kafka => endpoints.kafka.clone(),
+            Value::Gateway => gateway_url.to_string(),
+            Value::PubSub => endpoints.pubsub.clone(),
+        };
+        env.push((k.to_string(), value));
+    }
+    env
+}
+
+/// Starts the emulators `up` needs (keeping running ones) and then the estate on them; also
+/// says which emulators it started (to stop at the end).
+pub async fn up(opts: UpOptions) -> Result<(Running, Vec<&'static str>), String> {
+    let (endpoints, started) = tokio::task::spawn_blocking(emulators::start).await.map_err(|e| e.to_string())??;
+    match start(opts, endpoints).await {
+        Ok(running) => Ok((running, started)),
+        Err(e) => {
+            let _ = tokio::task::spawn_blocking(move || emulators::stop(&started)).await;
+            Err(e)
+        }
+    }
+}
+
+/// Starts the estate's AWS functions on emulators that are running at `endpoints`: makes what
+/// they need, builds their binaries, starts their processes and triggers. Returns when every
+/// trigger is in place (a mapping's starting position is fixed by then).
+pub async fn start(opts: UpOptions, endpoints: Endpoints) -> Result<Running, String> {
+    let functions = selected(&opts)?;
+    let names = Names { prefix: opts.prefix.clone() };
+    let queues = provision::provision(&endpoints, &names).await?;
+    let mut binaries = opts.binaries.clone();
+    let missing: Vec<&'static str> = functions.iter().map(|f| f.name).filter(|n| !binaries.contains_key(*n)).collect();
+    if !missing.is_empty() {
+        let built =
+            tokio::task::spawn_blocking(crate::runtime::build::aws_functions).await.map_err(|e| e.to_string())??;
+        binaries.extend(built);
+    }
+    let gateway = GatewayService::new(inmemory::TestGateway::default());
+    let gateway_url = gateway.serve().await.map_err(|e| format!("the payment gateway service: {e}"))?;
+    let aws = endpoints.aws_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    if let Some(dir) = &opts.log_dir {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let stats = Arc::new(Stats::default());
+    let mut running = Running {
+        endpoints: endpoints.clone(),
+        names: names.clone(),
+        queues: queues.clone(),
+        stats: stats.clone(),
+        gateway,
+        pools: BTreeMap::new(),
+        schedules: BTreeMap::new(),
+        tasks: Vec::new(),
+    };
+    for f in functions {
+        let lambda = lambdas::lambda_of(f.name)?;
+        let config = FunctionConfig {
+            name: f.name.to_string(),
+            binary: binaries.get(f.name).cloned().ok_or_else(|| format!("no binary for {}", f.name))?,
+            timeout: lambda.timeout,
+            memory_mb: lambda.memory_mb,
+            region: endpoints.region.clone(),
+            env: env_of(lambda, &endpoints, &names, &gateway_url),
+            log: opts.log_dir.as_ref().map(|d| d.join(format!("{}{}.log", opts.prefix, f.name))),
+        };
+        let arn = config.arn();
+        let concurrency = opts.concurrency.get(f.name).copied().unwrap_or(1).max(1);
+        let pool = Pool::start(f.name, config, concurrency, stats.clone())
+            .await
+            .map_err(|e| format!("{}: the process did not start: {e}", f.name))?;
+        let pool = Arc::new(pool);
+        running.pools.insert(f.name, pool.clone());
+        let invoker = AsyncInvoker {
+            pool: pool.clone(),
+            stats: stats.clone(),
+            sqs: sqs.clone(),
+            on_failure_queue: queues.on_failure.clone(),
+            function_arn: arn,
+            retries: lambda.retries,
+            pause: opts.retry_pause,
+        };
+        match f.host {
+            Host::Msk { topics, .. } => {
+                // Lambda invokes one batch of a partition at a time and scales by partitions:
+                // with n processes, n pollers share the group, each its share of the partitions.
+                let pollers = concurrency.min(provision::PARTITIONS as usize);
+                for (topic, share) in topics.iter().flat_map(|t| (0..pollers).map(move |i| (t, (i, pollers)))) {
+                    let mapping = Mapping {
+                        function: f.name,
+                        topic: topic.to_string(),
+                        group: format!("{}{}-{topic}", opts.prefix, f.name),
+                        batch_size: lambda.batch_size,
+                        batching_window: lambda.batching_window,
+                        retries: lambda.retries,
+                        starting: opts.starting,
+                        share,
+                        retry_pause: opts.retry_pause,
+                    };
+                    let positioned = msk::position(mapping, &endpoints.kafka).await?;
+                    running.tasks.push(tokio::spawn(positioned.run(pool.clone(), stats.clone())));
+                }
+            }
+            Host::S3 { .. } => {
+                let task = s3_uploads::run(sqs.clone(), queues.uploads.clone(), invoker);
+                running.tasks.push(tokio::spawn(task));
+            }
+            Host::Schedule { .. } => {
+                let task = schedule::run(
+                    format!("{}-schedule", f.name),
+                    endpoints.region.clone(),
+                    opts.sweep_every,
+                    invoker.clone(),
+                );
+                running.tasks.push(tokio::spawn(task));
+                running.schedules.insert(f.name, invoker);
+            }
+            Host::DynamoDbStream { table, .. } => {
+                let mapping = streams::StreamMapping {
+                    function: f.name,
+                    table: names.table(table),
+                    batch_size: lambda.batch_size,
+                    retries: lambda.retries,
+                    from_latest: opts.starting == StartingPosition::Latest,
+                    retry_pause: opts.retry_pause,
+                };
+                let reader = streams::StreamReader::open(mapping, &aws).await?;
+                let task = reader.run(pool.clone(), stats.clone(), sqs.clone(), queues.on_failure.clone());
+                running.tasks.push(tokio::spawn(task));
+            }
+            Host::Push { .. } | Host::Functions { .. } => {}
+        }
+    }
+    Ok(running)
+}

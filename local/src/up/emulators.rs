@@ -1,0 +1,132 @@
+//! The emulators `up` runs on: started with `scripts/emulators.sh start` (a running one is kept,
+//! with its data), and their endpoints read from `scripts/emulators.sh env`, so `up` and the
+//! script agree on ports and run directory (`EMU_RUN`, the `*_PORT` variables) without a second
+//! copy of them here.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What `up` needs of the emulators: the Kafka emulator, moto (DynamoDB with Streams, S3, SQS,
+/// SES) and the Pub/Sub emulator (kafka-pubsub-bridge publishes there).
+pub const SERVICES: [&str; 3] = ["kafka", "moto", "pubsub"];
+
+/// Where the emulators answer, and the test credentials moto takes (not secrets).
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub kafka: String,
+    pub aws: String,
+    pub region: String,
+    pub aws_key_id: String,
+    pub aws_secret: String,
+    /// `host:port`, as `PUBSUB_EMULATOR_HOST` names it.
+    pub pubsub: String,
+}
+
+impl Endpoints {
+    /// Read from the script's `export NAME=value` lines.
+    pub fn from_exports(text: &str) -> Result<Endpoints, String> {
+        let vars: BTreeMap<&str, &str> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k, v.trim_matches('"')))
+            .collect();
+        let get = |k: &str| vars.get(k).map(|v| v.to_string()).ok_or_else(|| format!("emulators.sh env sets no {k}"));
+        Ok(Endpoints {
+            kafka: get("KAFKA_BOOTSTRAP_SERVERS")?,
+            aws: get("AWS_ENDPOINT_URL")?,
+            region: get("AWS_REGION")?,
+            aws_key_id: get("AWS_ACCESS_KEY_ID")?,
+            aws_secret: get("AWS_SECRET_ACCESS_KEY")?,
+            pubsub: get("PUBSUB_EMULATOR_HOST")?,
+        })
+    }
+
+    /// The AWS SDK's configuration for moto.
+    pub async fn aws_config(&self) -> aws_config::SdkConfig {
+        let credentials = aws_sdk_s3::config::Credentials::new(&self.aws_key_id, &self.aws_secret, None, None, "moto");
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.aws)
+            .region(aws_config::Region::new(self.region.clone()))
+            .credentials_provider(credentials)
+            .load()
+            .await
+    }
+}
+
+/// The repository's `scripts/emulators.sh`, found from the working directory upwards.
+pub fn script() -> Result<PathBuf, String> {
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+    cwd.ancestors()
+        .map(|d| d.join("scripts/emulators.sh"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| "scripts/emulators.sh not found above the working directory: run from the repository".into())
+}
+
+/// Where `local up` writes the functions' logs: `.emu/logs` beside the emulators' own.
+pub fn logs_dir() -> Option<PathBuf> {
+    Some(script().ok()?.parent()?.parent()?.join(".emu/logs"))
+}
+
+fn run(script: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("bash").arg(script).args(args).output().map_err(|e| format!("{}: {e}", script.display()))?;
+    // `status` exits 3 when a service is stopped: an answer, not a failure.
+    let answered = out.status.success() || (args.first() == Some(&"status") && out.status.code() == Some(3));
+    if !answered {
+        return Err(format!(
+            "emulators.sh {} failed ({}):\n{}{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Starts the services that are not running (installing them first if needed): their
+/// endpoints, and which services this call started (the ones to stop at the end; a service
+/// that was running is left running). An emulator that cannot start is an error, never a skip.
+pub fn start() -> Result<(Endpoints, Vec<&'static str>), String> {
+    let script = script()?;
+    let mut status = vec!["status"];
+    status.extend(SERVICES);
+    let before = run(&script, &status)?;
+    let started: Vec<&'static str> = SERVICES
+        .into_iter()
+        .filter(|s| !before.lines().any(|l| l.split_whitespace().take(2).eq([*s, "running"])))
+        .collect();
+    let mut args = vec!["start"];
+    args.extend(SERVICES);
+    let said = run(&script, &args)?;
+    eprintln!("{}", said.trim());
+    Ok((Endpoints::from_exports(&run(&script, &["env"])?)?, started))
+}
+
+/// Stops these services (those `start` started).
+pub fn stop(services: &[&str]) -> Result<(), String> {
+    if services.is_empty() {
+        return Ok(());
+    }
+    let mut args = vec!["stop"];
+    args.extend(services);
+    run(&script()?, &args).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_read_from_the_scripts_exports() {
+        let text = "# a comment\nexport KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092\nexport AWS_ENDPOINT_URL=http://127.0.0.1:15000\n\
+                    export AWS_REGION=eu-west-1\nexport AWS_ACCESS_KEY_ID=testing\nexport AWS_SECRET_ACCESS_KEY=testing\n\
+                    export PUBSUB_EMULATOR_HOST=127.0.0.1:18085\nexport DATABASE_URL=\"postgres://x?a=b\"\n";
+        let e = Endpoints::from_exports(text).expect("endpoints");
+        assert_eq!(
+            (e.kafka.as_str(), e.aws.as_str(), e.pubsub.as_str()),
+            ("127.0.0.1:19092", "http://127.0.0.1:15000", "127.0.0.1:18085")
+        );
+        assert!(Endpoints::from_exports("export AWS_REGION=x").is_err_and(|m| m.contains("KAFKA_BOOTSTRAP_SERVERS")));
+    }
+}

@@ -1,0 +1,296 @@
+//! Lambda's MSK event source mapping, played on the Kafka emulator: a consumer group per mapping
+//! (one topic each), batches of up to `batch_size` records gathered for up to the batching
+//! window, sent as MSK's event. The partial batch response is read as Lambda reads it: in each
+//! partition the records before the lowest failed offset are done and committed, and reading
+//! resumes at that offset; a failed invocation (an error, a timeout, a process that exited)
+//! fails the whole batch. A batch that keeps failing without progress is retried `retries`
+//! times; then its failed records go to the mapping's on-failure topic, each with the failure's
+//! metadata in its headers, and the mapping moves past them.
+//!
+//! A new group starts at the starting position (`TRIM_HORIZON` or `LATEST`) and commits it at
+//! once, so the position holds from the moment `up` says it is ready; a group that has
+//! committed offsets resumes there (stopping and starting `up` loses nothing).
+use super::pool::Pool;
+use super::stats::Stats;
+use crate::lambda_host::{msk_event, settled};
+use crate::runtime::api::Outcome;
+use domain::ports::{BusRecord, OutboundMessage, Publisher};
+use platform_aws::msk::KafkaBatchResponse;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The mapping's on-failure destination: a Kafka topic of the same cluster.
+pub fn on_failure_topic(function: &str) -> String {
+    format!("{function}.on-failure")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartingPosition {
+    TrimHorizon,
+    Latest,
+}
+
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    pub function: &'static str,
+    pub topic: String,
+    pub group: String,
+    pub batch_size: usize,
+    pub batching_window: Duration,
+    pub retries: u32,
+    pub starting: StartingPosition,
+    /// This poller's share of the partitions: (which, of how many pollers); `(0, 1)` is all.
+    pub share: (usize, usize),
+    /// The pause before a failed batch is read again.
+    pub retry_pause: Duration,
+}
+
+/// A mapping whose group has its positions: ready to run.
+pub struct Positioned {
+    mapping: Mapping,
+    consumer: StreamConsumer,
+    positions: BTreeMap<i32, i64>,
+    bootstrap: String,
+}
+
+fn err(what: &str, e: impl std::fmt::Display) -> String {
+    format!("{what}: {e}")
+}
+
+/// Joins the mapping's group: its committed offsets, or the starting position committed now.
+pub async fn position(mapping: Mapping, bootstrap: &str) -> Result<Positioned, String> {
+    let bootstrap = bootstrap.to_string();
+    tokio::task::spawn_blocking(move || {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("group.id", &mapping.group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .create()
+            .map_err(|e| err("kafka consumer", e))?;
+        let timeout = Duration::from_secs(10);
+        let metadata = consumer.fetch_metadata(Some(&mapping.topic), timeout).map_err(|e| err("metadata", e))?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .filter(|p| (*p as usize) % mapping.share.1.max(1) == mapping.share.0)
+            .collect();
+        if partitions.is_empty() {
+            return Err(format!("topic {} has no partitions (does it exist?)", mapping.topic));
+        }
+        let mut wanted = TopicPartitionList::new();
+        for p in &partitions {
+            wanted.add_partition(&mapping.topic, *p);
+        }
+        let committed = consumer.committed_offsets(wanted, timeout).map_err(|e| err("committed offsets", e))?;
+        let mut positions = BTreeMap::new();
+        for p in &partitions {
+            let at = committed.find_partition(&mapping.topic, *p).map(|e| e.offset());
+            let offset = match at {
+                Some(Offset::Offset(o)) => o,
+                _ => {
+                    let (low, high) =
+                        consumer.fetch_watermarks(&mapping.topic, *p, timeout).map_err(|e| err("watermarks", e))?;
+                    if mapping.starting == StartingPosition::Latest { high } else { low }
+                }
+            };
+            positions.insert(*p, offset);
+        }
+        let list = list_of(&mapping.topic, &positions)?;
+        consumer.commit(&list, CommitMode::Sync).map_err(|e| err("commit the starting position", e))?;
+        consumer.assign(&list).map_err(|e| err("assign", e))?;
+        Ok(Positioned { mapping, consumer, positions, bootstrap })
+    })
+    .await
+    .map_err(|e| err("positioning", e))?
+}
+
+fn list_of(topic: &str, positions: &BTreeMap<i32, i64>) -> Result<TopicPartitionList, String> {
+    let mut list = TopicPartitionList::new();
+    for (p, o) in positions {
+        list.add_partition_offset(topic, *p, Offset::Offset(*o)).map_err(|e| err("offsets", e))?;
+    }
+    Ok(list)
+}
+
+impl Positioned {
+    /// The next batch: waits for a first record, then gathers for the batching window or until
+    /// the batch is full. Records before a partition's position (fetched before a rewind) are
+    /// not read again here.
+    async fn gather(&mut self, stats: &Stats) -> Vec<BusRecord> {
+        let mut batch = Vec::new();
+        let first = loop {
+            match tokio::time::timeout(Duration::from_secs(1), self.consumer.recv()).await {
+                Ok(Ok(m)) if m.offset() >= self.positions.get(&m.partition()).copied().unwrap_or(0) => {
+                    break kafka::bus_record(&m);
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(function = self.mapping.function, error = %e, "kafka"),
+                Err(_) => self.report_lag(stats),
+            }
+        };
+        batch.push(first);
+        let until = tokio::time::Instant::now() + self.mapping.batching_window;
+        while batch.len() < self.mapping.batch_size {
+            match tokio::time::timeout_at(until, self.consumer.recv()).await {
+                Ok(Ok(m)) if m.offset() >= self.positions.get(&m.partition()).copied().unwrap_or(0) => {
+                    batch.push(kafka::bus_record(&m))
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        // One batch reads each partition forward from its position: a record of a partition
+        // after a gap (fetched before a rewind) waits for the next batch.
+        let mut next = self.positions.clone();
+        batch.retain(|r| {
+            let at = next.entry(r.partition).or_insert(r.offset);
+            let keep = r.offset == *at;
+            if keep {
+                *at += 1;
+            }
+            keep
+        });
+        batch
+    }
+
+    fn report_lag(&self, stats: &Stats) {
+        let mut lag = 0;
+        for (p, at) in &self.positions {
+            if let Ok((_, high)) = self.consumer.fetch_watermarks(&self.mapping.topic, *p, Duration::from_millis(500)) {
+                lag += (high - at).max(0);
+            }
+        }
+        stats.lag(self.mapping.function, &self.mapping.topic, lag);
+    }
+
+    /// Moves the positions as the response says, commits them, and rewinds the consumer where a
+    /// partition resumes before what it has fetched. Returns the records not done.
+    fn settle(&mut self, batch: &[BusRecord], done: &[BusRecord]) -> Result<Vec<BusRecord>, String> {
+        let mut rewind = false;
+        let mut by_partition: BTreeMap<i32, Vec<&BusRecord>> = BTreeMap::new();
+        for r in batch {
+            by_partition.entry(r.partition).or_default().push(r);
+        }
+        let mut left = Vec::new();
+        for (p, records) in by_partition {
+            let finished = records.iter().filter(|r| done.contains(r)).count();
+            let next = records.first().map(|r| r.offset).unwrap_or(0) + finished as i64;
+            let last = records.last().map(|r| r.offset + 1).unwrap_or(next);
+            rewind |= next < last;
+            self.positions.insert(p, next);
+            left.extend(records[finished..].iter().map(|r| (*r).clone()));
+        }
+        self.commit(rewind)?;
+        Ok(left)
+    }
+
+    /// Moves past `records` (sent to the on-failure destination).
+    fn skip(&mut self, records: &[BusRecord]) -> Result<(), String> {
+        for r in records {
+            let at = self.positions.entry(r.partition).or_insert(0);
+            *at = (*at).max(r.offset + 1);
+        }
+        self.commit(true)
+    }
+
+    fn commit(&mut self, reassign: bool) -> Result<(), String> {
+        let list = list_of(&self.mapping.topic, &self.positions)?;
+        self.consumer.commit(&list, CommitMode::Async).map_err(|e| err("commit", e))?;
+        if reassign {
+            self.consumer.assign(&list).map_err(|e| err("rewind", e))?;
+        }
+        Ok(())
+    }
+
+    /// Runs the mapping until the task is stopped.
+    pub async fn run(mut self, pool: Arc<Pool>, stats: Arc<Stats>) {
+        let Ok(on_failure) = kafka::KafkaPublisher::new(&self.bootstrap) else {
+            tracing::error!(function = self.mapping.function, "no producer for the on-failure topic");
+            return;
+        };
+        let function = self.mapping.function;
+        let mut failing: Option<(Vec<(i32, i64)>, u32)> = None;
+        loop {
+            let batch = self.gather(&stats).await;
+            let event = serde_json::to_vec(&msk_event(&batch)).unwrap_or_default();
+            let outcome = pool.invoke(event).await;
+            let done = match &outcome {
+                Outcome::Response(body) => match serde_json::from_slice::<KafkaBatchResponse>(body) {
+                    Ok(response) => settled(&batch, &response),
+                    Err(_) => Vec::new(), // an answer Lambda cannot read fails the batch
+                },
+                _ => Vec::new(),
+            };
+            let left = match self.settle(&batch, &done) {
+                Ok(left) => left,
+                Err(e) => {
+                    tracing::error!(function, error = %e, "the mapping could not commit");
+                    continue;
+                }
+            };
+            if left.is_empty() {
+                failing = None;
+                continue;
+            }
+            let heads: Vec<(i32, i64)> = first_per_partition(&left);
+            for (partition, offset) in &heads {
+                stats.resumed_at(function, &self.mapping.topic, *partition, *offset);
+            }
+            let attempts = match failing.take() {
+                Some((before, n)) if before == heads => n + 1,
+                _ => 1,
+            };
+            if attempts <= self.mapping.retries {
+                stats.retried(function);
+                failing = Some((heads, attempts));
+                tokio::time::sleep(self.mapping.retry_pause).await;
+                continue;
+            }
+            let condition = match &outcome {
+                Outcome::Response(_) => "RetryAttemptsExhausted (partial batch response)",
+                Outcome::TimedOut => "RetryAttemptsExhausted (timed out)",
+                _ => "RetryAttemptsExhausted (function error)",
+            };
+            let mut sent = 0;
+            for r in &left {
+                let mut msg = OutboundMessage::new(on_failure_topic(function), r.key.clone(), r.payload.clone());
+                for (k, v) in &r.headers {
+                    msg = msg.with_header(k, v);
+                }
+                let msg = msg
+                    .with_header("lambda-function", function)
+                    .with_header("lambda-condition", condition)
+                    .with_header("lambda-approximate-invoke-count", attempts.to_string())
+                    .with_header("source-topic", &r.topic)
+                    .with_header("source-partition", r.partition.to_string())
+                    .with_header("source-offset", r.offset.to_string());
+                match on_failure.publish(msg).await {
+                    Ok(_) => sent += 1,
+                    Err(e) => tracing::error!(function, error = %e, "the on-failure destination refused a record"),
+                }
+            }
+            if sent == left.len() {
+                tracing::warn!(function, records = sent, condition, "records sent to the on-failure destination");
+                stats.sent_on_failure(function, sent as u64);
+                if let Err(e) = self.skip(&left) {
+                    tracing::error!(function, error = %e, "the mapping could not commit");
+                }
+            }
+        }
+    }
+}
+
+fn first_per_partition(left: &[BusRecord]) -> Vec<(i32, i64)> {
+    let mut heads: BTreeMap<i32, i64> = BTreeMap::new();
+    for r in left {
+        let at = heads.entry(r.partition).or_insert(r.offset);
+        *at = (*at).min(r.offset);
+    }
+    heads.into_iter().collect()
+}

@@ -1,0 +1,1 @@
+    lambda("{{name}}", 60, &[KAFKA]),

@@ -1,0 +1,1 @@
+    Lambda { retries: 2, ..lambda("{{name}}", 60, &[]) },
