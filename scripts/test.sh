@@ -15,6 +15,10 @@ scripts/emulators.sh start
 trap 'scripts/emulators.sh stop' EXIT
 eval "$(scripts/emulators.sh env)"
 
+# The AWS functions' binaries as `local up` builds them (its black-box tests start them as
+# processes): built here once, so that no test waits for a build.
+cargo run -q -p local -- up --build-only >/dev/null
+
 # Build once, then test; nextest runs test binaries in parallel and reports each test.
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"

@@ -27,6 +27,10 @@ pub struct KeyRecord {
     first: Option<ChargeRequest>,
     /// The outcome answered (again) to a repeat.
     pub outcome: Option<ChargeOutcome>,
+    /// A charge with this key is being made: a repeat meanwhile is answered 503 `in_progress`
+    /// (nothing done; try again), as card gateways refuse a concurrent use of a key.
+    #[serde(skip)]
+    in_progress: bool,
 }
 
 #[derive(Clone)]
@@ -70,6 +74,20 @@ impl GatewayService {
     }
 }
 
+/// A key's charge in progress, until dropped.
+struct InProgress {
+    keys: Arc<Mutex<BTreeMap<String, KeyRecord>>>,
+    key: String,
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        if let Some(record) = self.keys.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.key) {
+            record.in_progress = false;
+        }
+    }
+}
+
 fn refused(status: StatusCode, error: &str, detail: String) -> Response {
     (status, axum::Json(json!({"error": error, "detail": detail}))).into_response()
 }
@@ -96,9 +114,18 @@ async fn charge(State(service): State<GatewayService>, headers: HeaderMap, body:
                 return refused(StatusCode::CONFLICT, "idempotency_key_reused", detail);
             }
             (Some(_), Some(outcome)) => return (StatusCode::OK, axum::Json(outcome.clone())).into_response(),
-            _ => record.first = Some(request.clone()),
+            _ if record.in_progress => {
+                let detail = format!("a charge with payment id {key} is in progress");
+                return refused(StatusCode::SERVICE_UNAVAILABLE, "in_progress", detail);
+            }
+            _ => {
+                record.first = Some(request.clone());
+                record.in_progress = true;
+            }
         }
     }
+    // Cleared however the charge ends, even when the caller goes away and the charge with it.
+    let _in_progress = InProgress { keys: service.keys.clone(), key: key.to_string() };
     let delay = *service.delay.lock().unwrap_or_else(|p| p.into_inner());
     tokio::time::sleep(delay).await;
     let charge = Charge {

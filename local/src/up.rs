@@ -7,6 +7,7 @@
 //! here (emulator mode part 2).
 pub mod async_invoke;
 pub mod cli;
+pub mod dead_letters;
 pub mod emulators;
 pub mod lambdas;
 pub mod msk;
@@ -71,6 +72,8 @@ pub struct UpOptions {
     pub retry_pause: Duration,
     /// Already-built binaries by name; the rest are built.
     pub binaries: BTreeMap<String, PathBuf>,
+    /// Variables set on a function besides (or instead of) its table's: (function, name, value).
+    pub env: Vec<(String, String, String)>,
     /// Each function's log (its processes' stdout and stderr) goes to `<dir>/<prefix><name>.log`;
     /// None: the runner's own stdout and stderr.
     pub log_dir: Option<PathBuf>,
@@ -87,6 +90,7 @@ impl Default for UpOptions {
             sweep_every: Duration::from_secs(300),
             retry_pause: Duration::from_secs(5),
             binaries: BTreeMap::new(),
+            env: Vec::new(),
             log_dir: None,
         }
     }
@@ -111,14 +115,21 @@ pub struct Running {
     pub queues: Queues,
     pub stats: Arc<Stats>,
     pub gateway: GatewayService,
+    opts: UpOptions,
     pools: BTreeMap<&'static str, Arc<Pool>>,
     schedules: BTreeMap<&'static str, AsyncInvoker>,
+    asynchronous: Vec<AsyncInvoker>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Running {
     pub fn pool(&self, function: &str) -> Option<&Arc<Pool>> {
         self.pools.get(function)
+    }
+
+    /// The options it was started with (a restart takes them again).
+    pub fn options(&self) -> &UpOptions {
+        &self.opts
     }
 
     pub fn functions(&self) -> impl Iterator<Item = &'static str> + '_ {
@@ -139,6 +150,9 @@ impl Running {
     pub async fn stop(self) {
         for t in &self.tasks {
             t.abort();
+        }
+        for invoker in &self.asynchronous {
+            invoker.stop();
         }
         let stopping: Vec<_> =
             self.pools.values().cloned().map(|p| tokio::spawn(async move { p.stop().await })).collect();
@@ -171,6 +185,19 @@ fn env_of(lambda: &Lambda, endpoints: &Endpoints, names: &Names, gateway_url: &s
             Value::PubSub => endpoints.pubsub.clone(),
         };
         env.push((k.to_string(), value));
+    }
+    env
+}
+
+/// The function's variables with the run's own for it in place of (or beside) the table's.
+fn with_overrides(
+    mut env: Vec<(String, String)>,
+    function: &str,
+    overrides: &[(String, String, String)],
+) -> Vec<(String, String)> {
+    for (_, name, value) in overrides.iter().filter(|(f, _, _)| f == function) {
+        env.retain(|(k, _)| k != name);
+        env.push((name.clone(), value.clone()));
     }
     env
 }
@@ -210,16 +237,21 @@ pub async fn start(opts: UpOptions, endpoints: Endpoints) -> Result<Running, Str
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let stats = Arc::new(Stats::default());
+    let names_of: Vec<&'static str> = functions.iter().map(|f| f.name).collect();
+    let watching = dead_letters::watch(endpoints.kafka.clone(), names_of, stats.clone()).await?;
     let mut running = Running {
         endpoints: endpoints.clone(),
         names: names.clone(),
         queues: queues.clone(),
         stats: stats.clone(),
         gateway,
+        opts: opts.clone(),
         pools: BTreeMap::new(),
         schedules: BTreeMap::new(),
+        asynchronous: Vec::new(),
         tasks: Vec::new(),
     };
+    running.tasks.push(tokio::spawn(watching));
     for f in functions {
         let lambda = lambdas::lambda_of(f.name)?;
         let config = FunctionConfig {
@@ -228,7 +260,7 @@ pub async fn start(opts: UpOptions, endpoints: Endpoints) -> Result<Running, Str
             timeout: lambda.timeout,
             memory_mb: lambda.memory_mb,
             region: endpoints.region.clone(),
-            env: env_of(lambda, &endpoints, &names, &gateway_url),
+            env: with_overrides(env_of(lambda, &endpoints, &names, &gateway_url), f.name, &opts.env),
             log: opts.log_dir.as_ref().map(|d| d.join(format!("{}{}.log", opts.prefix, f.name))),
         };
         let arn = config.arn();
@@ -239,6 +271,7 @@ pub async fn start(opts: UpOptions, endpoints: Endpoints) -> Result<Running, Str
         let pool = Arc::new(pool);
         running.pools.insert(f.name, pool.clone());
         let invoker = AsyncInvoker {
+            tasks: Arc::default(),
             pool: pool.clone(),
             stats: stats.clone(),
             sqs: sqs.clone(),
@@ -247,6 +280,7 @@ pub async fn start(opts: UpOptions, endpoints: Endpoints) -> Result<Running, Str
             retries: lambda.retries,
             pause: opts.retry_pause,
         };
+        running.asynchronous.push(invoker.clone());
         match f.host {
             Host::Msk { topics, .. } => {
                 // Lambda invokes one batch of a partition at a time and scales by partitions:
@@ -256,7 +290,7 @@ pub async fn start(opts: UpOptions, endpoints: Endpoints) -> Result<Running, Str
                     let mapping = Mapping {
                         function: f.name,
                         topic: topic.to_string(),
-                        group: format!("{}{}-{topic}", opts.prefix, f.name),
+                        group: msk::group_name(&opts.prefix, f.name, topic),
                         batch_size: lambda.batch_size,
                         batching_window: lambda.batching_window,
                         retries: lambda.retries,
@@ -285,6 +319,7 @@ pub async fn start(opts: UpOptions, endpoints: Endpoints) -> Result<Running, Str
             Host::DynamoDbStream { table, .. } => {
                 let mapping = streams::StreamMapping {
                     function: f.name,
+                    function_arn: invoker.function_arn.clone(),
                     table: names.table(table),
                     batch_size: lambda.batch_size,
                     retries: lambda.retries,

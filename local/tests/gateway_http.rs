@@ -56,3 +56,35 @@ async fn the_http_adapter_and_the_test_gateway_service_keep_one_ledger_by_paymen
     let nowhere = HttpGateway::new("http://127.0.0.1:1", GATEWAY_TIMEOUT).expect("a client");
     assert!(matches!(nowhere.charge(&charge("p5", "tok_visa", 100)).await, Err(ChargeError::NotSent(_))));
 }
+
+#[tokio::test]
+async fn a_key_in_use_by_a_charge_in_progress_is_refused_until_it_ends() {
+    let service = GatewayService::new(inmemory::TestGateway::default());
+    let url = service.serve().await.expect("served");
+    let gateway = HttpGateway::new(&url, GATEWAY_TIMEOUT).expect("a client");
+    service.set_delay(std::time::Duration::from_millis(800));
+    let p1 = charge("p1", "tok_visa", 100);
+    let first = gateway.charge(&p1);
+    let second = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        gateway.charge(&charge("p1", "tok_visa", 100)).await
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(first, Ok(succeeded("p1")));
+    assert!(matches!(second, Err(ChargeError::NotSent(ref e)) if e.contains("503")), "{second:?}");
+    assert_eq!(service.gateway.charges_for("p1"), 1);
+    // Once it ended, a repeat answers its outcome.
+    assert_eq!(gateway.charge(&charge("p1", "tok_visa", 100)).await, Ok(succeeded("p1")));
+
+    // A caller that gives up mid-charge (its process killed): whether the gateway goes on with
+    // that charge or drops it, a retry now and one later charge the payment once in all.
+    service.set_delay(std::time::Duration::from_secs(1));
+    let p2 = charge("p2", "tok_visa", 100);
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(300), gateway.charge(&p2));
+    assert!(gave_up.await.is_err(), "still charging");
+    let now = gateway.charge(&charge("p2", "tok_visa", 100)).await;
+    assert!(matches!(&now, Ok(_) | Err(ChargeError::NotSent(_))), "{now:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(gateway.charge(&charge("p2", "tok_visa", 100)).await, Ok(succeeded("p2")));
+    assert_eq!(service.gateway.charges_for("p2"), 1);
+}

@@ -100,3 +100,15 @@ impl Logs {
         String::from_utf8_lossy(&self.0.lock().map(|b| b.clone()).unwrap_or_default()).into_owned()
     }
 }
+
+/// The `local` binary the workspace build made (its package has CLI tests, so every test run
+/// builds it): beside this test's `deps/` folder, or, when cargo's build directory is set apart
+/// (`build.build-dir`), in the workspace's `target/debug`.
+pub fn local_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+    let workspace_target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug");
+    let candidates = [dir.join("local"), workspace_target.join("local")];
+    let bin = candidates.iter().find(|b| b.exists());
+    bin.cloned().unwrap_or_else(|| panic!("{candidates:?} missing: build the workspace's tests first"))
+}

@@ -595,18 +595,6 @@ async fn unwrapped_push_from_the_emulator_is_read_with_its_metadata() {
     assert_eq!(msg.data.as_deref().ok(), Some(&b"STK,as400-us,42,SKU-1,WH-NYC-2,5,,20261120090000"[..]));
 }
 
-/// The `local` binary, built beside this test (its package has CLI tests, so every test run builds it).
-/// The `local` binary the workspace build made: beside this test's `deps/` folder, or, when
-/// cargo's build directory is set apart (`build.build-dir`), in the workspace's `target/debug`.
-fn local_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
-    let workspace_target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug");
-    let candidates = [dir.join("local"), workspace_target.join("local")];
-    let bin = candidates.iter().find(|b| b.exists());
-    bin.cloned().unwrap_or_else(|| panic!("{candidates:?} missing: build the workspace's tests first"))
-}
-
 #[tokio::test]
 async fn local_replay_republishes_the_range_from_gcs_to_kafka() {
     let (gcs_endpoint, bootstrap) = (emulator("GCS_ENDPOINT"), emulator("KAFKA_BOOTSTRAP_SERVERS"));
@@ -624,7 +612,7 @@ async fn local_replay_republishes_the_range_from_gcs_to_kafka() {
     }
     let target = fresh("it-replay-cli-target");
     ensure_topics(&bootstrap, &[&target], 1).await.expect("topic");
-    let out = tokio::process::Command::new(local_binary())
+    let out = tokio::process::Command::new(estate_tests::local_binary())
         .args([
             "replay",
             "--topic",

@@ -100,20 +100,20 @@ impl RuntimeApi {
         if let Some(failed) = self.init_failure() {
             return failed;
         }
-        let n = self.shared.count.fetch_add(1, Ordering::SeqCst) + 1;
-        let id = request_id(n);
+        self.shared.count.fetch_add(1, Ordering::SeqCst);
+        let id = request_id(REQUESTS.fetch_add(1, Ordering::SeqCst) + 1);
         let deadline_ms = chrono::Utc::now().timestamp_millis() + timeout.as_millis() as i64;
         let (answer, outcome) = oneshot::channel();
         let queued = Queued { id: id.clone(), event, deadline_ms, answer };
         if self.shared.queue.send(queued).is_err() {
             return Outcome::TimedOut;
         }
+        // However this ends (answered, timed out, or given up by the caller because the process
+        // died), the id is no longer in flight: a late answer is refused.
+        let _forget = Forget { shared: &self.shared, id };
         match tokio::time::timeout(timeout, outcome).await {
             Ok(Ok(outcome)) => outcome,
-            _ => {
-                lock(&self.shared.in_flight).remove(&id);
-                Outcome::TimedOut
-            }
+            _ => Outcome::TimedOut,
         }
     }
 
@@ -140,6 +140,21 @@ impl RuntimeApi {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+/// Takes an invocation's id out of the in-flight ones when its caller stops waiting.
+struct Forget<'a> {
+    shared: &'a Shared,
+    id: String,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        lock(&self.shared.in_flight).remove(&self.id);
+    }
+}
+
+/// Invocations of every function of the runner, numbered: their request ids never repeat.
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
 
 /// A request id in Lambda's form (a UUID), unique within the runner's run.
 fn request_id(n: u64) -> String {

@@ -94,6 +94,10 @@ impl FunctionProcess {
         }
         command.envs(self.config.lambda_env(&self.address));
         command.stdin(Stdio::null()).kill_on_drop(true);
+        // Its own process group: a Ctrl-C at the runner's terminal is the runner's to act on
+        // (it stops the processes), not a signal each function process gets and dies of.
+        #[cfg(unix)]
+        command.process_group(0);
         if let Some(path) = &self.config.log {
             let log = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
             command.stdout(log.try_clone()?).stderr(log);

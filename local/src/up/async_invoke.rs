@@ -8,11 +8,14 @@ use super::pool::Pool;
 use super::stats::Stats;
 use crate::runtime::api::Outcome;
 use serde_json::{Value, json};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone)]
 pub struct AsyncInvoker {
+    /// The events being invoked, with their retries: ended when `up` stops.
+    pub tasks: Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>,
     pub pool: Arc<Pool>,
     pub stats: Arc<Stats>,
     pub sqs: aws_sdk_sqs::Client,
@@ -23,10 +26,21 @@ pub struct AsyncInvoker {
 }
 
 impl AsyncInvoker {
-    /// Queues the event and returns at once (the caller, S3 or EventBridge, reads no answer).
-    pub fn invoke(&self, event: Vec<u8>) {
+    /// Queues the event and returns at once (the caller, S3 or EventBridge, reads no answer);
+    /// `done` runs once the event is through (answered, or its record on the on-failure queue).
+    pub fn invoke(&self, event: Vec<u8>, done: impl Future<Output = ()> + Send + 'static) {
         let this = self.clone();
-        tokio::spawn(async move { this.invoke_and_wait(event).await });
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(async move {
+            this.invoke_and_wait(event).await;
+            done.await;
+        });
+    }
+
+    /// Ends the events in flight (`up` is stopping).
+    pub fn stop(&self) {
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner()).abort_all();
     }
 
     /// The whole asynchronous life of one event: the first attempt, the retries, and the
@@ -64,14 +78,12 @@ pub fn invocation_record(function_arn: &str, event: &[u8], outcome: &Outcome, at
     let payload = |bytes: &[u8]| {
         serde_json::from_slice::<Value>(bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into()))
     };
+    // Lambda says `Unhandled` of any error the runtime reported or a timeout; what the
+    // function said is the response payload.
     let (error, response) = match outcome {
-        Outcome::Error { error_type, body } | Outcome::InitError { error_type, body } => {
-            (error_type.clone().unwrap_or_else(|| "Unhandled".into()), payload(body))
-        }
-        Outcome::TimedOut => {
-            ("Unhandled".into(), json!({"errorMessage": "Task timed out", "errorType": "Sandbox.Timedout"}))
-        }
-        Outcome::Response(body) => (String::new(), payload(body)),
+        Outcome::Error { body, .. } | Outcome::InitError { body, .. } => ("Unhandled", payload(body)),
+        Outcome::TimedOut => ("Unhandled", json!({"errorMessage": "Task timed out", "errorType": "Sandbox.Timedout"})),
+        Outcome::Response(body) => ("", payload(body)),
     };
     json!({
         "version": "1.0",

@@ -24,12 +24,19 @@ pub struct UpArgs {
     /// Processes of a function (concurrency), e.g. `payment-processor=2`. Repeatable.
     #[arg(long = "concurrency", value_name = "FUNCTION=N")]
     pub concurrency: Vec<String>,
+    /// A variable of a function, besides or instead of its table's, e.g.
+    /// `notifier:NOTIFY_FROM=shop@example.org`. Repeatable.
+    #[arg(long = "env", value_name = "FUNCTION:NAME=VALUE")]
+    pub env: Vec<String>,
     /// The sweeper's schedule, in seconds (its rule is `rate(5 minutes)` deployed).
     #[arg(long, default_value_t = 300)]
     pub sweep_every: u64,
     /// Print what each function is given (the README's table) and exit.
     #[arg(long)]
     pub print_env: bool,
+    /// Build the AWS functions' binaries (as `up` does), print where they are, and exit.
+    #[arg(long)]
+    pub build_only: bool,
     /// Leave the emulators this run started running at the end.
     #[arg(long)]
     pub keep_emulators: bool,
@@ -43,7 +50,15 @@ fn options(args: &UpArgs) -> Result<UpOptions, String> {
         let n: usize = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| format!("--concurrency {c}: N is a count"))?;
         concurrency.insert(f.to_string(), n);
     }
+    let mut env = Vec::new();
+    for e in &args.env {
+        let parsed = e.split_once(':').and_then(|(f, kv)| kv.split_once('=').map(|(k, v)| (f, k, v)));
+        let (f, k, v) = parsed.ok_or_else(|| format!("--env {e}: FUNCTION:NAME=VALUE"))?;
+        lambdas::lambda_of(f)?;
+        env.push((f.to_string(), k.to_string(), v.to_string()));
+    }
     Ok(UpOptions {
+        env,
         flows: args.flows.clone(),
         functions: args.functions.clone(),
         prefix: args.prefix.clone(),
@@ -59,26 +74,56 @@ fn options(args: &UpArgs) -> Result<UpOptions, String> {
     })
 }
 
-async fn signalled() {
+/// Ctrl-C or SIGTERM, listened for from the start (a signal before `up` is ready stops it too,
+/// cleanly, instead of killing it with its processes left behind).
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(t) => t,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
         }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+
+    async fn received(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 pub async fn run(args: UpArgs) -> ExitCode {
     if args.print_env {
         print!("{}", lambdas::markdown());
         return ExitCode::SUCCESS;
+    }
+    if args.build_only {
+        let built = tokio::task::spawn_blocking(crate::runtime::build::aws_functions).await;
+        return match built.map_err(|e| e.to_string()).and_then(|b| b) {
+            Ok(built) => {
+                for (name, path) in built {
+                    println!("{name} {}", path.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("local up: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let opts = match options(&args).and_then(|o| super::selected(&o).map(|_| o)) {
         Ok(o) => o,
@@ -87,11 +132,36 @@ pub async fn run(args: UpArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut signals = match Signals::listen() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("local up: cannot listen for Ctrl-C and SIGTERM: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     eprintln!("local up: starting the emulators, making what the functions need, building them…");
-    let (running, started) = match super::up(opts).await {
-        Ok(up) => up,
+    let emulators = tokio::select! {
+        started = tokio::task::spawn_blocking(super::emulators::start) => started.map_err(|e| e.to_string()).and_then(|s| s),
+        _ = signals.received() => Err("stopped while the emulators started (stop them with scripts/emulators.sh stop)".into()),
+    };
+    let (endpoints, started) = match emulators {
+        Ok(e) => e,
         Err(e) => {
             eprintln!("local up: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stop = if args.keep_emulators { Vec::new() } else { started };
+    let running = tokio::select! {
+        running = super::start(opts, endpoints) => running,
+        // Processes started so far die with the runner (kill on drop).
+        _ = signals.received() => Err("stopped while starting".into()),
+    };
+    let running = match running {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("local up: {e}");
+            let _ = tokio::task::spawn_blocking(move || super::emulators::stop(&stop)).await;
             return ExitCode::FAILURE;
         }
     };
@@ -107,17 +177,13 @@ pub async fn run(args: UpArgs) -> ExitCode {
         running.endpoints.pubsub
     );
     let shown = tokio::spawn(view::run(functions, running.stats.clone()));
-    signalled().await;
+    signals.received().await;
     shown.abort();
     eprintln!("\nlocal up: stopping");
     running.stop().await;
-    let stop: Vec<&'static str> = if args.keep_emulators { Vec::new() } else { started };
-    match tokio::task::spawn_blocking(move || super::emulators::stop(&stop)).await {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) => {
-            eprintln!("local up: {e}");
-            ExitCode::FAILURE
-        }
+    let stopped = tokio::task::spawn_blocking(move || super::emulators::stop(&stop)).await;
+    match stopped.map_err(|e| e.to_string()).and_then(|s| s) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("local up: {e}");
             ExitCode::FAILURE

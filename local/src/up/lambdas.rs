@@ -165,5 +165,26 @@ mod tests {
             readme.contains(&table),
             "README.md's table of what `local up` gives each function is not `local up --print-env`'s:\n{table}"
         );
+        let process = crate::runtime::process::FunctionConfig {
+            name: "f".into(),
+            binary: "f".into(),
+            timeout: std::time::Duration::from_secs(1),
+            memory_mb: 128,
+            region: "r".into(),
+            env: Vec::new(),
+            log: None,
+        };
+        let lambdas_own = process.lambda_env("127.0.0.1:1").into_iter().map(|(k, _)| k);
+        let said_below = readme.split(&table).nth(1).and_then(|after| after.split("\n\n").next()).unwrap_or_default();
+        for var in AWS_ENV
+            .iter()
+            .map(|v| v.to_string())
+            .chain(lambdas_own.filter(|k| !k.contains("LOG") && !k.contains("DEFAULT") && !k.contains("EXECUTION")))
+        {
+            assert!(
+                said_below.contains(&format!("`{var}`")),
+                "the README's note below the table misses {var}: {said_below}"
+            );
+        }
     }
 }

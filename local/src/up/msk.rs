@@ -23,6 +23,46 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A mapping's consumer group: the run's prefix, the function, the topic.
+pub fn group_name(prefix: &str, function: &str, topic: &str) -> String {
+    format!("{prefix}{function}-{topic}")
+}
+
+/// The offsets a group has committed on the topic, by partition (none: a new group).
+pub fn group_offsets(bootstrap: &str, group: &str, topic: &str) -> Result<BTreeMap<i32, i64>, String> {
+    let consumer = group_consumer(bootstrap, group)?;
+    let mut wanted = TopicPartitionList::new();
+    for p in 0..super::provision::PARTITIONS {
+        wanted.add_partition(topic, p);
+    }
+    let committed =
+        consumer.committed_offsets(wanted, Duration::from_secs(10)).map_err(|e| err("committed offsets", e))?;
+    Ok(committed
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some((e.partition(), o)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Sets a group's offsets on the topic, as `kafka-consumer-groups --reset-offsets` does: for a
+/// group whose mapping is not running (it reads from there when it starts).
+pub fn reset_group(bootstrap: &str, group: &str, topic: &str, offsets: &BTreeMap<i32, i64>) -> Result<(), String> {
+    let consumer = group_consumer(bootstrap, group)?;
+    consumer.commit(&list_of(topic, offsets)?, CommitMode::Sync).map_err(|e| err("reset", e))
+}
+
+fn group_consumer(bootstrap: &str, group: &str) -> Result<StreamConsumer, String> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .map_err(|e| err("kafka consumer", e))
+}
+
 /// The mapping's on-failure destination: a Kafka topic of the same cluster.
 pub fn on_failure_topic(function: &str) -> String {
     format!("{function}.on-failure")
@@ -65,13 +105,7 @@ fn err(what: &str, e: impl std::fmt::Display) -> String {
 pub async fn position(mapping: Mapping, bootstrap: &str) -> Result<Positioned, String> {
     let bootstrap = bootstrap.to_string();
     tokio::task::spawn_blocking(move || {
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
-            .set("group.id", &mapping.group)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .create()
-            .map_err(|e| err("kafka consumer", e))?;
+        let consumer = group_consumer(&bootstrap, &mapping.group)?;
         let timeout = Duration::from_secs(10);
         let metadata = consumer.fetch_metadata(Some(&mapping.topic), timeout).map_err(|e| err("metadata", e))?;
         let partitions: Vec<i32> = metadata
@@ -171,7 +205,7 @@ impl Positioned {
 
     /// Moves the positions as the response says, commits them, and rewinds the consumer where a
     /// partition resumes before what it has fetched. Returns the records not done.
-    fn settle(&mut self, batch: &[BusRecord], done: &[BusRecord]) -> Result<Vec<BusRecord>, String> {
+    fn settle(&mut self, batch: &[BusRecord], done: &[BusRecord]) -> Vec<BusRecord> {
         let mut rewind = false;
         let mut by_partition: BTreeMap<i32, Vec<&BusRecord>> = BTreeMap::new();
         for r in batch {
@@ -186,12 +220,12 @@ impl Positioned {
             self.positions.insert(p, next);
             left.extend(records[finished..].iter().map(|r| (*r).clone()));
         }
-        self.commit(rewind)?;
-        Ok(left)
+        self.commit(rewind);
+        left
     }
 
     /// Moves past `records` (sent to the on-failure destination).
-    fn skip(&mut self, records: &[BusRecord]) -> Result<(), String> {
+    fn skip(&mut self, records: &[BusRecord]) {
         for r in records {
             let at = self.positions.entry(r.partition).or_insert(0);
             *at = (*at).max(r.offset + 1);
@@ -199,13 +233,27 @@ impl Positioned {
         self.commit(true)
     }
 
-    fn commit(&mut self, reassign: bool) -> Result<(), String> {
-        let list = list_of(&self.mapping.topic, &self.positions)?;
-        self.consumer.commit(&list, CommitMode::Async).map_err(|e| err("commit", e))?;
-        if reassign {
-            self.consumer.assign(&list).map_err(|e| err("rewind", e))?;
+    /// Commits the positions (the group resumes there after a restart) and, when a partition
+    /// moved back or jumped, reads on from them. The positions held here are what the mapping
+    /// reads from whether or not a commit went through: a failed commit costs a redelivery
+    /// after a restart, never a record.
+    fn commit(&mut self, reassign: bool) {
+        let function = self.mapping.function;
+        let Ok(list) = list_of(&self.mapping.topic, &self.positions) else { return };
+        if reassign && let Err(e) = self.consumer.assign(&list) {
+            tracing::error!(function, error = %e, "the mapping could not move its consumer");
         }
-        Ok(())
+        if let Err(e) = self.consumer.commit(&list, CommitMode::Async) {
+            tracing::warn!(function, error = %e, "the mapping's offsets were not committed");
+        }
+    }
+
+    /// The event Lambda sends for the batch, naming this cluster.
+    fn event(&self, batch: &[BusRecord]) -> Vec<u8> {
+        let mut event = msk_event(batch);
+        event.bootstrap_servers = Some(self.bootstrap.clone());
+        event.event_source_arn = Some(format!("arn:aws:kafka:local:000000000000:cluster/local/{}", self.bootstrap));
+        serde_json::to_vec(&event).unwrap_or_default()
     }
 
     /// Runs the mapping until the task is stopped.
@@ -218,22 +266,8 @@ impl Positioned {
         let mut failing: Option<(Vec<(i32, i64)>, u32)> = None;
         loop {
             let batch = self.gather(&stats).await;
-            let event = serde_json::to_vec(&msk_event(&batch)).unwrap_or_default();
-            let outcome = pool.invoke(event).await;
-            let done = match &outcome {
-                Outcome::Response(body) => match serde_json::from_slice::<KafkaBatchResponse>(body) {
-                    Ok(response) => settled(&batch, &response),
-                    Err(_) => Vec::new(), // an answer Lambda cannot read fails the batch
-                },
-                _ => Vec::new(),
-            };
-            let left = match self.settle(&batch, &done) {
-                Ok(left) => left,
-                Err(e) => {
-                    tracing::error!(function, error = %e, "the mapping could not commit");
-                    continue;
-                }
-            };
+            let outcome = pool.invoke(self.event(&batch)).await;
+            let left = self.settle(&batch, &done_of(&batch, &outcome));
             if left.is_empty() {
                 failing = None;
                 continue;
@@ -252,38 +286,68 @@ impl Positioned {
                 tokio::time::sleep(self.mapping.retry_pause).await;
                 continue;
             }
-            let condition = match &outcome {
-                Outcome::Response(_) => "RetryAttemptsExhausted (partial batch response)",
-                Outcome::TimedOut => "RetryAttemptsExhausted (timed out)",
-                _ => "RetryAttemptsExhausted (function error)",
-            };
-            let mut sent = 0;
-            for r in &left {
-                let mut msg = OutboundMessage::new(on_failure_topic(function), r.key.clone(), r.payload.clone());
-                for (k, v) in &r.headers {
-                    msg = msg.with_header(k, v);
-                }
-                let msg = msg
-                    .with_header("lambda-function", function)
-                    .with_header("lambda-condition", condition)
-                    .with_header("lambda-approximate-invoke-count", attempts.to_string())
-                    .with_header("source-topic", &r.topic)
-                    .with_header("source-partition", r.partition.to_string())
-                    .with_header("source-offset", r.offset.to_string());
-                match on_failure.publish(msg).await {
-                    Ok(_) => sent += 1,
-                    Err(e) => tracing::error!(function, error = %e, "the on-failure destination refused a record"),
-                }
-            }
-            if sent == left.len() {
-                tracing::warn!(function, records = sent, condition, "records sent to the on-failure destination");
-                stats.sent_on_failure(function, sent as u64);
-                if let Err(e) = self.skip(&left) {
-                    tracing::error!(function, error = %e, "the mapping could not commit");
-                }
-            }
+            self.send_on_failure(&on_failure, &left, &outcome, attempts).await;
+            stats.sent_on_failure(function, left.len() as u64);
+            self.skip(&left);
         }
     }
+
+    /// Each record the mapping gives up on goes to the on-failure topic as it was (key, value,
+    /// headers) with the failure in headers; a destination that refuses is tried again until it
+    /// takes them all (the mapping waits: it never moves past a record it has not recorded).
+    async fn send_on_failure(&self, to: &kafka::KafkaPublisher, left: &[BusRecord], outcome: &Outcome, attempts: u32) {
+        let function = self.mapping.function;
+        let condition = match outcome {
+            Outcome::Response(_) => "RetryAttemptsExhausted (partial batch response)",
+            Outcome::TimedOut => "RetryAttemptsExhausted (timed out)",
+            _ => "RetryAttemptsExhausted (function error)",
+        };
+        for r in left {
+            let mut msg = OutboundMessage::new(on_failure_topic(function), r.key.clone(), r.payload.clone());
+            for (k, v) in &r.headers {
+                msg = msg.with_header(k, v);
+            }
+            let msg = msg
+                .with_header("lambda-function", function)
+                .with_header("lambda-condition", condition)
+                .with_header("lambda-approximate-invoke-count", attempts.to_string())
+                .with_header("source-topic", &r.topic)
+                .with_header("source-partition", r.partition.to_string())
+                .with_header("source-offset", r.offset.to_string());
+            while let Err(e) = to.publish(msg.clone()).await {
+                tracing::error!(function, error = %e, "the on-failure topic refused a record: trying again");
+                tokio::time::sleep(self.mapping.retry_pause.max(Duration::from_secs(1))).await;
+            }
+        }
+        tracing::warn!(function, records = left.len(), condition, "records sent to the on-failure destination");
+    }
+}
+
+/// The records of the batch Lambda takes as done after this outcome. A response with no
+/// failures (none listed, an empty list, `null`, no body) is the whole batch; one Lambda cannot
+/// read, or naming a record that is not in the batch, fails it whole, as does an error.
+pub fn done_of(batch: &[BusRecord], outcome: &Outcome) -> Vec<BusRecord> {
+    let Outcome::Response(body) = outcome else { return Vec::new() };
+    let value: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Value::Null
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(_) => return Vec::new(),
+        }
+    };
+    let failures = &value["batchItemFailures"];
+    if failures.is_null() || failures.as_array().is_some_and(Vec::is_empty) {
+        return batch.to_vec();
+    }
+    let Ok(response) = serde_json::from_value::<KafkaBatchResponse>(value) else { return Vec::new() };
+    let in_batch = |id: &platform_aws::msk::KafkaItemIdentifier| {
+        batch.iter().any(|r| format!("{}-{}", r.topic, r.partition) == id.partition && r.offset == id.offset)
+    };
+    if !response.batch_item_failures.iter().all(|f| in_batch(&f.item_identifier)) {
+        return Vec::new();
+    }
+    settled(batch, &response)
 }
 
 fn first_per_partition(left: &[BusRecord]) -> Vec<(i32, i64)> {
@@ -293,4 +357,41 @@ fn first_per_partition(left: &[BusRecord]) -> Vec<(i32, i64)> {
         *at = (*at).min(r.offset);
     }
     heads.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(partition: i32, offset: i64) -> BusRecord {
+        BusRecord {
+            topic: "t".into(),
+            partition,
+            offset,
+            key: "k".into(),
+            payload: b"{}".to_vec(),
+            headers: vec![],
+            timestamp_ms: 0,
+        }
+    }
+
+    fn answered(body: &str) -> Outcome {
+        Outcome::Response(body.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn what_a_response_settles_is_what_lambda_takes_as_done() {
+        let batch = vec![record(0, 5), record(0, 6), record(0, 7), record(1, 2)];
+        for whole in ["", "null", "{}", r#"{"batchItemFailures": []}"#, r#"{"batchItemFailures": null}"#] {
+            assert_eq!(done_of(&batch, &answered(whole)), batch, "{whole:?} is a success");
+        }
+        let partial = r#"{"batchItemFailures": [{"itemIdentifier": {"partition": "t-0", "offset": 6}}]}"#;
+        assert_eq!(done_of(&batch, &answered(partial)), vec![record(0, 5), record(1, 2)]);
+        let stranger = r#"{"batchItemFailures": [{"itemIdentifier": {"partition": "t-0", "offset": 99}}]}"#;
+        assert!(done_of(&batch, &answered(stranger)).is_empty(), "a record not in the batch fails it whole");
+        assert!(done_of(&batch, &answered("{not json")).is_empty());
+        assert!(done_of(&batch, &answered(r#"{"batchItemFailures": [{"itemIdentifier": "t-0@6"}]}"#)).is_empty());
+        assert!(done_of(&batch, &Outcome::TimedOut).is_empty());
+        assert!(done_of(&batch, &Outcome::Error { error_type: None, body: vec![] }).is_empty());
+    }
 }

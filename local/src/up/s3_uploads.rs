@@ -9,15 +9,23 @@
 //! function could not even be invoked without them); they say who asked, from where, and S3's
 //! request ids, nothing the function reads, so [`completed`] adds them with local values. The
 //! last two carry meaning (which version; the order of changes to a key) and are left out: the
-//! function meets what moto gives, as it would meet a bucket without versioning.
+//! function meets what moto gives: an upload named by key and etag, read as it is now.
 use super::async_invoke::AsyncInvoker;
 use serde_json::Value;
 
-/// Reads the queue until the task is stopped.
+/// Reads the queue until the task is stopped. A notification is deleted from the queue once its
+/// asynchronous invocation is through (answered, or recorded on the on-failure queue): one the
+/// runner stopped before that comes again, after the queue's visibility timeout, to the next run.
 pub async fn run(sqs: aws_sdk_sqs::Client, queue_url: String, invoker: AsyncInvoker) {
     loop {
-        let received =
-            sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).wait_time_seconds(1).send().await;
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .visibility_timeout(VISIBILITY_SECONDS)
+            .send()
+            .await;
         let messages = match received {
             Ok(r) => r.messages.unwrap_or_default(),
             Err(e) => {
@@ -28,17 +36,25 @@ pub async fn run(sqs: aws_sdk_sqs::Client, queue_url: String, invoker: AsyncInvo
         };
         for m in messages {
             let body = m.body.unwrap_or_default();
+            let (sqs, queue_url) = (sqs.clone(), queue_url.clone());
+            let delete = async move {
+                let Some(handle) = m.receipt_handle else { return };
+                if let Err(e) = sqs.delete_message().queue_url(&queue_url).receipt_handle(handle).send().await {
+                    tracing::warn!(error = ?e, "a notification could not be deleted: it comes again");
+                }
+            };
             let test_event = serde_json::from_str::<Value>(&body).is_ok_and(|v| v["Event"] == "s3:TestEvent");
-            if !test_event {
-                invoker.invoke(completed(&body));
-            }
-            let Some(handle) = m.receipt_handle else { continue };
-            if let Err(e) = sqs.delete_message().queue_url(&queue_url).receipt_handle(handle).send().await {
-                tracing::warn!(error = ?e, "a notification could not be deleted: it comes again");
+            if test_event {
+                delete.await;
+            } else {
+                invoker.invoke(completed(&body), delete);
             }
         }
     }
 }
+
+/// Longer than an invocation with its two retries takes.
+const VISIBILITY_SECONDS: i32 = 900;
 
 /// moto's notification with what S3 always sends and moto leaves out (see the module's note);
 /// what is there already is kept, and a body that is not a notification is passed on as it is

@@ -27,6 +27,6 @@ pub async fn run(rule: String, region: String, every: Duration, invoker: AsyncIn
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         ticks.tick().await;
-        invoker.invoke(event(&rule, &region));
+        invoker.invoke(event(&rule, &region), async {});
     }
 }

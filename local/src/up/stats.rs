@@ -1,5 +1,5 @@
 //! What `up`'s live view shows of each function: invocations, failures (errors, timeouts,
-//! processes that exited), retries, records sent to an on-failure destination, latency
+//! processes that exited), retries, its dead letters, what went to an on-failure destination, latency
 //! percentiles over the latest invocations, and the consumer lag of its mappings.
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -13,6 +13,9 @@ pub struct FunctionStats {
     pub invocations: u64,
     pub failures: u64,
     pub retries: u64,
+    /// Records the function itself dead-lettered (on a dead-letter topic).
+    pub dead_letters: u64,
+    /// Records or invocations the runner gave up on (the on-failure destinations).
     pub on_failure: u64,
     /// Records behind the newest, summed over the function's mappings (Kafka) or shards.
     pub lag: i64,
@@ -71,6 +74,10 @@ impl Stats {
     /// The latest resumptions, oldest first.
     pub fn resumptions(&self) -> Vec<Resumed> {
         self.resumed.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+    }
+
+    pub fn dead_lettered(&self, function: &'static str) {
+        self.with(function, |s| s.dead_letters += 1);
     }
 
     pub fn sent_on_failure(&self, function: &'static str, records: u64) {

@@ -59,8 +59,31 @@ fn sequence(r: &Record) -> String {
     r.dynamodb.as_ref().and_then(|d| d.sequence_number.clone()).unwrap_or_default()
 }
 
+/// The sequence number the shard resumes at after this outcome, if any failed: the lowest one
+/// reported (sequence numbers are decimal; compared as numbers). A response with no failures
+/// (none listed, `null`, no body) is a success; one that cannot be read, names a record not in
+/// the batch, or an error fails the batch from its first record, as Lambda does.
+pub fn first_failed(records: &[Record], outcome: &Outcome) -> Option<String> {
+    let whole = records.first().map(sequence);
+    let Outcome::Response(body) = outcome else { return whole };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let Ok(value) = serde_json::from_slice::<Value>(body) else { return whole };
+    if value.is_null() || value["batchItemFailures"].is_null() {
+        return None;
+    }
+    let Ok(response) = serde_json::from_value::<DynamoDbEventResponse>(value) else { return whole };
+    let ids: Vec<String> = response.batch_item_failures.into_iter().filter_map(|f| f.item_identifier).collect();
+    if !ids.iter().all(|id| records.iter().any(|r| sequence(r) == *id)) {
+        return whole;
+    }
+    ids.into_iter().min_by(|a, b| (a.len(), a).cmp(&(b.len(), b)))
+}
+
 pub struct StreamMapping {
     pub function: &'static str,
+    pub function_arn: String,
     pub table: String,
     pub batch_size: usize,
     pub retries: u32,
@@ -152,20 +175,12 @@ impl StreamReader {
         }
         let event = json!({"Records": records.iter().map(|r| lambda_record(r, &self.arn)).collect::<Vec<_>>()});
         let outcome = pool.invoke(event.to_string().into_bytes()).await;
-        let failed = match &outcome {
-            Outcome::Response(body) => match serde_json::from_slice::<DynamoDbEventResponse>(body) {
-                Ok(r) => r.batch_item_failures.iter().filter_map(|f| f.item_identifier.clone()).min(),
-                Err(_) => Some(sequence(&records[0])),
-            },
-            _ => Some(sequence(&records[0])),
-        };
+        let failed = first_failed(&records, &outcome);
         let Some(failed) = failed else {
             self.shards[i].iterator = got.next_shard_iterator;
             self.shards[i].failing = None;
             return Ok(true);
         };
-        // An identifier that is not in the batch fails it whole, as Lambda does.
-        let failed = if records.iter().any(|r| sequence(r) == failed) { failed } else { sequence(&records[0]) };
         let attempts = match self.shards[i].failing.take() {
             Some((seq, n)) if seq == failed => n + 1,
             _ => 1,
@@ -178,7 +193,7 @@ impl StreamReader {
         } else {
             let last = records.last().map(sequence).unwrap_or_default();
             let info = json!({
-                "requestContext": {"functionArn": function, "condition": "RetryAttemptsExhausted", "approximateInvokeCount": attempts},
+                "requestContext": {"functionArn": self.mapping.function_arn, "condition": "RetryAttemptsExhausted", "approximateInvokeCount": attempts},
                 "version": "1.0", "timestamp": chrono::Utc::now().to_rfc3339(),
                 "DDBStreamBatchInfo": {"shardId": self.shards[i].id, "startSequenceNumber": failed, "endSequenceNumber": last,
                     "batchSize": records.len(), "streamArn": self.arn},
@@ -211,4 +226,32 @@ async fn iterator(
         .await
         .map_err(|e| err("get_shard_iterator", e))?;
     got.shard_iterator.ok_or_else(|| "no shard iterator".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodbstreams::types::StreamRecord;
+
+    fn record(seq: &str) -> Record {
+        Record::builder().dynamodb(StreamRecord::builder().sequence_number(seq).build()).build()
+    }
+
+    fn answered(body: &str) -> Outcome {
+        Outcome::Response(body.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_shard_resumes_at_the_lowest_failed_sequence_number() {
+        let batch = [record("900"), record("1000"), record("1100")];
+        for whole in ["", "null", "{}", r#"{"batchItemFailures": []}"#] {
+            assert_eq!(first_failed(&batch, &answered(whole)), None, "{whole:?} is a success");
+        }
+        let two = r#"{"batchItemFailures": [{"itemIdentifier": "1100"}, {"itemIdentifier": "1000"}]}"#;
+        assert_eq!(first_failed(&batch, &answered(two)).as_deref(), Some("1000"), "numerically, not as text");
+        let stranger = r#"{"batchItemFailures": [{"itemIdentifier": "5"}]}"#;
+        assert_eq!(first_failed(&batch, &answered(stranger)).as_deref(), Some("900"), "not in the batch: all of it");
+        assert_eq!(first_failed(&batch, &answered("{oops")).as_deref(), Some("900"));
+        assert_eq!(first_failed(&batch, &Outcome::TimedOut).as_deref(), Some("900"));
+    }
 }

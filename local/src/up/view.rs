@@ -1,5 +1,5 @@
-//! The live view of `up`: a line per function (invocations, failures, retries, records sent to
-//! an on-failure destination, p50/p99 latency over the latest invocations, consumer lag),
+//! The live view of `up`: a line per function (invocations, failures, retries, its dead
+//! letters, what went to an on-failure destination, p50/p99 latency over the latest invocations, consumer lag),
 //! redrawn in place with indicatif on a terminal, and printed as plain lines every few seconds,
 //! when something changed, when stdout is not a terminal (a log, CI).
 use super::stats::{FunctionStats, Stats};
@@ -16,10 +16,11 @@ fn ms(d: Option<Duration>) -> String {
 /// One function's line.
 pub fn line(function: &str, s: &FunctionStats) -> String {
     format!(
-        "{function:<20} invocations {:>6}  failures {:>4}  retries {:>4}  on-failure {:>4}  p50 {:>7} ms  p99 {:>7} ms  lag {:>5}",
+        "{function:<20} invocations {:>6}  failures {:>4}  retries {:>4}  dead letters {:>4}  on-failure {:>4}  p50 {:>7} ms  p99 {:>7} ms  lag {:>5}",
         s.invocations,
         s.failures,
         s.retries,
+        s.dead_letters,
         s.on_failure,
         ms(s.percentile(0.5)),
         ms(s.percentile(0.99)),
@@ -68,9 +69,11 @@ mod tests {
         stats.invoked("payment-processor", Duration::from_millis(12), false);
         stats.invoked("payment-processor", Duration::from_millis(30), true);
         stats.retried("payment-processor");
+        stats.dead_lettered("payment-processor");
         let s = &stats.snapshot()["payment-processor"];
         let l = line("payment-processor", s);
         assert!(l.contains("invocations      2") && l.contains("failures    1") && l.contains("retries    1"), "{l}");
+        assert!(l.contains("dead letters    1  on-failure    0"), "{l}");
         assert!(l.contains("p99    30.0 ms"), "{l}");
         assert!(line("x", &FunctionStats::default()).contains("p50       - ms"));
     }

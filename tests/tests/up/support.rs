@@ -13,8 +13,13 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
+/// One estate at a time in this process, whichever runner runs the tests (nextest runs each test
+/// in its own process and groups them in `.config/nextest.toml`; `cargo test` runs them on threads).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub struct Estate {
     pub running: Running,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
     started: Vec<&'static str>,
     run: String,
     kafka: kafka::KafkaPublisher,
@@ -47,32 +52,54 @@ pub fn upload_fixture(name: &str) -> Vec<u8> {
 impl Estate {
     /// `local up` for these flows and functions, with a fresh prefix, starting at the topics' ends.
     pub async fn up(flows: &[&str], functions: &[&str], concurrency: &[(&str, usize)]) -> Estate {
-        Self::up_pausing(flows, functions, concurrency, Duration::from_millis(300)).await
+        Self::with(|o| {
+            o.flows = flows.iter().map(|s| s.to_string()).collect();
+            o.functions = functions.iter().map(|s| s.to_string()).collect();
+            o.concurrency = concurrency.iter().map(|(f, n)| (f.to_string(), *n)).collect();
+        })
+        .await
     }
 
-    /// As `up`, pausing this long before each retry.
-    pub async fn up_pausing(
-        flows: &[&str],
-        functions: &[&str],
-        concurrency: &[(&str, usize)],
-        retry_pause: Duration,
-    ) -> Estate {
+    /// As `up`, with the options as `tweak` leaves them.
+    pub async fn with(tweak: impl FnOnce(&mut UpOptions)) -> Estate {
         let nanos = Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64;
         let run = format!("{}{}", std::process::id(), nanos % 1_000_000);
-        let opts = UpOptions {
-            flows: flows.iter().map(|s| s.to_string()).collect(),
-            functions: functions.iter().map(|s| s.to_string()).collect(),
+        let mut opts = UpOptions {
             prefix: format!("it{run}-"),
             starting: StartingPosition::Latest,
-            concurrency: concurrency.iter().map(|(f, n)| (f.to_string(), *n)).collect(),
-            retry_pause,
+            retry_pause: Duration::from_millis(300),
             log_dir: Some(std::env::temp_dir().join("estate-up-logs")),
             ..UpOptions::default()
         };
+        tweak(&mut opts);
+        let turn = ONE_AT_A_TIME.lock().await;
         let (running, started) = local::up::up(opts).await.expect("local up started");
         let kafka = kafka::KafkaPublisher::new(&running.endpoints.kafka).expect("a producer");
         let aws = running.endpoints.aws_config().await;
-        Estate { running, started, run, kafka, aws }
+        Estate { running, _turn: turn, started, run, kafka, aws }
+    }
+
+    /// The committed offsets of a mapping's consumer group.
+    pub async fn group_offsets(&self, function: &str, topic: &str) -> BTreeMap<i32, i64> {
+        let group = local::up::msk::group_name(&self.running.options().prefix, function, topic);
+        let (kafka, topic) = (self.running.endpoints.kafka.clone(), topic.to_string());
+        let read = move || local::up::msk::group_offsets(&kafka, &group, &topic);
+        tokio::task::spawn_blocking(read).await.expect("join").expect("the group's offsets")
+    }
+
+    /// Stops the functions, moves these mappings' groups back to the offsets given, and starts
+    /// the same estate again (its tables, buckets and groups): the mappings deliver again what
+    /// they had delivered since those offsets.
+    pub async fn restart_from(mut self, offsets: &[(&str, &str, BTreeMap<i32, i64>)]) -> Estate {
+        let opts = self.running.options().clone();
+        let endpoints = self.running.endpoints.clone();
+        self.running.stop().await;
+        for (function, topic, at) in offsets {
+            let group = local::up::msk::group_name(&opts.prefix, function, topic);
+            local::up::msk::reset_group(&endpoints.kafka, &group, topic, at).expect("the group reset");
+        }
+        self.running = local::up::start(opts, endpoints).await.expect("local up started again");
+        self
     }
 
     pub async fn stop(self) {
@@ -211,6 +238,20 @@ impl Estate {
             (self.running.endpoints.kafka.clone(), topic.to_string(), local::up::provision::PARTITIONS);
         let read = move || kafka::read_topic(&kafka, &topic, partitions, usize::MAX, Duration::from_secs(2));
         tokio::task::spawn_blocking(read).await.expect("join").expect("read")
+    }
+
+    /// The records of a topic under this key.
+    pub async fn records_about(&self, topic: &str, key: &str) -> Vec<domain::ports::BusRecord> {
+        self.records(topic).await.into_iter().filter(|r| r.key == key).collect()
+    }
+
+    /// The invocation records on the run's on-failure queue.
+    pub async fn on_failure_queue(&self) -> Vec<Value> {
+        let sqs = aws_sdk_sqs::Client::new(&self.aws);
+        let got =
+            sqs.receive_message().queue_url(&self.running.queues.on_failure).max_number_of_messages(10).send().await;
+        let messages = got.expect("the on-failure queue").messages.unwrap_or_default();
+        messages.iter().filter_map(|m| serde_json::from_str(m.body.as_deref()?).ok()).collect()
     }
 
     /// The events of the topic about these orders.
