@@ -7,12 +7,14 @@
 //! here (emulator mode part 2).
 pub mod async_invoke;
 pub mod cli;
+pub mod cloud_run;
 pub mod dead_letters;
 pub mod emulators;
 pub mod lambdas;
 pub mod msk;
 pub mod pool;
 pub mod provision;
+pub mod push_auth;
 pub mod s3_uploads;
 pub mod schedule;
 pub mod stats;
@@ -226,7 +228,7 @@ pub async fn start(opts: UpOptions, endpoints: Endpoints) -> Result<Running, Str
     let missing: Vec<&'static str> = functions.iter().map(|f| f.name).filter(|n| !binaries.contains_key(*n)).collect();
     if !missing.is_empty() {
         let built =
-            tokio::task::spawn_blocking(crate::runtime::build::aws_functions).await.map_err(|e| e.to_string())??;
+            tokio::task::spawn_blocking(crate::runtime::build::functions).await.map_err(|e| e.to_string())??;
         binaries.extend(built);
     }
     let gateway = GatewayService::new(inmemory::TestGateway::default());

@@ -33,7 +33,7 @@ const FIXTURE: &str = include_str!("../../events/aws/dynamodb-stream/lake-archiv
 
 #[tokio::test]
 async fn a_deployed_binary_answers_through_the_runtime_api_and_is_restarted_past_its_timeout() {
-    let binaries = tokio::task::spawn_blocking(build::aws_functions).await.expect("a build");
+    let binaries = tokio::task::spawn_blocking(build::functions).await.expect("a build");
     let binary = binaries.expect("the binary")["lake-archiver"].clone();
     // An S3 that takes connections and never answers: the archiver's writes hang.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a socket");

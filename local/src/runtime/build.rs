@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Builds every AWS function of the registry, always the same set: cargo unifies features over
-/// the packages it builds together, so another set would rebuild the shared dependencies with
-/// other features (minutes on 2 cores) instead of reusing them.
-pub fn aws_functions() -> Result<BTreeMap<String, PathBuf>, String> {
-    let names: Vec<&str> = crate::up::lambdas::aws_functions().map(|f| f.name).collect();
+/// Builds every function of the registry, always the same set: cargo unifies features over the
+/// packages it builds together, so another set would rebuild the shared dependencies with other
+/// features (minutes on 2 cores) instead of reusing them.
+pub fn functions() -> Result<BTreeMap<String, PathBuf>, String> {
+    let names: Vec<&str> = crate::registry::FUNCTIONS.iter().map(|f| f.name).collect();
     binaries(&names)
 }
 

@@ -34,7 +34,7 @@ pub struct UpArgs {
     /// Print what each function is given (the README's table) and exit.
     #[arg(long)]
     pub print_env: bool,
-    /// Build the AWS functions' binaries (as `up` does), print where they are, and exit.
+    /// Build the functions' binaries (as `up` does), print where they are, and exit.
     #[arg(long)]
     pub build_only: bool,
     /// Leave the emulators this run started running at the end.
@@ -111,7 +111,7 @@ pub async fn run(args: UpArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if args.build_only {
-        let built = tokio::task::spawn_blocking(crate::runtime::build::aws_functions).await;
+        let built = tokio::task::spawn_blocking(crate::runtime::build::functions).await;
         return match built.map_err(|e| e.to_string()).and_then(|b| b) {
             Ok(built) => {
                 for (name, path) in built {
