@@ -49,6 +49,29 @@ impl FunctionConfig {
     }
 }
 
+/// A function binary's command as a cloud starts it: an environment of its own (only what a
+/// process needs to run at all here is kept: the loader's search path, a home, the log filter),
+/// no stdin, killed with its handle, in its own process group (a Ctrl-C at the runner's
+/// terminal is the runner's to act on, not a signal each function process dies of), and its
+/// output to `log` when one is given (the cloud's log stream).
+pub fn isolated(binary: &std::path::Path, log: Option<&std::path::Path>) -> std::io::Result<Command> {
+    let mut command = Command::new(binary);
+    command.env_clear();
+    for keep in ["PATH", "HOME", "LD_LIBRARY_PATH", "RUST_LOG", "RUST_BACKTRACE"] {
+        if let Ok(v) = std::env::var(keep) {
+            command.env(keep, v);
+        }
+    }
+    command.stdin(Stdio::null()).kill_on_drop(true);
+    #[cfg(unix)]
+    command.process_group(0);
+    if let Some(path) = log {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        command.stdout(log.try_clone()?).stderr(log);
+    }
+    Ok(command)
+}
+
 /// A function's process and its Runtime API; one invocation at a time.
 pub struct FunctionProcess {
     config: FunctionConfig,
@@ -84,24 +107,8 @@ impl FunctionProcess {
     fn spawn(&self) -> std::io::Result<Child> {
         self.starts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.api.clear_init_error();
-        let mut command = Command::new(&self.config.binary);
-        command.env_clear();
-        // What a process needs to run at all here (the dynamic loader's search path, a home).
-        for keep in ["PATH", "HOME", "LD_LIBRARY_PATH", "RUST_LOG", "RUST_BACKTRACE"] {
-            if let Ok(v) = std::env::var(keep) {
-                command.env(keep, v);
-            }
-        }
+        let mut command = isolated(&self.config.binary, self.config.log.as_deref())?;
         command.envs(self.config.lambda_env(&self.address));
-        command.stdin(Stdio::null()).kill_on_drop(true);
-        // Its own process group: a Ctrl-C at the runner's terminal is the runner's to act on
-        // (it stops the processes), not a signal each function process gets and dies of.
-        #[cfg(unix)]
-        command.process_group(0);
-        if let Some(path) = &self.config.log {
-            let log = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-            command.stdout(log.try_clone()?).stderr(log);
-        }
         let child = command.spawn()?;
         self.pid.store(child.id().unwrap_or(0), std::sync::atomic::Ordering::SeqCst);
         Ok(child)

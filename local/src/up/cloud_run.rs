@@ -1,10 +1,10 @@
 //! One Cloud Run service as its own process, as Cloud Run runs a container: its binary started
 //! with `PORT` (a free one here), `K_SERVICE`, `K_REVISION` and `K_CONFIGURATION` set, plus its
 //! own variables; ready when it accepts connections on `PORT`. It answers HTTP, nothing else.
+use crate::runtime::process::isolated;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -31,27 +31,13 @@ impl CloudRunService {
             let free = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|e| e.to_string())?;
             free.local_addr().map_err(|e| e.to_string())?.port()
         };
-        let mut command = Command::new(&config.binary);
-        command.env_clear();
-        for keep in ["PATH", "HOME", "LD_LIBRARY_PATH", "RUST_LOG", "RUST_BACKTRACE"] {
-            if let Ok(v) = std::env::var(keep) {
-                command.env(keep, v);
-            }
-        }
+        let mut command = isolated(&config.binary, config.log.as_deref()).map_err(|e| e.to_string())?;
         command
             .env("PORT", port.to_string())
             .env("K_SERVICE", &config.name)
             .env("K_REVISION", format!("{}-00001-loc", config.name))
             .env("K_CONFIGURATION", &config.name)
-            .envs(config.env.iter().cloned())
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        #[cfg(unix)]
-        command.process_group(0);
-        if let Some(path) = &config.log {
-            let log = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| e.to_string())?;
-            command.stdout(log.try_clone().map_err(|e| e.to_string())?).stderr(log);
-        }
+            .envs(config.env.iter().cloned());
         let mut child = command.spawn().map_err(|e| format!("{}: {e}", config.binary.display()))?;
         let until = tokio::time::Instant::now() + STARTUP;
         loop {
