@@ -1,11 +1,16 @@
 //! The Azure Functions host, played locally: the custom-handler invocation it sends for a Kafka
-//! trigger with cardinality many (entries, trigger metadata, `sys`, `RetryContext`), and what it
-//! reads from each function.json (trigger topic, output bindings, retry count).
+//! trigger with cardinality many (entries, trigger metadata, `sys`, `RetryContext`), the Kafka
+//! messages of a response's output bindings, and what it reads of an app's folders (`config`).
+//! The in-memory estate and `local up`'s host over the Kafka emulator both use these.
 use chrono::Utc;
+use domain::ports::OutboundMessage;
 use inmemory::Record;
-use platform_azure::InvocationRequest;
 use platform_azure::kafka_trigger::{KafkaEventData, KafkaHeader, to_binding_value};
+use platform_azure::{InvocationRequest, InvocationResponse};
 use serde_json::{Map, Value, json};
+
+pub mod config;
+pub use config::{FunctionJson, parse_function_json};
 
 /// The Functions host's invocation of a Kafka-triggered function with cardinality many.
 pub fn kafka_trigger_request(
@@ -54,32 +59,32 @@ fn base64_encode(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
-/// A function.json's trigger (topic, binding name), output bindings (name → topic) and retry count.
-#[derive(Debug, Clone)]
-pub struct FunctionJson {
-    pub trigger_topic: String,
-    pub trigger_name: String,
-    pub outputs: Vec<(String, String)>,
-    pub max_retry_count: u32,
-}
-
-pub fn parse_function_json(text: &str) -> FunctionJson {
-    let v: Value = serde_json::from_str(text).unwrap_or_default();
-    let bindings = v["bindings"].as_array().cloned().unwrap_or_default();
-    let topic = |b: &Value| b["topic"].as_str().unwrap_or_default().to_string();
-    FunctionJson {
-        trigger_topic: bindings.iter().find(|b| b["direction"] == "in").map(topic).unwrap_or_default(),
-        trigger_name: bindings
-            .iter()
-            .find(|b| b["direction"] == "in")
-            .and_then(|b| b["name"].as_str())
-            .unwrap_or_default()
-            .to_string(),
-        outputs: bindings
-            .iter()
-            .filter(|b| b["direction"] == "out")
-            .map(|b| (b["name"].as_str().unwrap_or_default().to_string(), topic(b)))
-            .collect(),
-        max_retry_count: v["retry"]["maxRetryCount"].as_u64().unwrap_or(0) as u32,
+/// The Kafka messages of a response's output bindings, with the binding each came from: an item
+/// is an object with `Key`, `Value` (text) and optional `Headers` (`[{Key, Value}]`, the value
+/// base64 as the trigger sends them), or a plain string (a value without key). Bindings the
+/// function did not write produce nothing.
+pub fn output_messages(resp: &InvocationResponse, outputs: &[(String, String)]) -> Vec<(String, OutboundMessage)> {
+    use base64::Engine;
+    let mut out = Vec::new();
+    for (binding, topic) in outputs {
+        let Some(Value::Array(items)) = resp.outputs.get(binding) else { continue };
+        for item in items {
+            let msg = match item {
+                Value::String(value) => OutboundMessage::new(topic.as_str(), "", value.as_bytes().to_vec()),
+                _ => {
+                    let key = item["Key"].as_str().unwrap_or_default();
+                    let value = item["Value"].as_str().unwrap_or_default().as_bytes().to_vec();
+                    let mut msg = OutboundMessage::new(topic.as_str(), key, value);
+                    for h in item["Headers"].as_array().into_iter().flatten() {
+                        let raw = h["Value"].as_str().unwrap_or_default();
+                        let decoded = base64::engine::general_purpose::STANDARD.decode(raw).unwrap_or_default();
+                        msg = msg.with_header(h["Key"].as_str().unwrap_or_default(), String::from_utf8_lossy(&decoded));
+                    }
+                    msg
+                }
+            };
+            out.push((binding.clone(), msg));
+        }
     }
+    out
 }

@@ -1,36 +1,51 @@
-//! `local up`: every AWS function of the estate as its own process, the very binary that
-//! deploys, behind the runner's Lambda Runtime API, on the emulators, triggered as AWS triggers
-//! it: the MSK event source mappings (`msk`), S3 notifications through SQS (`s3_uploads`), the
-//! sweeper's schedule (`schedule`) and the orders table's stream (`streams`); S3 and schedules
-//! invoke asynchronously (`async_invoke`). What each function is given is `lambdas`' table; what
-//! it needs on the emulators is made by `provision`. Azure and Cloud Run functions are not run
-//! here (emulator mode part 2).
+//! `local up`: every function of the estate as its own process, the very binary that deploys,
+//! on the emulators, triggered as its cloud triggers it.
+//! - AWS: behind the runner's Lambda Runtime API, through the MSK event source mappings (`msk`),
+//!   S3 notifications through SQS (`s3_uploads`), the sweeper's schedule (`schedule`) and the
+//!   orders table's stream (`streams`); S3 and schedules invoke asynchronously (`async_invoke`).
+//! - Azure: each function app's custom handler behind the runner's Functions host
+//!   (`functions_host`), its Kafka triggers read from its function.json files.
+//! - Cloud Run: each service on `PORT` (`cloud_run`), pushed to by the Pub/Sub emulator's push
+//!   subscriptions through the runner's front end, which adds the OIDC token (`push`).
+//!
+//! What each function is given is `lambdas`' and `services`' tables; what it needs on the
+//! emulators is made by `provision` and `pubsub_admin`.
 pub mod async_invoke;
 pub mod cli;
 pub mod cloud_run;
 pub mod dead_letters;
 pub mod emulators;
+pub mod functions_host;
+pub mod http_functions;
+pub mod http_process;
 pub mod lambdas;
 pub mod msk;
 pub mod pool;
 pub mod provision;
+pub mod pubsub_admin;
+pub mod push;
 pub mod push_auth;
 pub mod s3_uploads;
 pub mod schedule;
+pub mod services;
 pub mod stats;
 pub mod streams;
 pub mod view;
 
 use crate::gateway_service::GatewayService;
-use crate::registry::{FunctionSpec, Host};
+use crate::registry::{Cloud, FunctionSpec, Host};
 use crate::runtime::api::Outcome;
 use crate::runtime::process::FunctionConfig;
 use async_invoke::AsyncInvoker;
+use cloud_run::CloudRunService;
 use emulators::Endpoints;
+use functions_host::HostedApp;
 use lambdas::{AWS_ENV, Lambda, Value};
 use msk::{Mapping, StartingPosition};
 use pool::Pool;
 use provision::{Names, Queues};
+use pubsub_admin::PubSubAdmin;
+use push::PushFrontEnd;
 use stats::Stats;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -38,28 +53,37 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
-/// The AWS functions of each flow (`--flows`); with none named, every AWS function.
+/// The functions of each flow (`--flows`), on every cloud; with none named, every function.
 pub fn flow_functions(flow: &str) -> Result<&'static [&'static str], String> {
     Ok(match flow {
         "checkout" => &[
+            fraud_scorer::NAME,
             order_updater::NAME,
             payment_processor::NAME,
             kafka_pubsub_bridge::NAME,
             order_sweeper::NAME,
             notifier::NAME,
             lake_archiver::NAME,
+            fulfillment::NAME,
+            audit_sink::NAME,
         ],
-        "merch" => &[cart_cleaner::NAME, kafka_pubsub_bridge::NAME],
-        "images" => &[image_resizer::NAME, kafka_pubsub_bridge::NAME],
+        "merch" => &[
+            merch_normalizer::NAME,
+            projection_updater::NAME,
+            cart_cleaner::NAME,
+            kafka_pubsub_bridge::NAME,
+            audit_sink::NAME,
+        ],
+        "images" => &[image_resizer::NAME, kafka_pubsub_bridge::NAME, image_analytics::NAME, audit_sink::NAME],
         other => return Err(format!("unknown flow {other:?}; known: checkout, merch, images")),
     })
 }
 
 #[derive(Debug, Clone)]
 pub struct UpOptions {
-    /// Empty: every AWS function of the registry (unless `functions` names some).
+    /// Empty: every function of the registry (unless `functions` names some).
     pub flows: Vec<String>,
-    /// AWS functions by name, besides the flows'.
+    /// Functions by name, besides the flows'.
     pub functions: Vec<String>,
     /// Before every table, bucket, queue and consumer group of the run.
     pub prefix: String,
@@ -105,9 +129,9 @@ pub fn selected(opts: &UpOptions) -> Result<Vec<&'static FunctionSpec>, String> 
         wanted.extend(flow_functions(flow)?);
     }
     for f in &opts.functions {
-        wanted.push(lambdas::lambda_of(f)?.name);
+        wanted.push(crate::registry::function(f)?.name);
     }
-    Ok(lambdas::aws_functions().filter(|f| wanted.is_empty() || wanted.contains(&f.name)).collect())
+    Ok(crate::registry::FUNCTIONS.iter().filter(|f| wanted.is_empty() || wanted.contains(&f.name)).collect())
 }
 
 /// The estate's AWS functions, running.
@@ -118,7 +142,12 @@ pub struct Running {
     pub stats: Arc<Stats>,
     pub gateway: GatewayService,
     opts: UpOptions,
+    pub pubsub: PubSubAdmin,
+    gateway_url: String,
     pools: BTreeMap<&'static str, Arc<Pool>>,
+    apps: BTreeMap<&'static str, HostedApp>,
+    services: BTreeMap<&'static str, CloudRunService>,
+    push: Option<PushFrontEnd>,
     schedules: BTreeMap<&'static str, AsyncInvoker>,
     asynchronous: Vec<AsyncInvoker>,
     tasks: Vec<JoinHandle<()>>,
@@ -134,8 +163,19 @@ impl Running {
         &self.opts
     }
 
+    /// An Azure function app of this run: its handler process and its folder as the host read it.
+    pub fn app(&self, name: &str) -> Option<&HostedApp> {
+        self.apps.get(name)
+    }
+
+    /// A Cloud Run service of this run.
+    pub fn service(&self, name: &str) -> Option<&CloudRunService> {
+        self.services.get(name)
+    }
+
+    /// Every function of this run, AWS first.
     pub fn functions(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.pools.keys().copied()
+        self.pools.keys().chain(self.apps.keys()).chain(self.services.keys()).copied()
     }
 
     /// Runs a scheduled function now, as its rule would (asynchronously: retried, then the
@@ -156,11 +196,36 @@ impl Running {
         for invoker in &self.asynchronous {
             invoker.stop();
         }
+        if let Some(push) = &self.push {
+            push.stop();
+        }
         let stopping: Vec<_> =
             self.pools.values().cloned().map(|p| tokio::spawn(async move { p.stop().await })).collect();
+        for app in self.apps.values() {
+            app.stop().await;
+        }
+        for service in self.services.values() {
+            service.stop().await;
+        }
         for s in stopping {
             let _ = s.await;
         }
+    }
+}
+
+/// A variable's value in this run.
+fn setting(value: Value, endpoints: &Endpoints, names: &Names, gateway_url: &str) -> String {
+    match value {
+        Value::Fixed(s) => s.to_string(),
+        Value::Table(t) => names.table(t),
+        Value::Bucket(b) | Value::GcsBucket(b) => names.bucket(b),
+        Value::Kafka => endpoints.kafka.clone(),
+        Value::Gateway => gateway_url.to_string(),
+        Value::PubSub => endpoints.pubsub.clone(),
+        Value::Gcs => endpoints.gcs.clone(),
+        Value::Cosmos => endpoints.cosmos.clone(),
+        Value::CosmosDatabase(d) => format!("{}{d}", names.prefix),
+        Value::Postgres => endpoints.database_url.clone(),
     }
 }
 
@@ -177,17 +242,7 @@ fn env_of(lambda: &Lambda, endpoints: &Endpoints, names: &Names, gateway_url: &s
             (k.to_string(), v)
         })
         .collect();
-    for (k, v) in lambda.env {
-        let value = match v {
-            Value::Fixed(s) => s.to_string(),
-            Value::Table(t) => names.table(t),
-            Value::Bucket(b) => names.bucket(b),
-            Value::Kafka => endpoints.kafka.clone(),
-            Value::Gateway => gateway_url.to_string(),
-            Value::PubSub => endpoints.pubsub.clone(),
-        };
-        env.push((k.to_string(), value));
-    }
+    env.extend(lambda.env.iter().map(|(k, v)| (k.to_string(), setting(*v, endpoints, names, gateway_url))));
     env
 }
 
@@ -247,18 +302,35 @@ pub async fn start(opts: UpOptions, endpoints: Endpoints) -> Result<Running, Str
         queues: queues.clone(),
         stats: stats.clone(),
         gateway,
+        pubsub: PubSubAdmin::new(&endpoints.pubsub, "local"),
         opts: opts.clone(),
+        gateway_url: gateway_url.clone(),
         pools: BTreeMap::new(),
+        apps: BTreeMap::new(),
+        services: BTreeMap::new(),
+        push: None,
         schedules: BTreeMap::new(),
         asynchronous: Vec::new(),
         tasks: Vec::new(),
     };
     running.tasks.push(tokio::spawn(watching));
     for f in functions {
+        let binary = binaries.get(f.name).cloned().ok_or_else(|| format!("no binary for {}", f.name))?;
+        match f.cloud {
+            Cloud::Azure => {
+                running.start_function_app(f.name, binary).await?;
+                continue;
+            }
+            Cloud::Gcp => {
+                running.start_cloud_run(f.name, binary).await?;
+                continue;
+            }
+            Cloud::Aws => {}
+        }
         let lambda = lambdas::lambda_of(f.name)?;
         let config = FunctionConfig {
             name: f.name.to_string(),
-            binary: binaries.get(f.name).cloned().ok_or_else(|| format!("no binary for {}", f.name))?,
+            binary,
             timeout: lambda.timeout,
             memory_mb: lambda.memory_mb,
             region: endpoints.region.clone(),

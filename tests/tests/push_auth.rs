@@ -47,7 +47,7 @@ async fn a_cloud_run_binary_lets_only_a_valid_push_token_through_over_http() {
     let refused = CloudRunService::start(&config(None)).await.err().expect("refused to start");
     assert!(refused.contains("exited before it listened"), "{refused}");
 
-    let mut service = CloudRunService::start(&config(Some(AUDIENCE))).await.expect("listening on PORT");
+    let service = CloudRunService::start(&config(Some(AUDIENCE))).await.expect("listening on PORT");
     let url = format!("{}/", service.url);
     let valid = Claims::push(AUDIENCE, PUSHER);
     let with = |change: &dyn Fn(&mut Claims)| {

@@ -52,7 +52,7 @@ impl Estate {
             return Err(RunError(format!("{app} is not an Azure function app of the estate")));
         };
         for (name, function) in functions {
-            let FunctionJson { trigger_topic: topic, trigger_name, outputs, max_retry_count: max_retry } = function;
+            let FunctionJson { trigger_topic: topic, trigger_name, outputs, max_retry_count: max_retry, .. } = function;
             loop {
                 let batch = self.bus.poll(app, &[topic.as_str()], max_batch);
                 if batch.is_empty() {
@@ -200,18 +200,11 @@ impl Estate {
         resp: &InvocationResponse,
         outputs: &[(String, String)],
     ) -> Result<(), RunError> {
-        for (binding, topic) in outputs {
-            let Some(serde_json::Value::Array(items)) = resp.outputs.get(binding) else { continue };
-            for item in items {
-                let key = item["Key"].as_str().unwrap_or_default();
-                let value = item["Value"].as_str().unwrap_or_default().as_bytes().to_vec();
-                self.bus
-                    .publish(OutboundMessage::new(topic.as_str(), key, value))
-                    .await
-                    .map_err(|e| RunError(format!("output binding {binding}: {e}")))?;
-                if topic.ends_with(".dlq") {
-                    self.stat(app).dead_lettered += 1;
-                }
+        for (binding, msg) in functions_host::output_messages(resp, outputs) {
+            let dead_letter = msg.topic.ends_with(".dlq");
+            self.bus.publish(msg).await.map_err(|e| RunError(format!("output binding {binding}: {e}")))?;
+            if dead_letter {
+                self.stat(app).dead_lettered += 1;
             }
         }
         Ok(())

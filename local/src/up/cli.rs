@@ -1,4 +1,4 @@
-//! `local up`'s command: starts the estate's AWS functions on the emulators, shows the live
+//! `local up`'s command: starts the estate's functions on the emulators, shows the live
 //! view, and on Ctrl-C or SIGTERM stops every process it started (the function processes, and
 //! the emulators it started itself; emulators that were running before are left running).
 use super::msk::StartingPosition;
@@ -9,10 +9,11 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpArgs {
-    /// Which flows' AWS functions: `checkout`, `merch`, `images` (comma-separated; default all).
+    /// Which flows' functions, on every cloud: `checkout`, `merch`, `images` (comma-separated;
+    /// default all).
     #[arg(long, value_delimiter = ',')]
     pub flows: Vec<String>,
-    /// AWS functions by name, besides the flows' (comma-separated).
+    /// Functions by name, besides the flows' (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub functions: Vec<String>,
     /// Before every table, bucket, queue and consumer group of the run (lowercase, for S3).
@@ -21,7 +22,7 @@ pub struct UpArgs {
     /// Where a new consumer group or stream reader starts: `trim-horizon` or `latest`.
     #[arg(long, default_value = "trim-horizon", value_parser = ["trim-horizon", "latest"])]
     pub starting_position: String,
-    /// Processes of a function (concurrency), e.g. `payment-processor=2`. Repeatable.
+    /// Processes of an AWS function (concurrency), e.g. `payment-processor=2`. Repeatable.
     #[arg(long = "concurrency", value_name = "FUNCTION=N")]
     pub concurrency: Vec<String>,
     /// A variable of a function, besides or instead of its table's, e.g.
@@ -54,7 +55,7 @@ fn options(args: &UpArgs) -> Result<UpOptions, String> {
     for e in &args.env {
         let parsed = e.split_once(':').and_then(|(f, kv)| kv.split_once('=').map(|(k, v)| (f, k, v)));
         let (f, k, v) = parsed.ok_or_else(|| format!("--env {e}: FUNCTION:NAME=VALUE"))?;
-        lambdas::lambda_of(f)?;
+        crate::registry::function(f)?;
         env.push((f.to_string(), k.to_string(), v.to_string()));
     }
     Ok(UpOptions {
@@ -107,7 +108,7 @@ impl Signals {
 
 pub async fn run(args: UpArgs) -> ExitCode {
     if args.print_env {
-        print!("{}", lambdas::markdown());
+        print!("{}\n{}", lambdas::markdown(), super::services::markdown());
         return ExitCode::SUCCESS;
     }
     if args.build_only {

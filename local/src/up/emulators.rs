@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// What `up` needs of the emulators: the Kafka emulator, moto (DynamoDB with Streams, S3, SQS,
-/// SES) and the Pub/Sub emulator (kafka-pubsub-bridge publishes there).
-pub const SERVICES: [&str; 3] = ["kafka", "moto", "pubsub"];
+/// SES), the Pub/Sub emulator, the Cosmos DB emulator (the function apps), the GCS emulator
+/// (audit-sink) and PostgreSQL (image-analytics).
+pub const SERVICES: [&str; 6] = ["kafka", "moto", "pubsub", "cosmos", "gcs", "postgres"];
 
 /// Where the emulators answer, and the test credentials moto takes (not secrets).
 #[derive(Debug, Clone)]
@@ -20,6 +21,11 @@ pub struct Endpoints {
     pub aws_secret: String,
     /// `host:port`, as `PUBSUB_EMULATOR_HOST` names it.
     pub pubsub: String,
+    pub cosmos: String,
+    /// What the Cosmos SDK needs to talk to the emulator (its certificate, HTTP/1.1, JSON).
+    pub cosmos_client: Vec<(String, String)>,
+    pub gcs: String,
+    pub database_url: String,
 }
 
 impl Endpoints {
@@ -39,6 +45,14 @@ impl Endpoints {
             aws_key_id: get("AWS_ACCESS_KEY_ID")?,
             aws_secret: get("AWS_SECRET_ACCESS_KEY")?,
             pubsub: get("PUBSUB_EMULATOR_HOST")?,
+            cosmos: get("COSMOS_ENDPOINT")?,
+            cosmos_client: vars
+                .iter()
+                .filter(|(k, _)| k.starts_with("AZURE_COSMOS_") || k.starts_with("COSMOS_DISABLE"))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            gcs: get("GCS_ENDPOINT")?,
+            database_url: get("DATABASE_URL")?,
         })
     }
 
@@ -121,12 +135,15 @@ mod tests {
     fn endpoints_are_read_from_the_scripts_exports() {
         let text = "# a comment\nexport KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092\nexport AWS_ENDPOINT_URL=http://127.0.0.1:15000\n\
                     export AWS_REGION=eu-west-1\nexport AWS_ACCESS_KEY_ID=testing\nexport AWS_SECRET_ACCESS_KEY=testing\n\
-                    export PUBSUB_EMULATOR_HOST=127.0.0.1:18085\nexport DATABASE_URL=\"postgres://x?a=b\"\n";
+                    export PUBSUB_EMULATOR_HOST=127.0.0.1:18085\nexport DATABASE_URL=\"postgres://x?a=b\"\n\
+                    export COSMOS_ENDPOINT=https://127.0.0.1:18081\nexport AZURE_COSMOS_X=false\nexport GCS_ENDPOINT=http://127.0.0.1:14443\n";
         let e = Endpoints::from_exports(text).expect("endpoints");
         assert_eq!(
             (e.kafka.as_str(), e.aws.as_str(), e.pubsub.as_str()),
             ("127.0.0.1:19092", "http://127.0.0.1:15000", "127.0.0.1:18085")
         );
+        assert_eq!((e.database_url.as_str(), e.gcs.as_str()), ("postgres://x?a=b", "http://127.0.0.1:14443"));
+        assert_eq!(e.cosmos_client, [("AZURE_COSMOS_X".to_string(), "false".to_string())]);
         assert!(Endpoints::from_exports("export AWS_REGION=x").is_err_and(|m| m.contains("KAFKA_BOOTSTRAP_SERVERS")));
     }
 }

@@ -22,10 +22,20 @@ pub enum Value {
     Gateway,
     /// The Pub/Sub emulator's host and port.
     PubSub,
+    /// The GCS emulator's URL.
+    Gcs,
+    /// A GCS bucket of the run, after the run's prefix.
+    GcsBucket(&'static str),
+    /// The Cosmos DB emulator's URL.
+    Cosmos,
+    /// A Cosmos DB database of the run, after the run's prefix.
+    CosmosDatabase(&'static str),
+    /// PostgreSQL's URL, its certificate checked against the local CA.
+    Postgres,
 }
 
 impl Value {
-    fn describe(self) -> String {
+    pub fn describe(self) -> String {
         match self {
             Value::Fixed(v) => format!("`{v}`"),
             Value::Table(t) => format!("table `{t}` (after `--prefix`)"),
@@ -33,6 +43,11 @@ impl Value {
             Value::Kafka => "the Kafka emulator".into(),
             Value::Gateway => "the runner's payment gateway".into(),
             Value::PubSub => "the Pub/Sub emulator".into(),
+            Value::Gcs => "the GCS emulator".into(),
+            Value::GcsBucket(b) => format!("GCS bucket `{b}` (after `--prefix`)"),
+            Value::Cosmos => "the Cosmos DB emulator".into(),
+            Value::CosmosDatabase(d) => format!("database `{d}` (after `--prefix`)"),
+            Value::Postgres => "the local PostgreSQL (`sslmode=verify-ca`)".into(),
         }
     }
 }

@@ -224,6 +224,17 @@ impl Positioned {
         left
     }
 
+    /// The next batch, for a host other than Lambda's reading the group (the Functions host's
+    /// Kafka trigger): as a mapping gathers it.
+    pub async fn next_batch(&mut self, stats: &Stats) -> Vec<BusRecord> {
+        self.gather(stats).await
+    }
+
+    /// The whole batch is done with: the positions move past it and are committed.
+    pub fn done_with(&mut self, batch: &[BusRecord]) {
+        self.settle(batch, batch);
+    }
+
     /// Moves past `records` (sent to the on-failure destination).
     fn skip(&mut self, records: &[BusRecord]) {
         for r in records {

@@ -1,0 +1,125 @@
+//! Topics and subscriptions on the Pub/Sub emulator, through its REST API (the same resources
+//! Terraform makes in the cloud): push subscriptions with their OIDC token settings, retry policy
+//! and dead-letter policy, and pull subscriptions to read what lands on a topic.
+use serde_json::{Value, json};
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct PubSubAdmin {
+    /// `http://host:port/v1/projects/<project>`.
+    base: String,
+    project: String,
+    client: reqwest::Client,
+}
+
+/// A push subscription as Terraform writes one.
+#[derive(Debug, Clone)]
+pub struct PushSubscription {
+    pub name: String,
+    pub topic: String,
+    pub endpoint: String,
+    pub audience: String,
+    pub service_account: String,
+    pub ack_deadline: Duration,
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    pub dead_letter_topic: String,
+    pub max_delivery_attempts: u32,
+}
+
+/// A message read from a pull subscription.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    pub data: Vec<u8>,
+    pub attributes: std::collections::BTreeMap<String, String>,
+}
+
+impl PubSubAdmin {
+    /// `emulator` is `host:port`, as `PUBSUB_EMULATOR_HOST` names it.
+    pub fn new(emulator: &str, project: &str) -> PubSubAdmin {
+        PubSubAdmin {
+            base: format!("http://{emulator}/v1/projects/{project}"),
+            project: project.into(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    fn path(&self, kind: &str, name: &str) -> String {
+        format!("projects/{}/{kind}/{name}", self.project)
+    }
+
+    async fn put(&self, url: String, body: Value) -> Result<(), String> {
+        let answer = self.client.put(&url).json(&body).send().await.map_err(|e| format!("{url}: {e}"))?;
+        match answer.status().as_u16() {
+            200 | 409 => Ok(()), // made, or there already
+            s => Err(format!("{url}: {s} {}", answer.text().await.unwrap_or_default())),
+        }
+    }
+
+    pub async fn topic(&self, name: &str) -> Result<(), String> {
+        self.put(format!("{}/topics/{name}", self.base), json!({})).await
+    }
+
+    /// A pull subscription on `topic` keeping what is published from now on.
+    pub async fn pull_subscription(&self, name: &str, topic: &str) -> Result<(), String> {
+        let body = json!({"topic": self.path("topics", topic), "ackDeadlineSeconds": 60});
+        self.put(format!("{}/subscriptions/{name}", self.base), body).await
+    }
+
+    /// The topic, its dead-letter topic with a pull subscription to inspect it, and the push
+    /// subscription.
+    pub async fn push_subscription(&self, s: &PushSubscription) -> Result<(), String> {
+        self.topic(&s.topic).await?;
+        self.topic(&s.dead_letter_topic).await?;
+        self.pull_subscription(&format!("{}-inspect", s.dead_letter_topic), &s.dead_letter_topic).await?;
+        let secs = |d: Duration| format!("{}s", d.as_secs());
+        let body = json!({
+            "topic": self.path("topics", &s.topic),
+            "pushConfig": {
+                "pushEndpoint": s.endpoint,
+                "oidcToken": {"serviceAccountEmail": s.service_account, "audience": s.audience},
+            },
+            "ackDeadlineSeconds": s.ack_deadline.as_secs(),
+            "retryPolicy": {"minimumBackoff": secs(s.min_backoff), "maximumBackoff": secs(s.max_backoff)},
+            "deadLetterPolicy": {
+                "deadLetterTopic": self.path("topics", &s.dead_letter_topic),
+                "maxDeliveryAttempts": s.max_delivery_attempts,
+            },
+        });
+        self.put(format!("{}/subscriptions/{}", self.base, s.name), body).await
+    }
+
+    pub async fn publish(&self, topic: &str, data: &[u8], attributes: &[(&str, &str)]) -> Result<String, String> {
+        use base64::Engine;
+        let attrs: serde_json::Map<String, Value> = attributes.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+        let body = json!({"messages": [{"data": base64::engine::general_purpose::STANDARD.encode(data), "attributes": attrs}]});
+        let url = format!("{}/topics/{topic}:publish", self.base);
+        let answer = self.client.post(&url).json(&body).send().await.map_err(|e| format!("{url}: {e}"))?;
+        let v: Value = answer.json().await.map_err(|e| format!("{url}: {e}"))?;
+        v["messageIds"][0].as_str().map(str::to_string).ok_or_else(|| format!("{url}: {v}"))
+    }
+
+    /// Pulls (and acknowledges) what is there now, up to `max`.
+    pub async fn pull(&self, subscription: &str, max: usize) -> Result<Vec<Pulled>, String> {
+        use base64::Engine;
+        let url = format!("{}/subscriptions/{subscription}:pull", self.base);
+        let body = json!({"maxMessages": max, "returnImmediately": true});
+        let answer = self.client.post(&url).json(&body).send().await.map_err(|e| format!("{url}: {e}"))?;
+        let v: Value = answer.json().await.map_err(|e| format!("{url}: {e}"))?;
+        let received = v["receivedMessages"].as_array().cloned().unwrap_or_default();
+        let ack_ids: Vec<Value> = received.iter().map(|m| m["ackId"].clone()).collect();
+        if !ack_ids.is_empty() {
+            let ack = format!("{}/subscriptions/{subscription}:acknowledge", self.base);
+            self.client.post(&ack).json(&json!({"ackIds": ack_ids})).send().await.map_err(|e| format!("{ack}: {e}"))?;
+        }
+        Ok(received
+            .iter()
+            .map(|m| Pulled {
+                data: base64::engine::general_purpose::STANDARD
+                    .decode(m["message"]["data"].as_str().unwrap_or_default())
+                    .unwrap_or_default(),
+                attributes: serde_json::from_value(m["message"]["attributes"].clone()).unwrap_or_default(),
+            })
+            .collect())
+    }
+}
