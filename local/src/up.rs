@@ -148,6 +148,8 @@ pub struct Running {
     apps: BTreeMap<&'static str, HostedApp>,
     services: BTreeMap<&'static str, CloudRunService>,
     push: Option<PushFrontEnd>,
+    /// The push subscriptions this run points at its front end (paused when it stops).
+    push_subscriptions: Vec<String>,
     schedules: BTreeMap<&'static str, AsyncInvoker>,
     asynchronous: Vec<AsyncInvoker>,
     tasks: Vec<JoinHandle<()>>,
@@ -195,6 +197,11 @@ impl Running {
         }
         for invoker in &self.asynchronous {
             invoker.stop();
+        }
+        for subscription in &self.push_subscriptions {
+            if let Err(e) = self.pubsub.pause_push(subscription).await {
+                tracing::warn!(subscription, error = %e, "the push subscription was not paused");
+            }
         }
         if let Some(push) = &self.push {
             push.stop();
@@ -309,6 +316,7 @@ pub async fn start(opts: UpOptions, endpoints: Endpoints) -> Result<Running, Str
         apps: BTreeMap::new(),
         services: BTreeMap::new(),
         push: None,
+        push_subscriptions: Vec::new(),
         schedules: BTreeMap::new(),
         asynchronous: Vec::new(),
         tasks: Vec::new(),

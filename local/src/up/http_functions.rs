@@ -107,6 +107,7 @@ impl Running {
                 max_delivery_attempts: services::MAX_DELIVERY_ATTEMPTS,
             };
             self.pubsub.push_subscription(&s).await.map_err(|e| format!("{name}: {e}"))?;
+            self.push_subscriptions.push(s.name);
         }
         Ok(())
     }

@@ -48,37 +48,57 @@ impl PubSubAdmin {
         format!("projects/{}/{kind}/{name}", self.project)
     }
 
-    async fn put(&self, url: String, body: Value) -> Result<(), String> {
+    /// Makes the resource; Ok(false) when it was there already.
+    async fn put(&self, url: String, body: Value) -> Result<bool, String> {
         let answer = self.client.put(&url).json(&body).send().await.map_err(|e| format!("{url}: {e}"))?;
         match answer.status().as_u16() {
-            200 | 409 => Ok(()), // made, or there already
+            200 => Ok(true),
+            409 => Ok(false),
             s => Err(format!("{url}: {s} {}", answer.text().await.unwrap_or_default())),
         }
     }
 
+    async fn push_config(&self, subscription: &str, config: Value) -> Result<(), String> {
+        let url = format!("{}/subscriptions/{subscription}:modifyPushConfig", self.base);
+        let answer = self.client.post(&url).json(&json!({"pushConfig": config})).send().await;
+        let answer = answer.map_err(|e| format!("{url}: {e}"))?;
+        match answer.status().is_success() {
+            true => Ok(()),
+            false => Err(format!("{url}: {} {}", answer.status(), answer.text().await.unwrap_or_default())),
+        }
+    }
+
+    /// Stops pushing: the subscription keeps what arrives (as a pull subscription) until a run
+    /// points it at its front end again, instead of pushing to an endpoint no one serves.
+    pub async fn pause_push(&self, subscription: &str) -> Result<(), String> {
+        self.push_config(subscription, json!({})).await
+    }
+
     pub async fn topic(&self, name: &str) -> Result<(), String> {
-        self.put(format!("{}/topics/{name}", self.base), json!({})).await
+        self.put(format!("{}/topics/{name}", self.base), json!({})).await.map(|_| ())
     }
 
     /// A pull subscription on `topic` keeping what is published from now on.
     pub async fn pull_subscription(&self, name: &str, topic: &str) -> Result<(), String> {
         let body = json!({"topic": self.path("topics", topic), "ackDeadlineSeconds": 60});
-        self.put(format!("{}/subscriptions/{name}", self.base), body).await
+        self.put(format!("{}/subscriptions/{name}", self.base), body).await.map(|_| ())
     }
 
     /// The topic, its dead-letter topic with a pull subscription to inspect it, and the push
-    /// subscription.
+    /// subscription; one made by an earlier run (with the same prefix) is pointed at this run's
+    /// endpoint, and delivers what it kept meanwhile.
     pub async fn push_subscription(&self, s: &PushSubscription) -> Result<(), String> {
         self.topic(&s.topic).await?;
         self.topic(&s.dead_letter_topic).await?;
         self.pull_subscription(&format!("{}-inspect", s.dead_letter_topic), &s.dead_letter_topic).await?;
         let secs = |d: Duration| format!("{}s", d.as_secs());
+        let push = json!({
+            "pushEndpoint": s.endpoint,
+            "oidcToken": {"serviceAccountEmail": s.service_account, "audience": s.audience},
+        });
         let body = json!({
             "topic": self.path("topics", &s.topic),
-            "pushConfig": {
-                "pushEndpoint": s.endpoint,
-                "oidcToken": {"serviceAccountEmail": s.service_account, "audience": s.audience},
-            },
+            "pushConfig": push,
             "ackDeadlineSeconds": s.ack_deadline.as_secs(),
             "retryPolicy": {"minimumBackoff": secs(s.min_backoff), "maximumBackoff": secs(s.max_backoff)},
             "deadLetterPolicy": {
@@ -86,7 +106,10 @@ impl PubSubAdmin {
                 "maxDeliveryAttempts": s.max_delivery_attempts,
             },
         });
-        self.put(format!("{}/subscriptions/{}", self.base, s.name), body).await
+        if !self.put(format!("{}/subscriptions/{}", self.base, s.name), body).await? {
+            self.push_config(&s.name, push).await?;
+        }
+        Ok(())
     }
 
     pub async fn publish(&self, topic: &str, data: &[u8], attributes: &[(&str, &str)]) -> Result<String, String> {

@@ -1,5 +1,7 @@
 //! One `local up` estate for a test, and what the test reads of the emulators through the
 //! services' own APIs (DynamoDB, S3, moto's SES record, the Pub/Sub emulator's REST API, Kafka).
+//! Shared by up.rs and up_clouds.rs, each using part of it.
+#![allow(dead_code)]
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::Utc;
 use domain::cloudevent::{CloudEvent, DomainEvent, decode};
@@ -233,11 +235,26 @@ impl Estate {
             .collect()
     }
 
-    async fn records(&self, topic: &str) -> Vec<domain::ports::BusRecord> {
+    pub async fn records(&self, topic: &str) -> Vec<domain::ports::BusRecord> {
         let (kafka, topic, partitions) =
             (self.running.endpoints.kafka.clone(), topic.to_string(), local::up::provision::PARTITIONS);
         let read = move || kafka::read_topic(&kafka, &topic, partitions, usize::MAX, Duration::from_secs(2));
         tokio::task::spawn_blocking(read).await.expect("join").expect("read")
+    }
+
+    /// The records of a topic whose payload mentions `text`.
+    pub async fn records_mentioning(&self, topic: &str, text: &str) -> Vec<domain::ports::BusRecord> {
+        self.records(topic).await.into_iter().filter(|r| String::from_utf8_lossy(&r.payload).contains(text)).collect()
+    }
+
+    /// The names of a GCS bucket's objects (the run's bucket `name`) under `prefix`.
+    pub async fn gcs_objects(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let bucket = self.running.names.bucket(bucket);
+        let url = format!("{}/storage/v1/b/{bucket}/o", self.running.endpoints.gcs);
+        let got = reqwest::Client::new().get(url).query(&[("prefix", prefix)]).send().await.expect("the GCS emulator");
+        let listed: Value = got.json().await.expect("JSON");
+        let items = listed["items"].as_array().cloned().unwrap_or_default();
+        items.iter().filter_map(|o| o["name"].as_str().map(str::to_string)).collect()
     }
 
     /// The records of a topic under this key.
