@@ -7,6 +7,10 @@
 #   scripts/emulators.sh stop [SERVICE…]     stop them (all by default)
 #   scripts/emulators.sh status [SERVICE…]   running or stopped, with its port; exit 3 if any is stopped
 #   scripts/emulators.sh env                 the exports that point the SDKs at them
+#   scripts/emulators.sh pause|resume SERVICE  SIGSTOP / SIGCONT its processes (fault tests: the
+#                                            emulators keep their state in memory, so they are
+#                                            paused rather than stopped)
+#   scripts/emulators.sh restart postgres    restart PostgreSQL with pg_ctl, its data kept
 # SERVICE: kafka cosmos gcs pubsub moto postgres. One set of emulators is one run directory
 # (EMU_RUN, default .emu/run: pid files, logs, PostgreSQL's cluster) and one set of ports (the
 # *_PORT variables): the test command runs its own set beside a user's.
@@ -200,6 +204,27 @@ stop_one() {
   rm -f "$f"
 }
 
+# The service's processes: its pid and its children (the Pub/Sub emulator's script runs Java).
+pids_of() {
+  local pid
+  if [ "$1" = postgres ]; then pid=$(head -n1 "$RUN/pg/postmaster.pid"); else pid=$(cat "$RUN/$1.pid"); fi
+  echo "$pid" $(pgrep -P "$pid" || true)
+}
+
+signal() { # STOP|CONT service
+  port_of "$2" >/dev/null
+  running "$2" || { echo "$2 is not running" >&2; exit 1; }
+  # shellcheck disable=SC2046
+  kill -"$1" $(pids_of "$2")
+}
+
+restart() {
+  [ "${1:-}" = postgres ] || { echo "restart: only postgres restarts with its data (the others keep theirs in memory)" >&2; exit 2; }
+  local as_pg=()
+  [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
+  "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$RUN/pg" -m fast -w restart >>"$RUN/postgres.log" 2>&1
+}
+
 stop() {
   local wanted=("$@") s
   [ ${#wanted[@]} -gt 0 ] || wanted=("${SERVICES[@]}")
@@ -241,5 +266,8 @@ case "$command" in
   stop) stop "$@" ;;
   status) status "$@" ;;
   env) env_vars ;;
-  *) echo "usage: $0 install | start [SERVICE…] | stop [SERVICE…] | status [SERVICE…] | env" >&2; exit 2 ;;
+  pause) signal STOP "${1:?service}" ;;
+  resume) signal CONT "${1:?service}" ;;
+  restart) restart "${1:-}" ;;
+  *) echo "usage: $0 install | start [SERVICE…] | stop [SERVICE…] | status [SERVICE…] | env | pause|resume SERVICE | restart postgres" >&2; exit 2 ;;
 esac

@@ -8,8 +8,10 @@ use lambda_runtime::{Context, LambdaEvent, service_fn};
 use local::runtime::api::Outcome;
 use local::runtime::process::{FunctionConfig, FunctionProcess};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tower::ServiceExt;
+
+mod paired;
 
 const PAIRS: usize = 2000;
 const WARM_UP: usize = 200;
@@ -34,10 +36,6 @@ async fn in_process(event: &[u8]) -> Vec<u8> {
     serde_json::to_vec(&out).expect("JSON")
 }
 
-fn quantile(sorted: &[Duration], q: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
-}
-
 #[tokio::main]
 async fn main() {
     let event = one_record_batch();
@@ -55,40 +53,18 @@ async fn main() {
         assert!(matches!(function.invoke(event.clone()).await, Outcome::Response(_)));
         std::hint::black_box(in_process(&event).await);
     }
-    let (mut direct, mut through, mut overhead) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..PAIRS {
-        let time_direct = || async {
-            let start = Instant::now();
-            std::hint::black_box(in_process(&event).await);
-            start.elapsed()
-        };
-        let time_through = || async {
-            let start = Instant::now();
-            let out = function.invoke(event.clone()).await;
-            let took = start.elapsed();
-            assert!(matches!(out, Outcome::Response(_)), "{out:?}");
-            took
-        };
-        let (d, t) = if i % 2 == 0 {
-            let d = time_direct().await;
-            (d, time_through().await)
-        } else {
-            let t = time_through().await;
-            (time_direct().await, t)
-        };
-        direct.push(d);
-        through.push(t);
-        overhead.push(t.saturating_sub(d));
-    }
+    let direct = async |_| {
+        std::hint::black_box(in_process(&event).await);
+    };
+    let through = async |_| {
+        let out = function.invoke(event.clone()).await;
+        assert!(matches!(out, Outcome::Response(_)), "{out:?}");
+    };
+    let paired = paired::run(PAIRS, direct, through).await;
     function.stop().await;
-    for v in [&mut direct, &mut through, &mut overhead] {
-        v.sort();
-    }
-    let row = |name: &str, v: &[Duration]| println!("| {name} | {:?} | {:?} |", quantile(v, 0.5), quantile(v, 0.99));
-    println!("one-record MSK batch, {PAIRS} pairs\n\n| path | median | p99 |\n|---|---|---|");
-    row("handler in-process (lambda_runtime service)", &direct);
-    row("through the runner's Runtime API (own process)", &through);
-    row("overhead (paired difference)", &overhead);
-    let median = quantile(&overhead, 0.5);
-    println!("\ngoal: overhead at most 1 ms; {}", if median <= Duration::from_millis(1) { "met" } else { "missed" });
+    paired.print(
+        "one-record MSK batch",
+        "handler in-process (lambda_runtime service)",
+        "through the runner's Runtime API (own process)",
+    );
 }

@@ -10,6 +10,7 @@ use platform_azure::{InvocationRequest, InvocationResponse};
 use serde_json::{Map, Value, json};
 
 pub mod config;
+pub mod noop;
 pub use config::{FunctionJson, parse_function_json};
 
 /// The Functions host's invocation of a Kafka-triggered function with cardinality many.

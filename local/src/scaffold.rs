@@ -14,10 +14,17 @@ const FIXTURES_MARK: &str = "<!-- `local new` adds its fixtures' rows above this
 /// An AWS function's deployment under `local up`, and its row of the README's table of them.
 const LAMBDAS_MARK: &str = "    // `local new` adds its deployments above this line.";
 const LAMBDAS_README_MARK: &str = "<!-- `local new` adds its Lambda's row above this line. -->";
+/// A Cloud Run service's or a function app's deployment under `local up`, and its README row.
+const CLOUD_RUN_MARK: &str = "    // `local new` adds its Cloud Run services above this line.";
+const CLOUD_RUN_README_MARK: &str = "<!-- `local new` adds its Cloud Run service's row above this line. -->";
+const APPS_MARK: &str = "    // `local new` adds its function apps above this line.";
+const APPS_README_MARK: &str = "<!-- `local new` adds its function app's row above this line. -->";
 /// Template files that are not copied into the crate.
-const NOT_COPIED: [&str; 9] = [
+const NOT_COPIED: [&str; 11] = [
     "lambda-entry.rs",
     "lambda-row.md",
+    "service-entry.rs",
+    "service-row.md",
     "registry-entry.rs",
     "host.rs",
     "fixture.json",
@@ -206,6 +213,16 @@ impl Plan {
                 LAMBDAS_README_MARK,
                 fill(&read(&templates.join("lambda-row.md"))?, name),
             ));
+        }
+        let marks = match cloud {
+            "gcp" => Some((CLOUD_RUN_MARK, CLOUD_RUN_README_MARK)),
+            "azure" => Some((APPS_MARK, APPS_README_MARK)),
+            _ => None,
+        };
+        if let Some((entry_mark, row_mark)) = marks {
+            let entry = fill(&read(&templates.join("service-entry.rs"))?, name);
+            inserts.push(("local/src/up/services.rs".into(), entry_mark, entry));
+            inserts.push(("README.md".into(), row_mark, fill(&read(&templates.join("service-row.md"))?, name)));
         }
         let appends = vec![(
             "local/src/registry/hosts.rs".into(),

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod cloud_run;
 pub mod dead_letters;
 pub mod emulators;
+pub mod fault_proxy;
 pub mod functions_host;
 pub mod http_functions;
 pub mod http_process;
@@ -103,6 +104,9 @@ pub struct UpOptions {
     /// Each function's log (its processes' stdout and stderr) goes to `<dir>/<prefix><name>.log`;
     /// None: the runner's own stdout and stderr.
     pub log_dir: Option<PathBuf>,
+    /// A fault proxy before each emulator but Kafka (`fault_proxy`), for tests of outages: the
+    /// functions and the runner reach the emulators through them.
+    pub proxies: bool,
 }
 
 impl Default for UpOptions {
@@ -118,6 +122,7 @@ impl Default for UpOptions {
             binaries: BTreeMap::new(),
             env: Vec::new(),
             log_dir: None,
+            proxies: false,
         }
     }
 }
@@ -150,6 +155,7 @@ pub struct Running {
     push: Option<PushFrontEnd>,
     /// The push subscriptions this run points at its front end (paused when it stops).
     push_subscriptions: Vec<String>,
+    proxies: BTreeMap<&'static str, fault_proxy::FaultProxy>,
     schedules: BTreeMap<&'static str, AsyncInvoker>,
     asynchronous: Vec<AsyncInvoker>,
     tasks: Vec<JoinHandle<()>>,
@@ -168,6 +174,12 @@ impl Running {
     /// An Azure function app of this run: its handler process and its folder as the host read it.
     pub fn app(&self, name: &str) -> Option<&HostedApp> {
         self.apps.get(name)
+    }
+
+    /// The fault proxy before an emulator (`moto`, `pubsub`, `cosmos`, `gcs`, `postgres`), when
+    /// the run has them (`UpOptions::proxies`).
+    pub fn proxy(&self, service: &str) -> Option<&fault_proxy::FaultProxy> {
+        self.proxies.get(service)
     }
 
     /// A Cloud Run service of this run.
@@ -284,6 +296,10 @@ pub async fn up(opts: UpOptions) -> Result<(Running, Vec<&'static str>), String>
 /// trigger is in place (a mapping's starting position is fixed by then).
 pub async fn start(opts: UpOptions, endpoints: Endpoints) -> Result<Running, String> {
     let functions = selected(&opts)?;
+    let (endpoints, proxies) = match opts.proxies {
+        true => fault_proxy::proxied(&endpoints).await?,
+        false => (endpoints, BTreeMap::new()),
+    };
     let names = Names { prefix: opts.prefix.clone() };
     let queues = provision::provision(&endpoints, &names).await?;
     let mut binaries = opts.binaries.clone();
@@ -317,6 +333,7 @@ pub async fn start(opts: UpOptions, endpoints: Endpoints) -> Result<Running, Str
         services: BTreeMap::new(),
         push: None,
         push_subscriptions: Vec::new(),
+        proxies,
         schedules: BTreeMap::new(),
         asynchronous: Vec::new(),
         tasks: Vec::new(),

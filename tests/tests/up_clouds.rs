@@ -8,7 +8,6 @@ mod support;
 
 use domain::events::{FraudScored, topics};
 use orders::testing::confirmed;
-use platform_azure::cosmos::{CosmosConfig, CosmosDocuments};
 use serde_json::{Value, json};
 use support::{Estate, eventually};
 
@@ -21,14 +20,7 @@ fn erp_price(sku: &str, sequence: u64, price: &str) -> Vec<u8> {
 
 /// projection-updater's projection of a SKU, read from the Cosmos emulator.
 async fn projection(estate: &Estate, sku: &str) -> Option<Value> {
-    let config = CosmosConfig {
-        endpoint: estate.running.endpoints.cosmos.clone(),
-        ..CosmosConfig::from_env(&serve::Env::Process, &format!("{}merch", estate.running.names.prefix), "projections")
-            .expect("emulator settings")
-    };
-    let docs = CosmosDocuments::connect(&config, "/sku", false).await.ok()?;
-    use domain::ports::Documents;
-    docs.read(sku, sku).await.ok().flatten().map(|d| d.body.to_value())
+    support::cosmos_read(estate, "merch", "projections", "/sku", sku).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -108,7 +108,8 @@ impl Signals {
 
 pub async fn run(args: UpArgs) -> ExitCode {
     if args.print_env {
-        print!("{}\n{}", lambdas::markdown(), super::services::markdown());
+        use super::services::{cloud_run_markdown, function_apps_markdown};
+        print!("{}\n{}\n{}", lambdas::markdown(), cloud_run_markdown(), function_apps_markdown());
         return ExitCode::SUCCESS;
     }
     if args.build_only {

@@ -117,6 +117,17 @@ pub fn start() -> Result<(Endpoints, Vec<&'static str>), String> {
     Ok((Endpoints::from_exports(&run(&script, &["env"])?)?, started))
 }
 
+/// Pauses (SIGSTOP) or resumes (SIGCONT) a running emulator's processes: it keeps its state, and
+/// its clients' connections hang until it resumes, as a stalled server's do.
+pub fn pause(service: &str, paused: bool) -> Result<(), String> {
+    run(&script()?, &[if paused { "pause" } else { "resume" }, service]).map(|_| ())
+}
+
+/// Restarts PostgreSQL for real (`pg_ctl restart`), its data kept: every connection is dropped.
+pub fn restart_postgres() -> Result<(), String> {
+    run(&script()?, &["restart", "postgres"]).map(|_| ())
+}
+
 /// Stops these services (those `start` started).
 pub fn stop(services: &[&str]) -> Result<(), String> {
     if services.is_empty() {

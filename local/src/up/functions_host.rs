@@ -18,7 +18,7 @@ use super::stats::Stats;
 use crate::functions_host::config::{FunctionApp, FunctionJson, resolve_setting};
 use crate::functions_host::{kafka_trigger_request, output_messages};
 use domain::ports::{BusRecord, Publisher};
-use platform_azure::InvocationResponse;
+use platform_azure::{InvocationRequest, InvocationResponse};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -166,19 +166,7 @@ impl Trigger {
         let n = self.invocations.fetch_add(1, Ordering::SeqCst);
         let context = (retry > 0).then_some((retry, self.json.max_retry_count));
         let request = kafka_trigger_request(&self.function, &self.json.trigger_name, batch, context, n);
-        let url = format!("{}/{}", self.handler.url, self.function);
-        let answer = self.client.post(&url).json(&request).timeout(self.timeout).send().await;
-        let answer = answer.map_err(|e| format!("the handler did not answer: {e}"))?;
-        let status = answer.status();
-        let body = answer.bytes().await.map_err(|e| format!("the handler's answer: {e}"))?;
-        if !status.is_success() {
-            return Err(format!(
-                "the handler answered {status}: {}",
-                String::from_utf8_lossy(&body[..body.len().min(300)])
-            ));
-        }
-        let response: InvocationResponse = serde_json::from_slice(&body)
-            .map_err(|e| format!("the handler's answer is not an invocation response: {e}"))?;
+        let response = invoke_handler(&self.client, &self.handler.url, &self.function, &request, self.timeout).await?;
         for line in &response.logs {
             tracing::info!(app = self.app, function = self.function, "{line}");
         }
@@ -187,4 +175,28 @@ impl Trigger {
         }
         Ok(())
     }
+}
+
+/// The host's call of a custom handler: `POST <handler>/<function>` with the invocation, and the
+/// answer read as an invocation response; non-2xx, no answer in time or an unreadable answer is
+/// a failed invocation.
+pub async fn invoke_handler(
+    client: &reqwest::Client,
+    handler: &str,
+    function: &str,
+    request: &InvocationRequest,
+    timeout: Duration,
+) -> Result<InvocationResponse, String> {
+    let url = format!("{handler}/{function}");
+    let answer = client.post(&url).json(request).timeout(timeout).send().await;
+    let answer = answer.map_err(|e| format!("the handler did not answer: {e}"))?;
+    let status = answer.status();
+    let body = answer.bytes().await.map_err(|e| format!("the handler's answer: {e}"))?;
+    if !status.is_success() {
+        return Err(format!(
+            "the handler answered {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        ));
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("the handler's answer is not an invocation response: {e}"))
 }

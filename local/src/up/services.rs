@@ -100,22 +100,27 @@ fn vars(env: &[(&str, Value)]) -> String {
     env.iter().map(|(k, v)| format!("`{k}` = {}", v.describe())).collect::<Vec<_>>().join("<br>")
 }
 
-/// The README's tables: the Cloud Run services, then the function apps.
-pub fn markdown() -> String {
+/// The README's table of the Cloud Run services (`local new` adds rows above its mark).
+pub fn cloud_run_markdown() -> String {
     let mut out = String::from(
         "| Cloud Run service | pushed from (Pub/Sub) | publishes to (Pub/Sub) | its variables |\n|---|---|---|---|\n",
     );
+    let quoted = |t: &[String]| match t.is_empty() {
+        true => "—".to_string(),
+        false => t.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "),
+    };
     for f in registry::FUNCTIONS.iter().filter(|f| f.cloud == Cloud::Gcp) {
         let Ok(s) = cloud_run_of(f.name) else { continue };
         let from = push_topics(f.name, "").unwrap_or_default();
-        let quoted = |t: &[String]| match t.is_empty() {
-            true => "—".to_string(),
-            false => t.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "),
-        };
         let publishes: Vec<String> = s.publishes.iter().map(|t| t.to_string()).collect();
         out.push_str(&format!("| {} | {} | {} | {} |\n", f.name, quoted(&from), quoted(&publishes), vars(s.env)));
     }
-    out.push_str("\n| function app | functions (topic → outputs) | its variables |\n|---|---|---|\n");
+    out
+}
+
+/// The README's table of the function apps (`local new` adds rows above its mark).
+pub fn function_apps_markdown() -> String {
+    let mut out = String::from("| function app | functions (topic → outputs) | its variables |\n|---|---|---|\n");
     for f in registry::FUNCTIONS.iter().filter(|f| f.cloud == Cloud::Azure) {
         let (Ok(app), Host::Functions { folders, .. }) = (function_app_of(f.name), f.host) else { continue };
         let functions: Vec<String> = folders
@@ -161,10 +166,12 @@ mod tests {
     #[test]
     fn the_readme_lists_what_each_service_and_app_gets() {
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README");
-        assert!(
-            readme.contains(&markdown()),
-            "README.md's tables of the Cloud Run services and function apps are not `local up --print-env`'s:\n{}",
-            markdown()
-        );
+        let cloud_run =
+            format!("{}<!-- `local new` adds its Cloud Run service's row above this line. -->\n", cloud_run_markdown());
+        let apps =
+            format!("{}<!-- `local new` adds its function app's row above this line. -->\n", function_apps_markdown());
+        for table in [cloud_run, apps] {
+            assert!(readme.contains(&table), "README.md's table is not `local up --print-env`'s:\n{table}");
+        }
     }
 }

@@ -45,6 +45,20 @@ pub async fn eventually<T: std::fmt::Debug, F: Future<Output = T>>(
     }
 }
 
+/// A document of a Cosmos container of this run (its database is `<prefix><database>`), read
+/// from the Cosmos emulator; None when it (or its container) is not there.
+pub async fn cosmos_read(estate: &Estate, database: &str, container: &str, pk_path: &str, id: &str) -> Option<Value> {
+    use platform_azure::cosmos::{CosmosConfig, CosmosDocuments};
+    let database = format!("{}{database}", estate.running.names.prefix);
+    let config = CosmosConfig {
+        endpoint: estate.running.endpoints.cosmos.clone(),
+        ..CosmosConfig::from_env(&serve::Env::Process, &database, container).expect("emulator settings")
+    };
+    let docs = CosmosDocuments::connect(&config, pk_path, false).await.ok()?;
+    use domain::ports::Documents;
+    docs.read(id, id).await.ok().flatten().map(|d| d.body.to_value())
+}
+
 /// A recorded fixture's upload: `front (1).jpg` is a photo, `back.jpg` one cut short.
 pub fn upload_fixture(name: &str) -> Vec<u8> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/aws/s3/objects/acme-product-media/uploads/TSH-001-BLK-M");

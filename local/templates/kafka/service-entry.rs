@@ -1,0 +1,1 @@
+    FunctionApp { name: "{{name}}", env: &[("KAFKA_BOOTSTRAP_SERVERS", Value::Kafka)] },
