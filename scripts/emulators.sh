@@ -213,9 +213,12 @@ pids_of() {
 
 signal() { # STOP|CONT service
   port_of "$2" >/dev/null
-  running "$2" || { echo "$2 is not running" >&2; exit 1; }
-  # shellcheck disable=SC2046
-  kill -"$1" $(pids_of "$2")
+  # Its processes by pid file, not by its port: a stopped process cannot be asked anything.
+  local pids
+  pids=$(pids_of "$2" 2>/dev/null) || pids=""
+  [ -n "$pids" ] || { echo "$2 is not running" >&2; exit 1; }
+  # shellcheck disable=SC2086
+  kill -"$1" $pids
 }
 
 restart() {

@@ -12,7 +12,14 @@ cargo fmt --all -- --check
 export EMU_RUN="$PWD/.emu/test" KAFKA_PORT=19092 COSMOS_PORT=18081 GCS_PORT=14443 PUBSUB_PORT=18085 \
   MOTO_PORT=15000 PG_PORT=15433
 scripts/emulators.sh start
-trap 'scripts/emulators.sh stop' EXIT
+# The fault suite (tests/tests/up_faults.rs) pauses and restarts emulators: it starts a set of its
+# own (.emu/faults, ports 29092-29097) so no other test sees its faults; stopped here too, in case
+# a test could not.
+stop_faults_set() {
+  EMU_RUN="$PWD/.emu/faults" KAFKA_PORT=29092 COSMOS_PORT=29093 GCS_PORT=29094 PUBSUB_PORT=29095 \
+    MOTO_PORT=29096 PG_PORT=29097 scripts/emulators.sh stop
+}
+trap 'scripts/emulators.sh stop; stop_faults_set' EXIT
 eval "$(scripts/emulators.sh env)"
 
 # The AWS functions' binaries as `local up` builds them (its black-box tests start them as

@@ -107,6 +107,9 @@ pub struct UpOptions {
     /// A fault proxy before each emulator but Kafka (`fault_proxy`), for tests of outages: the
     /// functions and the runner reach the emulators through them.
     pub proxies: bool,
+    /// Which emulators `up` starts and runs on (default: the caller's, as `scripts/emulators.sh`
+    /// and the environment name them).
+    pub emulators: emulators::EmulatorSet,
 }
 
 impl Default for UpOptions {
@@ -123,6 +126,7 @@ impl Default for UpOptions {
             env: Vec::new(),
             log_dir: None,
             proxies: false,
+            emulators: emulators::EmulatorSet::default(),
         }
     }
 }
@@ -232,6 +236,16 @@ impl Running {
     }
 }
 
+impl Drop for Running {
+    /// A run dropped without `stop` (a start that failed half-way, a panic) leaves no trigger
+    /// running; its processes die with their handles.
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
 /// A variable's value in this run.
 fn setting(value: Value, endpoints: &Endpoints, names: &Names, gateway_url: &str) -> String {
     match value {
@@ -281,11 +295,14 @@ fn with_overrides(
 /// Starts the emulators `up` needs (keeping running ones) and then the estate on them; also
 /// says which emulators it started (to stop at the end).
 pub async fn up(opts: UpOptions) -> Result<(Running, Vec<&'static str>), String> {
-    let (endpoints, started) = tokio::task::spawn_blocking(emulators::start).await.map_err(|e| e.to_string())??;
+    let set = opts.emulators.clone();
+    let starting = set.clone();
+    let (endpoints, started) =
+        tokio::task::spawn_blocking(move || starting.start()).await.map_err(|e| e.to_string())??;
     match start(opts, endpoints).await {
         Ok(running) => Ok((running, started)),
         Err(e) => {
-            let _ = tokio::task::spawn_blocking(move || emulators::stop(&started)).await;
+            let _ = tokio::task::spawn_blocking(move || set.stop(&started)).await;
             Err(e)
         }
     }

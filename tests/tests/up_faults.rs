@@ -9,17 +9,58 @@
 mod support;
 
 use domain::events::topics;
+use local::up::emulators::EmulatorSet;
 use orders::testing::confirmed;
 use serde_json::{Value, json};
 use std::time::Duration;
 use support::{Estate, eventually};
 
-async fn checkout_with_proxies() -> Estate {
+/// The suite's own emulators.
+fn faults_set() -> EmulatorSet {
+    EmulatorSet::own("faults", 29092).expect("the repository's emulators script")
+}
+
+/// A flow's functions on the suite's emulators, behind fault proxies.
+async fn flow_with_proxies(flow: &str) -> Estate {
     Estate::with(|o| {
-        o.flows = vec!["checkout".into()];
+        o.flows = vec![flow.into()];
         o.proxies = true;
+        o.emulators = faults_set();
     })
     .await
+}
+
+async fn checkout_with_proxies() -> Estate {
+    flow_with_proxies("checkout").await
+}
+
+/// An emulator paused (SIGSTOP) until `resume`, or until dropped: a test that fails meanwhile
+/// leaves nothing stopped.
+struct Paused {
+    set: EmulatorSet,
+    service: &'static str,
+    resumed: bool,
+}
+
+impl Paused {
+    fn new(estate: &Estate, service: &'static str) -> Paused {
+        let set = estate.running.options().emulators.clone();
+        set.pause(service, true).expect("paused");
+        Paused { set, service, resumed: false }
+    }
+
+    fn resume(mut self) {
+        self.resumed = true;
+        self.set.pause(self.service, false).expect("resumed");
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        if !self.resumed {
+            let _ = self.set.pause(self.service, false);
+        }
+    }
 }
 
 /// Confirms `n` orders of this run, each its own customer's and card's, so fraud-scorer's
@@ -59,7 +100,16 @@ async fn each_paid_once_and_booked(estate: &Estate, orders: &[String]) {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    // A redelivered push may publish its entry again: the same event id, never a second entry.
+    // Late redeliveries have a few seconds to show: a redelivered push may publish its entry
+    // again, under the same event id, never as a second entry.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for m in estate.running.pubsub.pull(&ledger, 100).await.expect("pull") {
+        let v: Value = serde_json::from_slice(&m.data).unwrap_or_default();
+        let (id, order) = (v["id"].as_str().unwrap_or_default(), v["data"]["order_id"].as_str().unwrap_or_default());
+        if let Some(ids) = booked.get_mut(order) {
+            ids.insert(id.to_string());
+        }
+    }
     assert!(booked.values().all(|ids| ids.len() == 1), "one ledger entry id per order: {booked:?}");
 }
 
@@ -67,11 +117,14 @@ async fn each_paid_once_and_booked(estate: &Estate, orders: &[String]) {
 async fn kafka_paused_mid_flow_loses_nothing_and_charges_nothing_twice() {
     let estate = checkout_with_proxies().await;
     let orders = confirm(&estate, "F-KAFKA", 4).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    local::up::emulators::pause("kafka", true).expect("paused");
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    local::up::emulators::pause("kafka", false).expect("resumed");
-    let more = confirm(&estate, "F-KAFKA-AFTER", 2).await;
+    // The broker stops while those are on their way; more orders are published meanwhile (the
+    // producer waits), and the broker comes back.
+    let paused = Paused::new(&estate, "kafka");
+    let resume_later = async {
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        paused.resume();
+    };
+    let (more, ()) = tokio::join!(confirm(&estate, "F-KAFKA-DURING", 2), resume_later);
     each_paid_once_and_booked(&estate, &[orders, more].concat()).await;
     estate.stop().await;
 }
@@ -125,14 +178,10 @@ fn erp_price(sku: &str, sequence: u64) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cosmos_paused_for_a_while_loses_no_change_and_a_poison_record_is_dead_lettered() {
-    let estate = Estate::with(|o| {
-        o.flows = vec!["merch".into()];
-        o.proxies = true;
-    })
-    .await;
+    let estate = flow_with_proxies("merch").await;
     let erp = format!("{}erp-changes", estate.running.names.prefix);
     let skus: Vec<String> = (0..5).map(|i| estate.id(&format!("SKU-{i}")).to_uppercase()).collect();
-    local::up::emulators::pause("cosmos", true).expect("paused");
+    let paused = Paused::new(&estate, "cosmos");
     for (i, sku) in skus.iter().enumerate() {
         estate.running.pubsub.publish(&erp, &erp_price(sku, i as u64 + 1), &[]).await.expect("published");
     }
@@ -144,7 +193,7 @@ async fn cosmos_paused_for_a_while_loses_no_change_and_a_poison_record_is_dead_l
     };
     let stalled =
         tokio::time::timeout(Duration::from_secs(8), eventually("an invocation", succeeded, |n| *n > 0)).await;
-    local::up::emulators::pause("cosmos", false).expect("resumed");
+    paused.resume();
     assert!(stalled.is_err(), "no invocation succeeded while Cosmos was paused");
     let project = |sku: String| {
         let estate = &estate;
@@ -154,7 +203,9 @@ async fn cosmos_paused_for_a_while_loses_no_change_and_a_poison_record_is_dead_l
         let doc = eventually(&format!("{sku} projected"), || project(sku.clone()), Option::is_some).await;
         assert_eq!(doc.expect("doc")["prices"]["EU"]["amount_minor"], 1250);
     }
-    let letters = estate.records_mentioning(topics::MERCH_DLQ, &format!("pubsub:{poison}\"")).await;
+    let source = format!("pubsub:{poison}\"");
+    let dlq = || estate.records_mentioning(topics::MERCH_DLQ, &source);
+    let letters = eventually("the poison record dead-lettered", dlq, |l| !l.is_empty()).await;
     assert_eq!(letters.len(), 1, "the poison record dead-lettered once");
     let letter: Value = serde_json::from_slice(&letters[0].payload).expect("a dead letter");
     assert_eq!(letter["data"]["reason_code"], "malformed_json");
@@ -174,31 +225,32 @@ async fn images_counted(estate: &Estate) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgresql_restarted_mid_flow_drops_its_connections_and_every_image_is_counted_once() {
-    let estate = Estate::with(|o| {
-        o.flows = vec!["images".into()];
-        o.proxies = true;
-    })
-    .await;
+    let estate = flow_with_proxies("images").await;
     let before = images_counted(&estate).await;
     let (first, second) = (estate.id("SKU-PG-A").to_uppercase(), estate.id("SKU-PG-B").to_uppercase());
     let photo = support::upload_fixture("front (1).jpg");
     estate.upload(&format!("uploads/{first}/front (1).jpg"), &photo).await;
-    // (images counted since the start, processed-image events of these SKUs on Kafka)
+    // (images counted since the start, distinct processed-image events of these SKUs on Kafka:
+    // a redelivered event is counted once, so the events are told apart by their id)
     let counted_and_made = |skus: Vec<String>| {
         let estate = &estate;
         async move {
-            let mut made = 0;
+            let mut ids = std::collections::BTreeSet::new();
             for sku in &skus {
-                made += estate.records_mentioning(topics::PRODUCT_IMAGE_PROCESSED, sku).await.len() as u64;
+                let records = estate.records_mentioning(topics::PRODUCT_IMAGE_PROCESSED, sku).await;
+                ids.extend(
+                    records.iter().filter_map(|r| domain::cloudevent::peek_attributes(&r.payload).ok().map(|a| a.id)),
+                );
             }
-            (images_counted(estate).await - before, made)
+            (images_counted(estate).await - before, ids.len() as u64)
         }
     };
     let all_counted = |(counted, made): &(u64, u64)| *made > 0 && counted == made;
     let (_, first_made) =
         eventually("the first photo counted", || counted_and_made(vec![first.clone()]), all_counted).await;
     // Every connection of image-analytics' pool is dropped; it reconnects on the next push.
-    tokio::task::spawn_blocking(local::up::emulators::restart_postgres).await.expect("join").expect("restarted");
+    let set = estate.running.options().emulators.clone();
+    tokio::task::spawn_blocking(move || set.restart_postgres()).await.expect("join").expect("restarted");
     estate.upload(&format!("uploads/{second}/front (1).jpg"), &photo).await;
     let both = || counted_and_made(vec![first.clone(), second.clone()]);
     let (_, made) = eventually("both photos counted", both, |(c, m)| c == m && *m > first_made).await;

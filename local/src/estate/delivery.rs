@@ -200,7 +200,7 @@ impl Estate {
         resp: &InvocationResponse,
         outputs: &[(String, String)],
     ) -> Result<(), RunError> {
-        for (binding, msg) in functions_host::output_messages(resp, outputs) {
+        for (binding, msg) in functions_host::output_messages(resp, outputs).map_err(RunError)? {
             let dead_letter = msg.topic.ends_with(".dlq");
             self.bus.publish(msg).await.map_err(|e| RunError(format!("output binding {binding}: {e}")))?;
             if dead_letter {

@@ -82,8 +82,74 @@ pub fn logs_dir() -> Option<PathBuf> {
     Some(script().ok()?.parent()?.parent()?.join(".emu/logs"))
 }
 
-fn run(script: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("bash").arg(script).args(args).output().map_err(|e| format!("{}: {e}", script.display()))?;
+/// Which set of emulators a call means: the script's run directory and ports as its environment
+/// names them (`EMU_RUN`, `KAFKA_PORT`, …). The default is the caller's own environment; a set of
+/// its own (another run directory and ports) lets a test break its emulators without touching
+/// anyone else's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmulatorSet {
+    pub env: Vec<(String, String)>,
+}
+
+impl EmulatorSet {
+    /// A set in `.emu/<name>` of the repository, on the ports from `base` on (kafka `base`,
+    /// cosmos +1, gcs +2, pubsub +3, moto +4, postgres +5).
+    pub fn own(name: &str, base: u16) -> Result<EmulatorSet, String> {
+        let root = script()?.parent().and_then(|s| s.parent()).map(Path::to_path_buf).ok_or("no repository root")?;
+        let ports = ["KAFKA_PORT", "COSMOS_PORT", "GCS_PORT", "PUBSUB_PORT", "MOTO_PORT", "PG_PORT"];
+        let mut env = vec![("EMU_RUN".to_string(), root.join(".emu").join(name).display().to_string())];
+        env.extend(ports.iter().enumerate().map(|(i, p)| (p.to_string(), (base + i as u16).to_string())));
+        Ok(EmulatorSet { env })
+    }
+
+    fn run(&self, args: &[&str]) -> Result<String, String> {
+        run_with(&self.env, &script()?, args)
+    }
+
+    /// Starts the services that are not running (installing them first if needed): their
+    /// endpoints, and which services this call started (the ones to stop at the end; a service
+    /// that was running is left running). An emulator that cannot start is an error, never a skip.
+    pub fn start(&self) -> Result<(Endpoints, Vec<&'static str>), String> {
+        let mut status = vec!["status"];
+        status.extend(SERVICES);
+        let before = self.run(&status)?;
+        let started: Vec<&'static str> = SERVICES
+            .into_iter()
+            .filter(|s| !before.lines().any(|l| l.split_whitespace().take(2).eq([*s, "running"])))
+            .collect();
+        let mut args = vec!["start"];
+        args.extend(SERVICES);
+        let said = self.run(&args)?;
+        eprintln!("{}", said.trim());
+        Ok((Endpoints::from_exports(&self.run(&["env"])?)?, started))
+    }
+
+    /// Stops these services (those `start` started).
+    pub fn stop(&self, services: &[&str]) -> Result<(), String> {
+        if services.is_empty() {
+            return Ok(());
+        }
+        let mut args = vec!["stop"];
+        args.extend(services);
+        self.run(&args).map(|_| ())
+    }
+
+    /// Pauses (SIGSTOP) or resumes (SIGCONT) a running emulator's processes: it keeps its state,
+    /// and its clients' connections hang until it resumes, as a stalled server's do.
+    pub fn pause(&self, service: &str, paused: bool) -> Result<(), String> {
+        self.run(&[if paused { "pause" } else { "resume" }, service]).map(|_| ())
+    }
+
+    /// Restarts PostgreSQL for real (`pg_ctl restart`), its data kept: every connection drops.
+    pub fn restart_postgres(&self) -> Result<(), String> {
+        self.run(&["restart", "postgres"]).map(|_| ())
+    }
+}
+
+fn run_with(env: &[(String, String)], script: &Path, args: &[&str]) -> Result<String, String> {
+    let mut command = Command::new("bash");
+    command.arg(script).args(args).envs(env.iter().cloned());
+    let out = command.output().map_err(|e| format!("{}: {e}", script.display()))?;
     // `status` exits 3 when a service is stopped: an answer, not a failure.
     let answered = out.status.success() || (args.first() == Some(&"status") && out.status.code() == Some(3));
     if !answered {
@@ -98,49 +164,29 @@ fn run(script: &Path, args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Starts the services that are not running (installing them first if needed): their
-/// endpoints, and which services this call started (the ones to stop at the end; a service
-/// that was running is left running). An emulator that cannot start is an error, never a skip.
+/// The caller's own set started (see `EmulatorSet::start`).
 pub fn start() -> Result<(Endpoints, Vec<&'static str>), String> {
-    let script = script()?;
-    let mut status = vec!["status"];
-    status.extend(SERVICES);
-    let before = run(&script, &status)?;
-    let started: Vec<&'static str> = SERVICES
-        .into_iter()
-        .filter(|s| !before.lines().any(|l| l.split_whitespace().take(2).eq([*s, "running"])))
-        .collect();
-    let mut args = vec!["start"];
-    args.extend(SERVICES);
-    let said = run(&script, &args)?;
-    eprintln!("{}", said.trim());
-    Ok((Endpoints::from_exports(&run(&script, &["env"])?)?, started))
+    EmulatorSet::default().start()
 }
 
-/// Pauses (SIGSTOP) or resumes (SIGCONT) a running emulator's processes: it keeps its state, and
-/// its clients' connections hang until it resumes, as a stalled server's do.
-pub fn pause(service: &str, paused: bool) -> Result<(), String> {
-    run(&script()?, &[if paused { "pause" } else { "resume" }, service]).map(|_| ())
-}
-
-/// Restarts PostgreSQL for real (`pg_ctl restart`), its data kept: every connection is dropped.
-pub fn restart_postgres() -> Result<(), String> {
-    run(&script()?, &["restart", "postgres"]).map(|_| ())
-}
-
-/// Stops these services (those `start` started).
+/// These services of the caller's own set stopped.
 pub fn stop(services: &[&str]) -> Result<(), String> {
-    if services.is_empty() {
-        return Ok(());
-    }
-    let mut args = vec!["stop"];
-    args.extend(services);
-    run(&script()?, &args).map(|_| ())
+    EmulatorSet::default().stop(services)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_set_of_its_own_is_its_run_directory_and_six_ports() {
+        let set = EmulatorSet::own("faults", 29092).expect("the script");
+        let get = |k: &str| set.env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert!(get("EMU_RUN").is_some_and(|d| d.ends_with("/.emu/faults")), "{set:?}");
+        let ports = ["KAFKA_PORT", "COSMOS_PORT", "GCS_PORT", "PUBSUB_PORT", "MOTO_PORT", "PG_PORT"].map(get);
+        assert_eq!(ports, ["29092", "29093", "29094", "29095", "29096", "29097"].map(Some));
+        assert_eq!(EmulatorSet::default().env, []);
+    }
 
     #[test]
     fn endpoints_are_read_from_the_scripts_exports() {

@@ -23,7 +23,7 @@ fn authority(endpoint: &str) -> &str {
 /// The endpoints with a proxy before moto, the Pub/Sub emulator, the Cosmos DB emulator, the GCS
 /// emulator and PostgreSQL, and the proxies by service. Kafka is reached directly: its brokers
 /// advertise their own address, which clients follow past any proxy, so Kafka's outage is a
-/// paused broker (`emulators::pause`).
+/// paused broker (`EmulatorSet::pause`).
 pub async fn proxied(e: &Endpoints) -> Result<(Endpoints, BTreeMap<&'static str, FaultProxy>), String> {
     let mut out = e.clone();
     let mut proxies = BTreeMap::new();

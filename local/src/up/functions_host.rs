@@ -8,8 +8,10 @@
 //!   arrived, sent as `POST /<function>` with `{Data, Metadata}`;
 //! - a failed invocation (non-2xx, no answer, past `functionTimeout`) retried as the function's
 //!   retry policy says, with `RetryContext` in the metadata; once `maxRetryCount` retries have
-//!   failed the host moves past the batch, as the Kafka extension does (the functions dead-letter
-//!   on their last attempt, so nothing is dropped unrecorded);
+//!   failed the host moves past the batch, as the Kafka extension does. The functions dead-letter
+//!   what they can on their last attempt; a batch whose last attempt fails whole (the handler
+//!   down, Kafka refusing its outputs) is recorded by the local host on `<app>.on-failure`, with
+//!   the failure in the headers, before it moves on — in Azure it would be dropped;
 //! - the response's `Outputs` produced to Kafka through the output bindings before the offsets
 //!   are committed; an output the broker refuses fails the invocation, which is retried.
 use super::http_process::{HttpProcess, HttpProcessConfig, free_port};
@@ -52,6 +54,11 @@ pub struct HostedApp {
 /// a function what its consumer has fetched, it does not wait for a batch to fill.
 const GATHER: Duration = Duration::from_millis(20);
 
+/// Where the local host records a batch it gave up on (see the module's comment).
+pub fn on_failure_topic(app: &str) -> String {
+    format!("{app}.on-failure")
+}
+
 /// The consumer group of an app function's trigger in this run.
 pub fn group_name(prefix: &str, f: &FunctionJson) -> String {
     format!("{prefix}{}", f.consumer_group)
@@ -84,7 +91,8 @@ impl HostedApp {
         };
         let handler = Arc::new(HttpProcess::start(process).await?);
         let invocations = Arc::new(AtomicU64::new(0));
-        let mut tasks = Vec::new();
+        // Built before the triggers start: a start that fails half-way drops it, which stops them.
+        let mut hosted = HostedApp { name: config.name, handler: handler.clone(), app: app.clone(), tasks: Vec::new() };
         for (function, f) in &app.functions {
             let brokers = resolve_setting(&f.broker_list, &config.settings).map_err(|e| format!("{function}: {e}"))?;
             let mapping = Mapping {
@@ -111,9 +119,9 @@ impl HostedApp {
                 stats: stats.clone(),
                 invocations: invocations.clone(),
             };
-            tasks.push(tokio::spawn(trigger.run(positioned)));
+            hosted.tasks.push(tokio::spawn(trigger.run(positioned)));
         }
-        Ok(HostedApp { name: config.name, handler, app, tasks })
+        Ok(hosted)
     }
 
     pub async fn stop(&self) {
@@ -121,6 +129,14 @@ impl HostedApp {
             t.abort();
         }
         self.handler.stop().await;
+    }
+}
+
+impl Drop for HostedApp {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }
 
@@ -148,7 +164,8 @@ impl Trigger {
                 let Err(e) = outcome else { break };
                 if retry >= self.json.max_retry_count {
                     tracing::error!(app = self.app, function = self.function, error = %e, records = batch.len(),
-                        first = ?batch.first().map(|r| (r.partition, r.offset)), "retries exhausted: the host moves past the batch");
+                        first = ?batch.first().map(|r| (r.partition, r.offset)), "retries exhausted: the batch goes to the on-failure topic");
+                    self.record_on_failure(&batch, &e, retry).await;
                     self.stats.sent_on_failure(self.app, batch.len() as u64);
                     break;
                 }
@@ -161,6 +178,31 @@ impl Trigger {
         }
     }
 
+    /// Each record of a batch given up on goes to `<app>.on-failure` as it was, with the failure
+    /// in its headers; a refused send is tried again until it goes through (the host never moves
+    /// past a record it has not recorded).
+    async fn record_on_failure(&self, batch: &[BusRecord], error: &str, retries: u32) {
+        for r in batch {
+            let mut msg =
+                domain::ports::OutboundMessage::new(on_failure_topic(self.app), r.key.clone(), r.payload.clone());
+            for (k, v) in &r.headers {
+                msg = msg.with_header(k, v);
+            }
+            let msg = msg
+                .with_header("functions-function", &self.function)
+                .with_header("functions-condition", "RetryAttemptsExhausted")
+                .with_header("functions-error", error.chars().take(500).collect::<String>())
+                .with_header("functions-retry-count", retries.to_string())
+                .with_header("source-topic", &r.topic)
+                .with_header("source-partition", r.partition.to_string())
+                .with_header("source-offset", r.offset.to_string());
+            while let Err(e) = self.outputs.publish(msg.clone()).await {
+                tracing::error!(app = self.app, error = %e, "the on-failure topic refused a record: trying again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+
     /// One invocation of the handler, and its outputs produced.
     async fn invoke(&self, batch: &[BusRecord], retry: u32) -> Result<(), String> {
         let n = self.invocations.fetch_add(1, Ordering::SeqCst);
@@ -170,7 +212,7 @@ impl Trigger {
         for line in &response.logs {
             tracing::info!(app = self.app, function = self.function, "{line}");
         }
-        for (binding, msg) in output_messages(&response, &self.json.outputs) {
+        for (binding, msg) in output_messages(&response, &self.json.outputs)? {
             self.outputs.publish(msg).await.map_err(|e| format!("output binding {binding}: {e}"))?;
         }
         Ok(())

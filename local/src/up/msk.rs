@@ -194,12 +194,18 @@ impl Positioned {
     }
 
     fn report_lag(&self, stats: &Stats) {
-        let mut lag = 0;
-        for (p, at) in &self.positions {
-            if let Ok((_, high)) = self.consumer.fetch_watermarks(&self.mapping.topic, *p, Duration::from_millis(500)) {
-                lag += (high - at).max(0);
+        // Asking the broker blocks (up to half a second a partition, longer while it stalls):
+        // off the runtime's worker, so other tasks run meanwhile.
+        let lag = tokio::task::block_in_place(|| {
+            let mut lag = 0;
+            for (p, at) in &self.positions {
+                let asked = self.consumer.fetch_watermarks(&self.mapping.topic, *p, Duration::from_millis(500));
+                if let Ok((_, high)) = asked {
+                    lag += (high - at).max(0);
+                }
             }
-        }
+            lag
+        });
         stats.lag(self.mapping.function, &self.mapping.topic, lag);
     }
 

@@ -42,7 +42,7 @@ impl Names {
     }
 }
 
-/// Every Kafka topic the AWS functions read or write.
+/// Every Kafka topic the functions read or write, and the runner's on-failure topics.
 pub fn kafka_topics() -> Vec<String> {
     let mut all: Vec<String> = [
         topics::ORDER_CONFIRMED,
@@ -64,6 +64,8 @@ pub fn kafka_topics() -> Vec<String> {
     .map(|t| t.to_string())
     .collect();
     all.extend(super::lambdas::aws_functions().map(|f| super::msk::on_failure_topic(f.name)));
+    let apps = crate::registry::FUNCTIONS.iter().filter(|f| f.cloud == crate::registry::Cloud::Azure);
+    all.extend(apps.map(|f| super::functions_host::on_failure_topic(f.name)));
     all.sort();
     all.dedup();
     all

@@ -128,12 +128,19 @@ impl PubSubAdmin {
         let url = format!("{}/subscriptions/{subscription}:pull", self.base);
         let body = json!({"maxMessages": max, "returnImmediately": true});
         let answer = self.client.post(&url).json(&body).send().await.map_err(|e| format!("{url}: {e}"))?;
+        if !answer.status().is_success() {
+            return Err(format!("{url}: {} {}", answer.status(), answer.text().await.unwrap_or_default()));
+        }
         let v: Value = answer.json().await.map_err(|e| format!("{url}: {e}"))?;
         let received = v["receivedMessages"].as_array().cloned().unwrap_or_default();
         let ack_ids: Vec<Value> = received.iter().map(|m| m["ackId"].clone()).collect();
         if !ack_ids.is_empty() {
             let ack = format!("{}/subscriptions/{subscription}:acknowledge", self.base);
-            self.client.post(&ack).json(&json!({"ackIds": ack_ids})).send().await.map_err(|e| format!("{ack}: {e}"))?;
+            let acked = self.client.post(&ack).json(&json!({"ackIds": ack_ids})).send().await;
+            let acked = acked.map_err(|e| format!("{ack}: {e}"))?;
+            if !acked.status().is_success() {
+                return Err(format!("{ack}: {}", acked.status()));
+            }
         }
         Ok(received
             .iter()

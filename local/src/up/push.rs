@@ -107,12 +107,14 @@ async fn deliver(State(fe): State<FrontEnd>, Path(subscription): Path<String>, b
     envelope["deliveryAttempt"] = json!(attempt);
     let token = fe.signer.token(&Claims::push(&route.audience, &route.service_account));
     let started = Instant::now();
-    let answer = fe.client.post(&route.endpoint).bearer_auth(token).json(&envelope).send().await;
+    // Google waits for an answer no longer than the subscription's ack deadline.
+    let request = fe.client.post(&route.endpoint).bearer_auth(token).json(&envelope);
+    let answer = request.timeout(super::services::ACK_DEADLINE).send().await;
     let status = match answer {
         Ok(a) => StatusCode::from_u16(a.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
         Err(e) => {
             tracing::warn!(function = route.function, subscription, error = %e, "the service did not answer the push");
-            StatusCode::SERVICE_UNAVAILABLE
+            if e.is_timeout() { StatusCode::GATEWAY_TIMEOUT } else { StatusCode::SERVICE_UNAVAILABLE }
         }
     };
     fe.stats.invoked(route.function, started.elapsed(), !status.is_success());

@@ -19,10 +19,30 @@ use std::time::Duration;
 /// in its own process and groups them in `.config/nextest.toml`; `cargo test` runs them on threads).
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The emulators a test's `up` started: stopped with the estate, or when it is dropped (a test
+/// that panicked leaves nothing running).
+struct Started {
+    set: local::up::emulators::EmulatorSet,
+    services: Vec<&'static str>,
+}
+
+impl Started {
+    fn stop_now(&mut self) -> Result<(), String> {
+        let services = std::mem::take(&mut self.services);
+        self.set.stop(&services)
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.stop_now();
+    }
+}
+
 pub struct Estate {
     pub running: Running,
     _turn: tokio::sync::MutexGuard<'static, ()>,
-    started: Vec<&'static str>,
+    started: Started,
     run: String,
     kafka: kafka::KafkaPublisher,
     aws: aws_config::SdkConfig,
@@ -89,7 +109,9 @@ impl Estate {
         };
         tweak(&mut opts);
         let turn = ONE_AT_A_TIME.lock().await;
-        let (running, started) = local::up::up(opts).await.expect("local up started");
+        let set = opts.emulators.clone();
+        let (running, services) = local::up::up(opts).await.expect("local up started");
+        let started = Started { set, services };
         let kafka = kafka::KafkaPublisher::new(&running.endpoints.kafka).expect("a producer");
         let aws = running.endpoints.aws_config().await;
         Estate { running, _turn: turn, started, run, kafka, aws }
@@ -120,11 +142,8 @@ impl Estate {
 
     pub async fn stop(self) {
         self.running.stop().await;
-        let started = self.started;
-        tokio::task::spawn_blocking(move || local::up::emulators::stop(&started))
-            .await
-            .expect("join")
-            .expect("stopped");
+        let mut started = self.started;
+        tokio::task::spawn_blocking(move || started.stop_now()).await.expect("join").expect("stopped");
     }
 
     /// An id of this run.
