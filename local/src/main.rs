@@ -100,8 +100,9 @@ enum Command {
         #[arg(long)]
         target_topic: Option<String>,
     },
-    /// Run every AWS function as its own process (its deployed binary) behind a local Lambda
-    /// Runtime API, on the emulators, triggered as AWS triggers it. Ctrl-C stops.
+    /// Run every function as its own process (its deployed binary) on the emulators, triggered as
+    /// its cloud triggers it: Lambdas behind a local Runtime API, function apps behind a local
+    /// Functions host, Cloud Run services behind authenticated Pub/Sub push. Ctrl-C stops.
     Up(local::up::cli::UpArgs),
     /// Write the JSON Schemas of the domain events to events/schemas/.
     Schemas {
