@@ -246,7 +246,7 @@ fn events<T: DomainEvent>(estate: &Estate) -> BTreeMap<String, CloudEvent<T>> {
         .collect()
 }
 
-async fn check(estate: &Estate, deleted: &[Sku]) -> Result<Verdict, RunError> {
+pub(crate) async fn check(estate: &Estate, deleted: &[Sku]) -> Result<Verdict, RunError> {
     let mut v = Verdict { checks: Vec::new() };
     let orders: BTreeMap<String, (OrderState, Option<Money>)> = estate
         .orders

@@ -92,7 +92,7 @@ fn event_ids(estate: &Estate, topic: &str) -> (usize, BTreeSet<String>) {
     (records.len(), ids)
 }
 
-async fn check(estate: &Estate, s: &Scenario) -> Result<Verdict, RunError> {
+pub(crate) async fn check(estate: &Estate, s: &Scenario) -> Result<Verdict, RunError> {
     let e: &Expected = &s.expected;
     let mut v = Verdict { checks: Vec::new() };
 

@@ -36,6 +36,15 @@ enum Command {
         /// and the orders' final states to DIR/orders-by-state.json, for other readers (DuckDB).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Run the flows on the local emulators instead, every function as its own process
+        /// (as `local up` runs them): started, checked and stopped by the demo. Merch and checkout
+        /// yet.
+        #[arg(long)]
+        emulators: bool,
+        /// With --emulators: the longest, in seconds, a flow may take to settle once its input
+        /// is in.
+        #[arg(long, default_value_t = 600)]
+        settle_within: u64,
     },
     /// Run one function on one recorded trigger payload; print the response and every effect.
     Invoke {
@@ -112,6 +121,23 @@ enum Command {
     },
 }
 
+/// `local demo --emulators`: each flow's summary and throughput; fails when a flow could not
+/// run or an invariant did not hold.
+async fn demo_on_emulators(opts: &local::up::demo::EmulatorDemoOptions) -> ExitCode {
+    match local::up::demo::run(opts, &mut |line| eprintln!("{line}")).await {
+        Ok(reports) => {
+            for r in &reports {
+                println!("{}", r.summary);
+            }
+            if reports.iter().all(|r| r.holds) { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Err(e) => {
+            eprintln!("local demo --emulators: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Prints a demo flow's summary and says whether its invariants held; None (said on stderr)
 /// when the flow could not run.
 fn report(flow: &str, run: Result<(String, bool), local::estate::RunError>) -> Option<bool> {
@@ -127,16 +153,72 @@ fn report(flow: &str, run: Result<(String, bool), local::estate::RunError>) -> O
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Demo { emulators: true, .. } = cli.command
+        && let Some(exit) = with_cosmos_client_env()
+    {
+        return exit;
+    }
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => {
+            let exit = runtime.block_on(run_command(cli.command));
+            // Done: tasks still unwinding (a mapping's lag asked in `block_in_place`) are not
+            // polled again on a runtime whose timers are gone.
+            runtime.shutdown_background();
+            exit
+        }
+        Err(e) => {
+            eprintln!("local: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The demo on the emulators reads the Cosmos emulator in-process, and the Cosmos SDK takes the
+/// emulator's settings (its certificate, HTTP/1.1, JSON) from the environment only: when they are
+/// not set, the demo runs itself again with them (its exit status is this one's). None: they are set.
+fn with_cosmos_client_env() -> Option<ExitCode> {
+    let vars = match local::up::emulators::EmulatorSet::default().cosmos_client_env() {
+        Ok(vars) => vars,
+        Err(e) => {
+            eprintln!("local demo --emulators: {e}");
+            return Some(ExitCode::FAILURE);
+        }
+    };
+    if vars.iter().all(|(k, v)| std::env::var(k).is_ok_and(|set| set == *v)) {
+        return None;
+    }
+    let again = std::env::current_exe()
+        .and_then(|exe| std::process::Command::new(exe).args(std::env::args_os().skip(1)).envs(vars).status());
+    Some(match again {
+        Ok(status) => status.code().and_then(|c| u8::try_from(c).ok()).map_or(ExitCode::FAILURE, ExitCode::from),
+        Err(e) => {
+            eprintln!("local demo --emulators: cannot run itself again: {e}");
+            ExitCode::FAILURE
+        }
+    })
+}
+
+async fn run_command(command: Command) -> ExitCode {
     // The functions' log lines, off unless RUST_LOG asks, on stderr: stdout is the command's output.
     let filter = serve::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into());
     let _ = tracing::subscriber::set_global_default(serve::json_subscriber(filter, std::io::stderr));
-    match Cli::parse().command {
-        Command::Demo { flows, records, orders, photos, seed, batch, out } => {
+    match command {
+        Command::Demo { flows, records, orders, photos, seed, batch, out, emulators, settle_within } => {
             if let Some(unknown) = flows.iter().find(|f| !["merch", "checkout", "images"].contains(&f.as_str())) {
                 eprintln!("unknown flow {unknown:?}; known: merch, checkout, images");
                 return ExitCode::from(2);
+            }
+            if emulators {
+                let opts = local::up::demo::EmulatorDemoOptions {
+                    flows,
+                    records,
+                    orders,
+                    seed,
+                    deadline: std::time::Duration::from_secs(settle_within),
+                };
+                return demo_on_emulators(&opts).await;
             }
             let wanted = |flow: &str| flows.iter().any(|f| f == flow);
             let mut all_hold = true;

@@ -14,6 +14,7 @@ pub mod async_invoke;
 pub mod cli;
 pub mod cloud_run;
 pub mod dead_letters;
+pub mod demo;
 pub mod emulators;
 pub mod fault_proxy;
 pub mod functions_host;
@@ -189,6 +190,13 @@ impl Running {
     /// A Cloud Run service of this run.
     pub fn service(&self, name: &str) -> Option<&CloudRunService> {
         self.services.get(name)
+    }
+
+    /// Where the runner's push front end takes a push subscription's messages (a push that did
+    /// not come from the emulator, as Google's would carry it, goes there too).
+    pub fn push_endpoint(&self, subscription: &str) -> Option<String> {
+        let ours = self.push_subscriptions.iter().any(|s| s == subscription);
+        self.push.as_ref().filter(|_| ours).map(|p| p.endpoint(subscription))
     }
 
     /// Every function of this run, AWS first.

@@ -124,6 +124,12 @@ impl EmulatorSet {
         Ok((Endpoints::from_exports(&self.run(&["env"])?)?, started))
     }
 
+    /// What the Cosmos SDK needs in the environment to talk to this set's emulator (its
+    /// certificate, HTTP/1.1, JSON): for a process that reads the emulator itself.
+    pub fn cosmos_client_env(&self) -> Result<Vec<(String, String)>, String> {
+        Ok(Endpoints::from_exports(&self.run(&["env"])?)?.cosmos_client)
+    }
+
     /// Stops these services (those `start` started).
     pub fn stop(&self, services: &[&str]) -> Result<(), String> {
         if services.is_empty() {

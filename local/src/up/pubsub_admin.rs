@@ -30,6 +30,9 @@ pub struct PushSubscription {
 /// A message read from a pull subscription.
 #[derive(Debug, Clone)]
 pub struct Pulled {
+    /// As Pub/Sub named and stamped it (what a push of it carries).
+    pub message_id: String,
+    pub publish_time: String,
     pub data: Vec<u8>,
     pub attributes: std::collections::BTreeMap<String, String>,
 }
@@ -145,6 +148,8 @@ impl PubSubAdmin {
         Ok(received
             .iter()
             .map(|m| Pulled {
+                message_id: m["message"]["messageId"].as_str().unwrap_or_default().to_string(),
+                publish_time: m["message"]["publishTime"].as_str().unwrap_or_default().to_string(),
                 data: base64::engine::general_purpose::STANDARD
                     .decode(m["message"]["data"].as_str().unwrap_or_default())
                     .unwrap_or_default(),

@@ -92,7 +92,11 @@ async fn deliver(State(fe): State<FrontEnd>, Path(subscription): Path<String>, b
     // An endpoint no subscription of this run names: refused (the emulator redelivers, then
     // dead-letters), never acknowledged unread.
     let Some(route) = route else { return StatusCode::NOT_FOUND };
-    let Ok(mut envelope) = serde_json::from_slice::<Value>(&body) else { return StatusCode::BAD_REQUEST };
+    // A body that is no envelope goes on as it came, with its token: what the service does with a
+    // broken push is the service's to show (Google's own pushes are always envelopes).
+    let Ok(mut envelope) = serde_json::from_slice::<Value>(&body) else {
+        return forward(&fe, &route, &subscription, reqwest::Body::from(body)).await;
+    };
     let message_id = envelope["message"]["messageId"].as_str().unwrap_or_default().to_string();
     let key = (subscription.clone(), message_id);
     let attempt = {
@@ -105,11 +109,23 @@ async fn deliver(State(fe): State<FrontEnd>, Path(subscription): Path<String>, b
         *n
     };
     envelope["deliveryAttempt"] = json!(attempt);
+    let body = reqwest::Body::from(serde_json::to_vec(&envelope).unwrap_or_default());
+    let status = forward(&fe, &route, &subscription, body).await;
+    if status.is_success() {
+        fe.attempts.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+    } else if attempt > 1 {
+        fe.stats.retried(route.function);
+    }
+    status
+}
+
+/// POSTs the body to the service with a token minted for the route; the service's status.
+async fn forward(fe: &FrontEnd, route: &Route, subscription: &str, body: reqwest::Body) -> StatusCode {
     let token = fe.signer.token(&Claims::push(&route.audience, &route.service_account));
     let started = Instant::now();
     // Google waits for an answer no longer than the subscription's ack deadline.
-    let request = fe.client.post(&route.endpoint).bearer_auth(token).json(&envelope);
-    let answer = request.timeout(super::services::ACK_DEADLINE).send().await;
+    let request = fe.client.post(&route.endpoint).bearer_auth(token).header("content-type", "application/json");
+    let answer = request.body(body).timeout(super::services::ACK_DEADLINE).send().await;
     let status = match answer {
         Ok(a) => StatusCode::from_u16(a.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
         Err(e) => {
@@ -118,10 +134,5 @@ async fn deliver(State(fe): State<FrontEnd>, Path(subscription): Path<String>, b
         }
     };
     fe.stats.invoked(route.function, started.elapsed(), !status.is_success());
-    if status.is_success() {
-        fe.attempts.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
-    } else if attempt > 1 {
-        fe.stats.retried(route.function);
-    }
     status
 }
