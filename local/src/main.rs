@@ -14,8 +14,9 @@ struct Cli {
 enum Command {
     /// Run the flows end to end on the embedded default and check their invariants.
     Demo {
-        /// Which flows: `merch`, `checkout`, `images` (comma-separated).
-        #[arg(long, value_delimiter = ',', default_value = "merch,checkout,images")]
+        /// Which flows: `merch`, `checkout`, `images` (comma-separated; default all, and with
+        /// --emulators merch and checkout).
+        #[arg(long, value_delimiter = ',')]
         flows: Vec<String>,
         /// ERP records of the merch flow.
         #[arg(long, default_value_t = 3000)]
@@ -205,7 +206,11 @@ async fn run_command(command: Command) -> ExitCode {
     let filter = serve::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into());
     let _ = tracing::subscriber::set_global_default(serve::json_subscriber(filter, std::io::stderr));
     match command {
-        Command::Demo { flows, records, orders, photos, seed, batch, out, emulators, settle_within } => {
+        Command::Demo { mut flows, records, orders, photos, seed, batch, out, emulators, settle_within } => {
+            if flows.is_empty() {
+                let all: &[&str] = if emulators { &["merch", "checkout"] } else { &["merch", "checkout", "images"] };
+                flows = all.iter().map(|f| f.to_string()).collect();
+            }
             if let Some(unknown) = flows.iter().find(|f| !["merch", "checkout", "images"].contains(&f.as_str())) {
                 eprintln!("unknown flow {unknown:?}; known: merch, checkout, images");
                 return ExitCode::from(2);

@@ -22,6 +22,7 @@ pub mod http_functions;
 pub mod http_process;
 pub mod lambdas;
 pub mod msk;
+pub mod on_failure;
 pub mod pool;
 pub mod provision;
 pub mod pubsub_admin;

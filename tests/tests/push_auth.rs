@@ -6,6 +6,7 @@
 //! token settings the binary refuses to start, as on Cloud Run. No emulator is needed: the
 //! handler's Pub/Sub is a closed port, and the test reads only whether the guard let it through.
 use local::up::cloud_run::{CloudRunService, ServiceConfig};
+use local::up::push::PushFrontEnd;
 use local::up::push_auth::{Claims, PushSigner};
 
 const AUDIENCE: &str = "https://fulfillment-local.a.run.app/";
@@ -23,9 +24,12 @@ async fn post(url: &str, token: Option<String>) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cloud_run_binary_lets_only_a_valid_push_token_through_over_http() {
     let binaries = tokio::task::spawn_blocking(local::runtime::build::functions).await.expect("join").expect("built");
-    let signer = PushSigner::generate("local-push-1").expect("a key");
+    let signer = std::sync::Arc::new(PushSigner::generate("local-push-1").expect("a key"));
     let forger = PushSigner::generate("local-push-1").expect("another key, the same kid");
-    let jwks = signer.serve_jwks().await.expect("the key set served");
+    // The key set as `local up` serves it: beside the push front end.
+    let stats = std::sync::Arc::new(local::up::stats::Stats::default());
+    let front = PushFrontEnd::serve(signer.clone(), stats).await.expect("the key set served");
+    let jwks = format!("{}/oauth2/v3/certs", front.url);
     let env = |audience: Option<&str>| {
         let mut env = vec![
             ("GOOGLE_CLOUD_PROJECT".to_string(), "local".to_string()),

@@ -55,9 +55,7 @@ pub struct HostedApp {
 const GATHER: Duration = Duration::from_millis(20);
 
 /// Where the local host records a batch it gave up on (see the module's comment).
-pub fn on_failure_topic(app: &str) -> String {
-    format!("{app}.on-failure")
-}
+pub use super::on_failure::topic as on_failure_topic;
 
 /// The consumer group of an app function's trigger in this run.
 pub fn group_name(prefix: &str, f: &FunctionJson) -> String {
@@ -182,25 +180,13 @@ impl Trigger {
     /// in its headers; a refused send is tried again until it goes through (the host never moves
     /// past a record it has not recorded).
     async fn record_on_failure(&self, batch: &[BusRecord], error: &str, retries: u32) {
-        for r in batch {
-            let mut msg =
-                domain::ports::OutboundMessage::new(on_failure_topic(self.app), r.key.clone(), r.payload.clone());
-            for (k, v) in &r.headers {
-                msg = msg.with_header(k, v);
-            }
-            let msg = msg
-                .with_header("functions-function", &self.function)
-                .with_header("functions-condition", "RetryAttemptsExhausted")
-                .with_header("functions-error", error.chars().take(500).collect::<String>())
-                .with_header("functions-retry-count", retries.to_string())
-                .with_header("source-topic", &r.topic)
-                .with_header("source-partition", r.partition.to_string())
-                .with_header("source-offset", r.offset.to_string());
-            while let Err(e) = self.outputs.publish(msg.clone()).await {
-                tracing::error!(app = self.app, error = %e, "the on-failure topic refused a record: trying again");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
+        let why = [
+            ("functions-function", self.function.clone()),
+            ("functions-condition", "RetryAttemptsExhausted".to_string()),
+            ("functions-error", error.chars().take(500).collect::<String>()),
+            ("functions-retry-count", retries.to_string()),
+        ];
+        super::on_failure::keep(&self.outputs, self.app, batch, &why, Duration::from_secs(1)).await;
     }
 
     /// One invocation of the handler, and its outputs produced.

@@ -14,7 +14,7 @@ use super::pool::Pool;
 use super::stats::Stats;
 use crate::lambda_host::{msk_event, settled};
 use crate::runtime::api::Outcome;
-use domain::ports::{BusRecord, OutboundMessage, Publisher};
+use domain::ports::BusRecord;
 use platform_aws::msk::KafkaBatchResponse;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -64,9 +64,7 @@ fn group_consumer(bootstrap: &str, group: &str) -> Result<StreamConsumer, String
 }
 
 /// The mapping's on-failure destination: a Kafka topic of the same cluster.
-pub fn on_failure_topic(function: &str) -> String {
-    format!("{function}.on-failure")
-}
+pub use super::on_failure::topic as on_failure_topic;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartingPosition {
@@ -319,23 +317,12 @@ impl Positioned {
             Outcome::TimedOut => "RetryAttemptsExhausted (timed out)",
             _ => "RetryAttemptsExhausted (function error)",
         };
-        for r in left {
-            let mut msg = OutboundMessage::new(on_failure_topic(function), r.key.clone(), r.payload.clone());
-            for (k, v) in &r.headers {
-                msg = msg.with_header(k, v);
-            }
-            let msg = msg
-                .with_header("lambda-function", function)
-                .with_header("lambda-condition", condition)
-                .with_header("lambda-approximate-invoke-count", attempts.to_string())
-                .with_header("source-topic", &r.topic)
-                .with_header("source-partition", r.partition.to_string())
-                .with_header("source-offset", r.offset.to_string());
-            while let Err(e) = to.publish(msg.clone()).await {
-                tracing::error!(function, error = %e, "the on-failure topic refused a record: trying again");
-                tokio::time::sleep(self.mapping.retry_pause.max(Duration::from_secs(1))).await;
-            }
-        }
+        let why = [
+            ("lambda-function", function.to_string()),
+            ("lambda-condition", condition.to_string()),
+            ("lambda-approximate-invoke-count", attempts.to_string()),
+        ];
+        super::on_failure::keep(to, function, left, &why, self.mapping.retry_pause.max(Duration::from_secs(1))).await;
         tracing::warn!(function, records = left.len(), condition, "records sent to the on-failure destination");
     }
 }

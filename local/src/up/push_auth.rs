@@ -4,8 +4,6 @@
 //! minted per push for the subscription's service account and audience, as Google mints them
 //! (issuer `https://accounts.google.com`, `email`, `email_verified`, an hour's life). The
 //! functions verify it exactly as deployed; only the key and where it is published differ.
-use axum::Router;
-use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
@@ -73,15 +71,5 @@ impl PushSigner {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());
         encode(&header, &body, &self.key).unwrap_or_default()
-    }
-
-    /// Serves the key set on 127.0.0.1 at a free port; the URL is the functions' `PUSH_JWKS_URL`.
-    pub async fn serve_jwks(&self) -> std::io::Result<String> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let url = format!("http://{}/oauth2/v3/certs", listener.local_addr()?);
-        let keys = self.jwks();
-        let app = Router::new().route("/oauth2/v3/certs", get(move || async move { axum::Json(keys) }));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Ok(url)
     }
 }
