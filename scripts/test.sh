@@ -19,10 +19,10 @@ stop_faults_set() {
   EMU_RUN="$PWD/.emu/faults" KAFKA_PORT=29092 COSMOS_PORT=29093 GCS_PORT=29094 PUBSUB_PORT=29095 \
     MOTO_PORT=29096 PG_PORT=29097 scripts/emulators.sh stop
 }
-# `local demo --emulators` below runs on a set of its own too (.emu/demo, ports 39092-39097), which
+# `local demo --emulators` below runs on a set of its own too (.emu/demo, ports 27092-27097, below the ephemeral range), which
 # it starts and stops itself.
-demo_set=(EMU_RUN="$PWD/.emu/demo" KAFKA_PORT=39092 COSMOS_PORT=39093 GCS_PORT=39094 PUBSUB_PORT=39095 \
-  MOTO_PORT=39096 PG_PORT=39097)
+demo_set=(EMU_RUN="$PWD/.emu/demo" KAFKA_PORT=27092 COSMOS_PORT=27093 GCS_PORT=27094 PUBSUB_PORT=27095 \
+  MOTO_PORT=27096 PG_PORT=27097)
 trap 'scripts/emulators.sh stop; stop_faults_set; env "${demo_set[@]}" scripts/emulators.sh stop' EXIT
 eval "$(scripts/emulators.sh env)"
 
@@ -40,10 +40,11 @@ else
   cargo test -p local --test scaffold -- --ignored
 fi
 
-# The merch and checkout demos through `local up`'s wiring, every function its own process on the emulators:
+# The three demo flows through `local up`'s wiring, every function its own process on the emulators:
 # the demo starts its emulators, checks the embedded demo's invariants on what they hold, and
-# stops everything; nothing of its set may be left running.
-env "${demo_set[@]}" cargo run -q -p local -- demo --emulators --flows merch,checkout --records 1000 --orders 200
+# stops everything; no emulator of its set may be left running.
+env "${demo_set[@]}" scripts/emulators.sh stop   # none left from an earlier run: the demo starts them all
+env "${demo_set[@]}" cargo run -q -p local -- demo --emulators --records 800 --orders 200 --photos 36
 if { env "${demo_set[@]}" scripts/emulators.sh status || true; } | grep -E '^[a-z]+ +running'; then
   echo "local demo --emulators left emulators running" >&2
   exit 1

@@ -15,9 +15,7 @@ use crate::lambda_host::msk_event;
 use crate::storefront::Storefront;
 use chrono::Duration;
 use domain::cloudevent::{CloudEvent, DomainEvent, decode};
-use domain::events::{
-    FraudDecision, FraudScored, LedgerEntry, OrderConfirmed, PaymentFailed, PaymentSucceeded, topics,
-};
+use domain::events::{FraudDecision, FraudScored, LedgerEntry, PaymentFailed, PaymentSucceeded, topics};
 use domain::ports::{OutboundMessage, Publisher};
 use domain::values::{Money, Sku};
 use orders::machine::OrderState;
@@ -52,11 +50,7 @@ pub async fn run(opts: &CheckoutOptions, progress: &mut dyn FnMut(String)) -> Re
             }
         }
         // Every order confirmed twice (a producer retry), in shuffled order.
-        let mut deliveries: Vec<&CloudEvent<OrderConfirmed>> = batch.iter().chain(batch.iter()).collect();
-        for k in (1..deliveries.len()).rev() {
-            deliveries.swap(k, shop.rng.below(k as u64 + 1) as usize);
-        }
-        for e in deliveries {
+        for e in shop.rng.twice_shuffled(&batch) {
             publish(&estate, e).await?;
         }
         // A bad minute somewhere in each round.

@@ -12,7 +12,7 @@ use aws_lambda_events::event::s3::S3Event;
 use domain::cloudevent::decode;
 use domain::dead_letter::sha256_hex;
 use domain::events::{DeadLetter, ProductImageProcessed, topics};
-use domain::ports::{NewObject, ObjectMeta, Revision, VersionedObjects};
+use domain::ports::{NewObject, ObjectMeta, Revision, VersionedObjects, WindowTotal};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const BUCKET: &str = "acme-product-media";
@@ -26,11 +26,23 @@ pub struct ImageOptions {
 
 /// What a run sent, to check against.
 #[derive(Default)]
-struct Uploads {
+pub(crate) struct Uploads {
     /// Keys whose file is bad, with the reason code expected.
-    bad: BTreeMap<String, &'static str>,
-    removed: BTreeSet<String>,
-    replaced: usize,
+    pub(crate) bad: BTreeMap<String, &'static str>,
+    pub(crate) removed: BTreeSet<String>,
+    pub(crate) replaced: usize,
+}
+
+impl Uploads {
+    /// What was sent, for the progress line.
+    pub(crate) fn describe(&self, photos: usize, notifications: usize) -> String {
+        format!(
+            "images: {photos} uploads ({} bad, {} replaced, {} removed), {notifications} S3 notifications delivered twice",
+            self.bad.len(),
+            self.replaced,
+            self.removed.len(),
+        )
+    }
 }
 
 fn err(what: &str) -> impl Fn(domain::ports::PortError) -> RunError + '_ {
@@ -100,7 +112,13 @@ fn png_cutout(rng: &mut Rng, width: u32, height: u32) -> Vec<u8> {
 }
 
 /// The notification S3 sends for one object, its key form-encoded as S3 encodes it.
-fn notification(event_name: &str, key: &str, meta: Option<&ObjectMeta>, n: usize) -> Result<S3Event, RunError> {
+pub(crate) fn notification(
+    bucket: &str,
+    event_name: &str,
+    key: &str,
+    meta: Option<&ObjectMeta>,
+    n: usize,
+) -> Result<S3Event, RunError> {
     let encoded: String = key
         .bytes()
         .map(|b| match b {
@@ -121,20 +139,21 @@ fn notification(event_name: &str, key: &str, meta: Option<&ObjectMeta>, n: usize
         "userIdentity": {"principalId": "AWS:AROA4QWERTYUIOPASDFGH:media-uploader"},
         "requestParameters": {"sourceIPAddress": "203.0.113.24"}, "responseElements": {},
         "s3": {"s3SchemaVersion": "1.0", "configurationId": "image-resizer-uploads",
-               "bucket": {"name": BUCKET, "arn": format!("arn:aws:s3:::{BUCKET}")}, "object": object}}]});
+               "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")}, "object": object}}]});
     serde_json::from_value(event).map_err(|e| RunError(format!("notification: {e}")))
 }
 
-async fn put(estate: &Estate, key: &str, bytes: Vec<u8>) -> Result<ObjectMeta, RunError> {
-    // A put replaces the object, as S3 does; the twin's puts are create-only, so delete first.
-    estate.uploads.delete(BUCKET, key).await.map_err(err("delete"))?;
+async fn put(store: &dyn VersionedObjects, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<ObjectMeta, RunError> {
+    // A put replaces the object, as S3 does; the port's puts are create-only, so delete first.
+    store.delete(bucket, key).await.map_err(err("delete"))?;
     let object = NewObject { key, bytes, content_type: "application/octet-stream", cache_control: None };
-    estate.uploads.put_new(BUCKET, object).await.map_err(err("upload"))
+    store.put_new(bucket, object).await.map_err(err("upload"))
 }
 
-/// Uploads everything, returning what S3 would notify, in upload order.
-async fn upload(
-    estate: &Estate,
+/// Uploads everything to the bucket, returning what S3 would notify, in upload order.
+pub(crate) async fn upload(
+    store: &dyn VersionedObjects,
+    bucket: &str,
     opts: &ImageOptions,
     rng: &mut Rng,
     sent: &mut Uploads,
@@ -169,16 +188,16 @@ async fn upload(
             "bomb.png" => sent.bad.insert(key.clone(), "too_many_pixels"),
             _ => None,
         };
-        let meta = put(estate, &key, bytes).await?;
-        events.push(notification("ObjectCreated:Put", &key, Some(&meta), n)?);
+        let meta = put(store, bucket, &key, bytes).await?;
+        events.push(notification(bucket, "ObjectCreated:Put", &key, Some(&meta), n)?);
         if n % 17 == 6 && !sent.bad.contains_key(&key) {
             // Replaced before its first event arrived: that event is skipped, the second does the work.
-            let meta = put(estate, &key, jpeg(rng, 800, 600, None)).await?;
-            events.push(notification("ObjectCreated:Put", &key, Some(&meta), n + 10_000)?);
+            let meta = put(store, bucket, &key, jpeg(rng, 800, 600, None)).await?;
+            events.push(notification(bucket, "ObjectCreated:Put", &key, Some(&meta), n + 10_000)?);
             sent.replaced += 1;
         } else if n % 19 == 8 && !sent.bad.contains_key(&key) {
-            estate.uploads.delete(BUCKET, &key).await.map_err(err("delete"))?;
-            events.push(notification("ObjectRemoved:Delete", &key, None, n + 20_000)?);
+            store.delete(bucket, &key).await.map_err(err("delete"))?;
+            events.push(notification(bucket, "ObjectRemoved:Delete", &key, None, n + 20_000)?);
             sent.removed.insert(key);
         }
     }
@@ -190,20 +209,10 @@ pub async fn run(opts: &ImageOptions, progress: &mut dyn FnMut(String)) -> Resul
     let mut estate = Estate::new();
     let mut rng = Rng::new(opts.seed);
     let mut sent = Uploads::default();
-    let events = upload(&estate, opts, &mut rng, &mut sent).await?;
+    let events = upload(&estate.uploads, BUCKET, opts, &mut rng, &mut sent).await?;
     // At least once: every notification twice, in any order.
-    let mut deliveries: Vec<&S3Event> = events.iter().chain(events.iter()).collect();
-    for k in (1..deliveries.len()).rev() {
-        deliveries.swap(k, rng.below(k as u64 + 1) as usize);
-    }
-    progress(format!(
-        "images: {} uploads ({} bad, {} replaced, {} removed), {} S3 notifications delivered twice",
-        opts.photos,
-        sent.bad.len(),
-        sent.replaced,
-        sent.removed.len(),
-        events.len()
-    ));
+    let deliveries = rng.twice_shuffled(&events);
+    progress(sent.describe(opts.photos, events.len()));
     for (i, event) in deliveries.into_iter().enumerate() {
         if i % 13 == 12 {
             estate.uploads.outage.fail_next(1); // S3 has a bad moment: the invocation fails.
@@ -225,11 +234,12 @@ pub async fn run(opts: &ImageOptions, progress: &mut dyn FnMut(String)) -> Resul
     estate.run_mirror(100).await?;
     // Every other delivery of the registry, so a function that reads these topics runs too.
     estate.run_every_delivery(100).await?;
-    let verdict = check(&estate, &sent).await?;
+    let verdict = check(&estate, &sent, &estate.image_totals.all()).await?;
     Ok((estate, verdict))
 }
 
-async fn check(estate: &Estate, sent: &Uploads) -> Result<Verdict, RunError> {
+/// The invariants, on the estate's uploads bucket and bus and image-analytics' totals.
+pub(crate) async fn check(estate: &Estate, sent: &Uploads, totals: &[WindowTotal]) -> Result<Verdict, RunError> {
     let mut v = Verdict { checks: Vec::new() };
     let objects = estate.uploads.list(BUCKET, "").await.map_err(err("list"))?;
     let variants: BTreeMap<&str, &ObjectMeta> =
@@ -301,7 +311,6 @@ async fn check(estate: &Estate, sent: &Uploads) -> Result<Verdict, RunError> {
         unmatched.is_empty() && published.len() == variants.len(),
     );
 
-    let totals = estate.image_totals.all();
     let (images, bytes) = totals.iter().fold((0, 0), |(n, b), t| (n + t.images, b + t.bytes));
     let sent_bytes: u64 = published.values().map(|e| e.bytes).sum();
     v.check(

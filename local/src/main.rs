@@ -14,8 +14,7 @@ struct Cli {
 enum Command {
     /// Run the flows end to end on the embedded default and check their invariants.
     Demo {
-        /// Which flows: `merch`, `checkout`, `images` (comma-separated; default all, and with
-        /// --emulators merch and checkout).
+        /// Which flows: `merch`, `checkout`, `images` (comma-separated; default all).
         #[arg(long, value_delimiter = ',')]
         flows: Vec<String>,
         /// ERP records of the merch flow.
@@ -38,8 +37,7 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Run the flows on the local emulators instead, every function as its own process
-        /// (as `local up` runs them): started, checked and stopped by the demo. Merch and checkout
-        /// yet.
+        /// (as `local up` runs them): started, checked and stopped by the demo.
         #[arg(long)]
         emulators: bool,
         /// With --emulators: the longest, in seconds, a flow may take to settle once its input
@@ -190,8 +188,24 @@ fn with_cosmos_client_env() -> Option<ExitCode> {
     if vars.iter().all(|(k, v)| std::env::var(k).is_ok_and(|set| set == *v)) {
         return None;
     }
-    let again = std::env::current_exe()
-        .and_then(|exe| std::process::Command::new(exe).args(std::env::args_os().skip(1)).envs(vars).status());
+    let again = std::env::current_exe().and_then(|exe| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(async {
+            let mut signals = local::up::cli::Signals::listen()?;
+            let mut child = tokio::process::Command::new(exe).args(std::env::args_os().skip(1)).envs(vars).spawn()?;
+            tokio::select! {
+                status = child.wait() => status,
+                _ = signals.received() => {
+                    // Passed on, so the demo stops what it started (a terminal's Ctrl-C reaches
+                    // it too; a SIGTERM to this process would not).
+                    if let Some(id) = child.id() {
+                        let _ = std::process::Command::new("kill").args(["-TERM", &id.to_string()]).status();
+                    }
+                    child.wait().await
+                }
+            }
+        })
+    });
     Some(match again {
         Ok(status) => status.code().and_then(|c| u8::try_from(c).ok()).map_or(ExitCode::FAILURE, ExitCode::from),
         Err(e) => {
@@ -208,8 +222,7 @@ async fn run_command(command: Command) -> ExitCode {
     match command {
         Command::Demo { mut flows, records, orders, photos, seed, batch, out, emulators, settle_within } => {
             if flows.is_empty() {
-                let all: &[&str] = if emulators { &["merch", "checkout"] } else { &["merch", "checkout", "images"] };
-                flows = all.iter().map(|f| f.to_string()).collect();
+                flows = ["merch", "checkout", "images"].map(String::from).to_vec();
             }
             if let Some(unknown) = flows.iter().find(|f| !["merch", "checkout", "images"].contains(&f.as_str())) {
                 eprintln!("unknown flow {unknown:?}; known: merch, checkout, images");
@@ -220,6 +233,7 @@ async fn run_command(command: Command) -> ExitCode {
                     flows,
                     records,
                     orders,
+                    photos,
                     seed,
                     deadline: std::time::Duration::from_secs(settle_within),
                 };

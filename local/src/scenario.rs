@@ -26,6 +26,14 @@ impl Rng {
     pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
+    /// Every item twice, in shuffled order: an at-least-once delivery of them all.
+    pub fn twice_shuffled<'a, T>(&mut self, items: &'a [T]) -> Vec<&'a T> {
+        let mut twice: Vec<&T> = items.iter().chain(items.iter()).collect();
+        for k in (1..twice.len()).rev() {
+            twice.swap(k, self.below(k as u64 + 1) as usize);
+        }
+        twice
+    }
 }
 
 /// One message as published to the `erp-changes` topic.

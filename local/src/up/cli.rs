@@ -77,7 +77,7 @@ fn options(args: &UpArgs) -> Result<UpOptions, String> {
 
 /// Ctrl-C or SIGTERM, listened for from the start (a signal before `up` is ready stops it too,
 /// cleanly, instead of killing it with its processes left behind).
-struct Signals {
+pub struct Signals {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -85,7 +85,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn listen() -> std::io::Result<Signals> {
+    pub fn listen() -> std::io::Result<Signals> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -95,7 +95,7 @@ impl Signals {
         Ok(Signals {})
     }
 
-    async fn received(&mut self) {
+    pub async fn received(&mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.interrupt.recv() => {}

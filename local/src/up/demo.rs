@@ -10,9 +10,11 @@
 //! on purpose (the fault suite, tests/tests/up_faults.rs, breaks the emulators under this same
 //! wiring), so the checks that are about those faults are the embedded demo's alone.
 pub mod checkout;
+pub mod images;
 pub mod merch;
 pub mod snapshot;
 
+use super::cli::Signals;
 use super::{Running, UpOptions, msk::StartingPosition, stats::Stats, view};
 use crate::demo::Verdict;
 use crate::estate::RunError;
@@ -22,9 +24,10 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct EmulatorDemoOptions {
     pub flows: Vec<String>,
-    /// ERP records of the merch flow, orders of the checkout flow.
+    /// ERP records of the merch flow, orders of the checkout flow, uploads of the image flow.
     pub records: usize,
     pub orders: usize,
+    pub photos: usize,
     pub seed: u64,
     /// The longest a flow may take to settle after its input is in.
     pub deadline: Duration,
@@ -48,14 +51,20 @@ impl FlowReport {
     }
 }
 
+/// A failure of `what`, as the demo reports it.
+fn err<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> RunError + '_ {
+    move |e| RunError(format!("{what}: {e}"))
+}
+
 /// The run went quiet when no function's counters changed for this long (longer than the push
 /// subscriptions' longest backoff, so a redelivery still to come is waited for) and no mapping
 /// is behind.
 const QUIET: Duration = Duration::from_secs(12);
 
 /// Waits until the run is quiet, then checks; while the checks fail and the deadline is not
-/// past, waits for the next quiet spell and checks again. Returns the verdict and when the
-/// functions last did something.
+/// past, waits for the next quiet spell and checks again. At the deadline it checks once more,
+/// quiet or not, so a run that never settles still says which invariant does not hold. Returns
+/// the verdict and when the functions last did something.
 pub async fn settle(
     stats: &Stats,
     deadline: Duration,
@@ -64,28 +73,28 @@ pub async fn settle(
 ) -> Result<(Verdict, Instant), RunError> {
     let until = Instant::now() + deadline;
     let mut last = stats.snapshot();
-    let mut changed = Instant::now();
+    // The functions' last activity (the end of the run's work), and the start of the current
+    // quiet spell (which a failed check starts again).
+    let (mut active, mut quiet_since) = (Instant::now(), Instant::now());
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let now = stats.snapshot();
         if now != last {
-            (last, changed) = (now, Instant::now());
+            (last, active, quiet_since) = (now, Instant::now(), Instant::now());
             continue;
         }
         let behind = last.values().any(|s| s.lag > 0);
-        if changed.elapsed() < QUIET || behind {
-            if Instant::now() > until {
-                return Err(RunError(format!("the run did not settle within {deadline:?}")));
-            }
+        let past = Instant::now() > until;
+        if (quiet_since.elapsed() < QUIET || behind) && !past {
             continue;
         }
         let verdict = check().await?;
-        if verdict.all_hold() || Instant::now() > until {
-            return Ok((verdict, changed));
+        if verdict.all_hold() || past {
+            return Ok((verdict, active));
         }
         let failing: Vec<&str> = verdict.checks.iter().filter(|(_, ok)| !ok).map(|(what, _)| what.as_str()).collect();
         progress(format!("quiet, but not there yet: {}", failing.join("; ")));
-        changed = Instant::now(); // another quiet spell, then check again
+        quiet_since = Instant::now();
     }
 }
 
@@ -119,13 +128,6 @@ pub fn summary(
 /// Starts the emulators and the flows' functions, runs each flow, and stops everything it
 /// started, whatever happened.
 pub async fn run(opts: &EmulatorDemoOptions, progress: &mut dyn FnMut(String)) -> Result<Vec<FlowReport>, RunError> {
-    for flow in &opts.flows {
-        if !["merch", "checkout"].contains(&flow.as_str()) {
-            return Err(RunError(format!(
-                "the {flow} flow does not run on the emulators yet (merch and checkout do); run it embedded: local demo --flows {flow}"
-            )));
-        }
-    }
     let stamp = chrono::Utc::now().timestamp_millis() % 100_000_000;
     let up_opts = UpOptions {
         flows: opts.flows.clone(),
@@ -137,8 +139,26 @@ pub async fn run(opts: &EmulatorDemoOptions, progress: &mut dyn FnMut(String)) -
         ..UpOptions::default()
     };
     progress("local demo --emulators: starting the emulators, making what the functions need, building them…".into());
+    // Ctrl-C or SIGTERM at any point stops what the demo started, as an error would.
+    let mut signals = Signals::listen().map_err(|e| RunError(format!("cannot listen for Ctrl-C and SIGTERM: {e}")))?;
     let set = up_opts.emulators.clone();
-    let (running, started) = super::up(up_opts).await.map_err(RunError)?;
+    let starting = set.clone();
+    let (endpoints, started) = tokio::select! {
+        s = tokio::task::spawn_blocking(move || starting.start()) => s.map_err(|e| RunError(e.to_string()))?.map_err(RunError)?,
+        _ = signals.received() => return Err(RunError("interrupted while the emulators started (stop them with scripts/emulators.sh stop)".into())),
+    };
+    let running = tokio::select! {
+        running = super::start(up_opts, endpoints) => running,
+        // Processes started so far die with their handles.
+        _ = signals.received() => Err("interrupted while starting".into()),
+    };
+    let running = match running {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tokio::task::spawn_blocking(move || set.stop(&started)).await;
+            return Err(RunError(e));
+        }
+    };
     let functions: Vec<&'static str> = running.functions().collect();
     progress(format!("running on the emulators: {}", functions.join(", ")));
     let shown = tokio::spawn(view::run(functions, running.stats.clone()));
@@ -149,13 +169,13 @@ pub async fn run(opts: &EmulatorDemoOptions, progress: &mut dyn FnMut(String)) -
             match flow.as_str() {
                 "merch" => merch::run(&running, opts, progress).await,
                 "checkout" => checkout::run(&running, opts, progress).await,
+                "images" => images::run(&running, opts, progress).await,
                 other => Err(RunError(format!("unknown flow {other:?}"))),
             }
         };
-        // Ctrl-C stops the run as an error would: everything it started is stopped below.
         let report = tokio::select! {
             report = run_flow => report,
-            _ = tokio::signal::ctrl_c() => Err(RunError("interrupted".into())),
+            _ = signals.received() => Err(RunError("interrupted".into())),
         };
         match report {
             Ok(r) => reports.push(r),

@@ -8,18 +8,18 @@
 //! past exhausted records, the sweeper settling them, decisions before their orders, the
 //! stream read again) are not made here: nothing is broken on purpose in this run.
 use super::snapshot::{Marks, load_topics};
-use super::{EmulatorDemoOptions, FlowReport, settle, summary};
+use super::{EmulatorDemoOptions, FlowReport, err, settle, summary};
 use crate::estate::{Estate, RunError};
 use crate::storefront::Storefront;
 use crate::up::Running;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Duration as Days;
 use domain::cloudevent::{CloudEvent, DomainEvent};
-use domain::events::{OrderConfirmed, topics};
+use domain::events::{FraudScored, topics};
 use domain::ports::{Carts, Documents, OutboundMessage, Publisher};
 use domain::values::{CustomerId, Sku};
 use platform_aws::dynamodb::{DynamoCarts, DynamoDocuments};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 type Item = HashMap<String, AttributeValue>;
@@ -27,10 +27,6 @@ type Item = HashMap<String, AttributeValue>;
 /// The topics the checks read.
 const TOPICS: [&str; 4] =
     [topics::FRAUD_SCORED, topics::PAYMENT_SUCCEEDED, topics::PAYMENT_FAILED, topics::CHECKOUT_DLQ];
-
-fn err<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> RunError + '_ {
-    move |e| RunError(format!("{what}: {e}"))
-}
 
 async fn publish<T: DomainEvent>(kafka: &kafka::KafkaPublisher, e: &CloudEvent<T>) -> Result<(), RunError> {
     let msg = OutboundMessage::new(T::TOPIC, e.key(), e.to_json()).with_header("ce_id", &e.id);
@@ -42,9 +38,7 @@ pub async fn run(
     opts: &EmulatorDemoOptions,
     progress: &mut dyn FnMut(String),
 ) -> Result<FlowReport, RunError> {
-    let kafka_at = running.endpoints.kafka.clone();
-    let names: Vec<String> = TOPICS.iter().map(|t| t.to_string()).collect();
-    let marks = tokio::task::spawn_blocking(move || Marks::take(&kafka_at, &names)).await.map_err(err("join"))??;
+    let marks = Marks::taken(&running.endpoints.kafka, &TOPICS).await?;
     let dynamo = aws_sdk_dynamodb::Client::new(&running.endpoints.aws_config().await);
     let table = |name: &str| {
         DynamoDocuments::new(dynamo.clone(), running.names.table(name)).with_top_level(&orders::layout::TOP_LEVEL)
@@ -66,11 +60,7 @@ pub async fn run(
             }
         }
         // Every order confirmed twice (a producer retry), in shuffled order.
-        let mut deliveries: Vec<&CloudEvent<OrderConfirmed>> = batch.iter().chain(batch.iter()).collect();
-        for k in (1..deliveries.len()).rev() {
-            deliveries.swap(k, shop.rng.below(k as u64 + 1) as usize);
-        }
-        for e in deliveries {
+        for e in shop.rng.twice_shuffled(&batch) {
             publish(&kafka, e).await?;
         }
     }
@@ -88,7 +78,9 @@ pub async fn run(
             entries.extend(pulled.into_iter().map(|m| m.data));
         }
         let estate = load(running, &marks, &dynamo, &entries).await?;
-        crate::checkout_demo::check(&estate, &deleted).await
+        let mut verdict = crate::checkout_demo::check(&estate, &deleted).await?;
+        every_order_arrived(&estate, opts.orders, &mut verdict);
+        Ok(verdict)
     };
     let (verdict, last) = settle(&running.stats, opts.deadline, progress, check).await?;
     let functions = [
@@ -109,6 +101,34 @@ pub async fn run(
         events: opts.orders,
         took,
     })
+}
+
+/// Nothing lost on the way in, and the run not checked before it is through: every order the
+/// storefront confirmed is in the orders table and has its fraud verdict. (The embedded demo
+/// knows this by construction: it runs each function to the end of its input.)
+fn every_order_arrived(estate: &Estate, orders: usize, verdict: &mut crate::demo::Verdict) {
+    let in_table: BTreeSet<String> = estate
+        .orders
+        .all()
+        .iter()
+        .filter(|d| d.get("state").is_some())
+        .filter_map(|d| d["pk"].as_str().map(str::to_string))
+        .collect();
+    let scored: BTreeSet<String> = estate
+        .bus
+        .records(topics::FRAUD_SCORED)
+        .iter()
+        .filter_map(|r| domain::cloudevent::decode::<FraudScored>(&r.payload).ok())
+        .map(|e| e.data.order_id.to_string())
+        .collect();
+    verdict.check(
+        format!(
+            "every order arrived: {} of {orders} in the orders table, {} with a fraud verdict",
+            in_table.len(),
+            scored.len()
+        ),
+        in_table.len() == orders && scored.len() == orders,
+    );
 }
 
 /// Every item of a DynamoDB table (paged scan).

@@ -30,11 +30,7 @@ pub async fn run(
     progress: &mut dyn FnMut(String),
 ) -> Result<FlowReport, RunError> {
     let mut scenario = generate(opts.records, opts.seed);
-    let kafka = running.endpoints.kafka.clone();
-    let names: Vec<String> = TOPICS.iter().map(|t| t.to_string()).collect();
-    let marks = tokio::task::spawn_blocking(move || Marks::take(&kafka, &names))
-        .await
-        .map_err(|e| RunError(e.to_string()))??;
+    let marks = Marks::taken(&running.endpoints.kafka, &TOPICS).await?;
     progress(format!(
         "merch: {} ERP messages ({} distinct changes, {} re-sends, {} redeliveries, {} bad)",
         scenario.messages.len(),
@@ -102,10 +98,15 @@ async fn feed(
     let ids: BTreeMap<String, String> = published.into_iter().collect::<Result<_, _>>()?;
     progress(format!("merch: {} messages published to {topic}", ids.len()));
     let mut stamped: BTreeMap<String, String> = BTreeMap::new();
+    let until = std::time::Instant::now() + Duration::from_secs(60);
     while stamped.len() < ids.len() {
         let pulled = pubsub.pull(&tap, 1000).await.map_err(RunError)?;
         if pulled.is_empty() {
-            return Err(RunError(format!("{tap}: {} of {} messages never came", ids.len() - stamped.len(), ids.len())));
+            if std::time::Instant::now() > until {
+                let missing = ids.len() - stamped.len();
+                return Err(RunError(format!("{tap}: {missing} of {} messages never came in 60 s", ids.len())));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
         stamped.extend(pulled.into_iter().map(|m| (m.message_id, m.publish_time)));
     }

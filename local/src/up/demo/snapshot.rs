@@ -25,8 +25,24 @@ fn consumer(kafka: &str) -> Result<BaseConsumer, RunError> {
         .map_err(err("consumer"))
 }
 
+/// The topic's partitions as the broker has them: provisioned with `PARTITIONS`, but a topic a
+/// client made first (auto-created) has the broker's default count, and every one is read.
+fn partitions(consumer: &BaseConsumer, topic: &str) -> Result<Vec<i32>, RunError> {
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).map_err(err(topic))?;
+    let found = metadata.topics().iter().find(|t| t.name() == topic);
+    let ids: Vec<i32> = found.map(|t| t.partitions().iter().map(|p| p.id()).collect()).unwrap_or_default();
+    if ids.is_empty() {
+        return Err(RunError(format!("kafka {topic}: no partitions")));
+    }
+    if ids.len() != PARTITIONS as usize {
+        tracing::warn!(topic, partitions = ids.len(), provisioned = PARTITIONS, "a topic with another partition count");
+    }
+    Ok(ids)
+}
+
 fn ends(consumer: &BaseConsumer, topic: &str) -> Result<BTreeMap<i32, i64>, RunError> {
-    (0..PARTITIONS)
+    partitions(consumer, topic)?
+        .into_iter()
         .map(|p| {
             let (_, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).map_err(err(topic))?;
             Ok((p, high))
@@ -49,6 +65,12 @@ impl Marks {
         Ok(Marks(marks))
     }
 
+    /// `take`, off the async workers.
+    pub async fn taken(kafka: &str, topics: &[&str]) -> Result<Marks, RunError> {
+        let (kafka, topics): (String, Vec<String>) = (kafka.into(), topics.iter().map(|t| t.to_string()).collect());
+        tokio::task::spawn_blocking(move || Marks::take(&kafka, &topics)).await.map_err(|e| RunError(e.to_string()))?
+    }
+
     /// The run's records of `topic`: from its marks to the topic's end as it is now. Blocking.
     pub fn records_since(&self, kafka: &str, topic: &str) -> Result<Vec<BusRecord>, RunError> {
         let from = self.0.get(topic).ok_or_else(|| RunError(format!("{topic} was not marked at the start")))?;
@@ -56,11 +78,12 @@ impl Marks {
         let to = ends(&consumer, topic)?;
         let mut tpl = TopicPartitionList::new();
         let mut left: BTreeMap<i32, i64> = BTreeMap::new();
-        for (p, start) in from {
-            let end = to.get(p).copied().unwrap_or(*start);
-            if end > *start {
-                tpl.add_partition_offset(topic, *p, Offset::Offset(*start)).map_err(err(topic))?;
-                left.insert(*p, end);
+        for (p, end) in &to {
+            // A partition that came after the marks is read from its start.
+            let start = from.get(p).copied().unwrap_or(0);
+            if *end > start {
+                tpl.add_partition_offset(topic, *p, Offset::Offset(start)).map_err(err(topic))?;
+                left.insert(*p, *end);
             }
         }
         let mut out = Vec::new();
@@ -74,11 +97,22 @@ impl Marks {
                 return Err(RunError(format!("{topic}: partitions {left:?} were not read to their end in 60 s")));
             }
             let Some(msg) = consumer.poll(Duration::from_millis(200)) else { continue };
-            let record = kafka::bus_record(&msg.map_err(err(topic))?);
-            if left.get(&record.partition).is_some_and(|end| record.offset + 1 >= *end) {
+            let record = match msg {
+                Ok(m) => kafka::bus_record(&m),
+                // A broker that answers late or drops a fetch: asked again, until the deadline.
+                Err(e) => {
+                    tracing::warn!(topic, error = %e, "reading back: trying again");
+                    continue;
+                }
+            };
+            let Some(end) = left.get(&record.partition).copied() else { continue };
+            if record.offset + 1 >= end {
                 left.remove(&record.partition);
             }
-            out.push(record);
+            // Only what was there when the read began: the end stays where it was asked.
+            if record.offset < end {
+                out.push(record);
+            }
         }
         Ok(out)
     }
