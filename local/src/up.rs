@@ -63,6 +63,7 @@ pub fn flow_functions(flow: &str) -> Result<&'static [&'static str], String> {
             fraud_scorer::NAME,
             order_updater::NAME,
             payment_processor::NAME,
+            cart_cleaner::NAME,
             kafka_pubsub_bridge::NAME,
             order_sweeper::NAME,
             notifier::NAME,

@@ -41,6 +41,12 @@ impl InMemoryMailer {
         self.identities.lock().unwrap_or_else(|p| p.into_inner()).push(identity.to_string());
     }
 
+    /// An e-mail another SES accepted, kept as it was recorded there (its message id): a copy of
+    /// an emulator's record, read back for a check.
+    pub fn restore(&self, email: SentEmail) {
+        self.sent.lock().unwrap_or_else(|p| p.into_inner()).push(email);
+    }
+
     /// Every accepted e-mail, in the order sent.
     pub fn sent(&self) -> Vec<SentEmail> {
         self.sent.lock().unwrap_or_else(|p| p.into_inner()).clone()

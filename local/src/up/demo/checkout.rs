@@ -79,6 +79,7 @@ pub async fn run(
         }
         let estate = load(running, &marks, &dynamo, &entries).await?;
         let mut verdict = crate::checkout_demo::check(&estate, &deleted).await?;
+        crate::notified::check(&estate, &mut verdict).await?;
         every_order_arrived(&estate, opts.orders, &mut verdict);
         Ok(verdict)
     };
@@ -145,6 +146,91 @@ async fn scan(dynamo: &aws_sdk_dynamodb::Client, table: &str) -> Result<Vec<Item
     }
 }
 
+/// Every document of a table, read through its adapter, in the twin.
+async fn copy_table(
+    dynamo: &aws_sdk_dynamodb::Client,
+    name: &str,
+    table: &DynamoDocuments,
+    twin: &inmemory::InMemoryDocuments,
+) -> Result<(), RunError> {
+    for item in scan(dynamo, name).await? {
+        let (Some(pk), Some(id)) = (text(&item, "pk"), text(&item, "id")) else { continue };
+        if let Some(doc) = table.read(&pk, &id).await.map_err(err(name))? {
+            twin.create(&pk, &id, doc.body).await.map_err(err("twin table"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The orders table's stream, every shard from its start, in the twin's change feed in the
+/// order DynamoDB numbered the changes.
+async fn stream_of(running: &Running, feed: &inmemory::stream::ChangeFeed) -> Result<(), RunError> {
+    use crate::up::streams::image;
+    let aws = running.endpoints.aws_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let streams = aws_sdk_dynamodbstreams::Client::new(&aws);
+    let table = running.names.table("orders");
+    let described =
+        dynamo.describe_table().table_name(&table).send().await.map_err(|e| RunError(format!("{table}: {e:?}")))?;
+    let arn =
+        described.table.and_then(|t| t.latest_stream_arn).ok_or_else(|| RunError(format!("{table} has no stream")))?;
+    let stream =
+        streams.describe_stream().stream_arn(&arn).send().await.map_err(|e| RunError(format!("{arn}: {e:?}")))?;
+    let shards = stream.stream_description.map(|d| d.shards.unwrap_or_default()).unwrap_or_default();
+    let mut records = Vec::new();
+    for shard in shards {
+        let Some(id) = shard.shard_id else { continue };
+        let at = streams.get_shard_iterator().stream_arn(&arn).shard_id(&id);
+        let at = at.shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon);
+        let mut iterator = at.send().await.map_err(|e| RunError(format!("{id}: {e:?}")))?.shard_iterator;
+        while let Some(it) = iterator {
+            let got =
+                streams.get_records().shard_iterator(it).send().await.map_err(|e| RunError(format!("{id}: {e:?}")))?;
+            let page = got.records.unwrap_or_default();
+            if page.is_empty() {
+                break;
+            }
+            records.extend(page);
+            iterator = got.next_shard_iterator;
+        }
+    }
+    let number = |r: &aws_sdk_dynamodbstreams::types::Record| {
+        r.dynamodb.as_ref().and_then(|c| c.sequence_number.clone()).unwrap_or_default()
+    };
+    records.sort_by_key(|r| (number(r).len(), number(r)));
+    for r in records {
+        let Some(change) = r.dynamodb else { continue };
+        let keys = change.keys.as_ref().map(image).unwrap_or_default();
+        let pk = keys["pk"]["S"].as_str().unwrap_or_default().to_string();
+        feed.append(&pk, keys, change.old_image.as_ref().map(image), change.new_image.as_ref().map(image));
+    }
+    Ok(())
+}
+
+/// The e-mails moto's SES accepted, as its record keeps them (message id, sender, recipient, MIME).
+async fn emails(running: &Running) -> Result<Vec<inmemory::SentEmail>, RunError> {
+    let url = format!("{}/moto-api/data.json", running.endpoints.aws);
+    let data: serde_json::Value = reqwest::get(&url).await.map_err(err("moto"))?.json().await.map_err(err("moto"))?;
+    let sent = data["ses"]["RawMessage"].as_array().cloned().unwrap_or_default();
+    Ok(sent
+        .iter()
+        .filter_map(|m| {
+            let raw = m["raw_data"].as_str()?;
+            let header = |name: &str| {
+                raw.lines()
+                    .take_while(|l| !l.is_empty())
+                    .find_map(|l| l.strip_prefix(name).map(|v| v.trim().trim_matches(['<', '>']).to_string()))
+            };
+            Some(inmemory::SentEmail {
+                message_id: m["id"].as_str()?.to_string(),
+                from: m["source"].as_str().map(str::to_string).or_else(|| header("From:"))?,
+                to: header("To:")?,
+                mime: raw.as_bytes().to_vec(),
+            })
+        })
+        .collect())
+}
+
 fn text(item: &Item, name: &str) -> Option<String> {
     match item.get(name) {
         Some(AttributeValue::S(s)) => Some(s.clone()),
@@ -170,13 +256,14 @@ async fn load(
             .await
             .map_err(err("twin"))?;
     }
-    let orders_table = running.names.table("orders");
-    let orders = DynamoDocuments::new(dynamo.clone(), &orders_table).with_top_level(&orders::layout::TOP_LEVEL);
-    for item in scan(dynamo, &orders_table).await? {
-        let (Some(pk), Some(id)) = (text(&item, "pk"), text(&item, "id")) else { continue };
-        if let Some(doc) = orders.read(&pk, &id).await.map_err(err("orders"))? {
-            estate.orders.create(&pk, &id, doc.body).await.map_err(err("twin orders"))?;
-        }
+    let table = |name: &str| DynamoDocuments::new(dynamo.clone(), running.names.table(name));
+    let orders = table("orders").with_top_level(&orders::layout::TOP_LEVEL);
+    copy_table(dynamo, &running.names.table("orders"), &orders, &estate.orders).await?;
+    copy_table(dynamo, &running.names.table("customers"), &table("customers"), &estate.customers).await?;
+    copy_table(dynamo, &running.names.table("notifications"), &table("notifications"), &estate.notifications).await?;
+    stream_of(running, &estate.orders_stream).await?;
+    for email in emails(running).await? {
+        estate.mailer.restore(email);
     }
     for item in scan(dynamo, &running.names.table("carts")).await? {
         let line = (text(&item, "customer_id"), text(&item, "sku"), text(&item, "quantity"));
