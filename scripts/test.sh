@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --all -- --check
 
+# The disk the build has (a full one shows as a linker's bus error), here and at the end.
+report_disk() { echo "disk $1: $(df -h . | awk 'NR==2 {print $4}') free, target/ $(du -sh target 2>/dev/null | cut -f1)"; }
+report_disk "before the build"
+
 # Its own set of emulators (run directory and ports), beside any a user keeps running for `local`:
 # started here and stopped at the end, whatever the outcome.
 export EMU_RUN="$PWD/.emu/test" KAFKA_PORT=19092 COSMOS_PORT=18081 GCS_PORT=14443 PUBSUB_PORT=18085 \
@@ -23,7 +27,7 @@ stop_faults_set() {
 # it starts and stops itself.
 demo_set=(EMU_RUN="$PWD/.emu/demo" KAFKA_PORT=27092 COSMOS_PORT=27093 GCS_PORT=27094 PUBSUB_PORT=27095 \
   MOTO_PORT=27096 PG_PORT=27097)
-trap 'scripts/emulators.sh stop; stop_faults_set; env "${demo_set[@]}" scripts/emulators.sh stop' EXIT
+trap 'scripts/emulators.sh stop; stop_faults_set; env "${demo_set[@]}" scripts/emulators.sh stop; report_disk "at the end"' EXIT
 eval "$(scripts/emulators.sh env)"
 
 # The AWS functions' binaries as `local up` builds them (its black-box tests start them as

@@ -283,7 +283,7 @@ async fn run_command(command: Command) -> ExitCode {
                         println!("{file}");
                     }
                     eprintln!(
-                        "{name} joined the estate. Build and test it:\n  cargo nextest run -p {name} -p local -p estate-tests -E 'not binary(emulators) and not binary(up*)'\nthen make it yours: docs/adding-a-function.md"
+                        "{name} joined the estate. Build and test it:\n  cargo nextest run -p {name} -p local -p estate-tests -E 'not test(/^(emulators|up|up_clouds|up_faults)::/)'\nthen make it yours: docs/adding-a-function.md"
                     );
                     ExitCode::SUCCESS
                 }

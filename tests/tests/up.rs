@@ -4,8 +4,7 @@
 //! (its own tables, buckets, queues and consumer groups: a fresh prefix) on the Kafka topics
 //! everyone shares, starting at the topics' ends. They run one at a time (.config/nextest.toml).
 //! An emulator that cannot start fails the test; nothing is skipped.
-#[path = "up/support.rs"]
-mod support;
+use crate::up_support as support;
 
 use domain::events::{FraudDecision, PaymentRequested, topics};
 use orders::machine::OrderState;

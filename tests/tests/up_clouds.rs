@@ -3,8 +3,7 @@
 //! subscriptions and the runner's token-minting front end, with the Lambdas between them. Each
 //! test runs its own estate (a fresh prefix); they run one at a time with `up`'s tests
 //! (.config/nextest.toml). An emulator that cannot start fails the test; nothing is skipped.
-#[path = "up/support.rs"]
-mod support;
+use crate::up_support as support;
 
 use domain::events::{FraudScored, topics};
 use orders::testing::confirmed;

@@ -5,8 +5,7 @@
 //! restarted for real; function processes killed mid-flow. Each case ends with the invariants holding: every order
 //! paid and charged once, every change projected once, poison records dead-lettered with their
 //! reason. One estate at a time (.config/nextest.toml); an emulator that cannot start fails.
-#[path = "up/support.rs"]
-mod support;
+use crate::up_support as support;
 
 use domain::events::topics;
 use local::up::emulators::EmulatorSet;
