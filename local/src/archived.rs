@@ -54,8 +54,9 @@ pub fn check(estate: &Estate, v: &mut Verdict) -> Result<(), RunError> {
     v.check(
         format!(
             "the raw zone's latest row per order, by state, is the orders table's ({} changes in {read} rows, \
-             deduplicated on seq; {dead} dead-letter objects; lake {lake:?})",
-            rows.len()
+             deduplicated on seq, of the stream's {}; {dead} dead-letter objects; lake {lake:?}; table {table:?})",
+            rows.len(),
+            estate.orders_stream.all().len()
         ),
         lake == table && read > rows.len() && rows.len() == estate.orders_stream.all().len() && dead == 0,
     );

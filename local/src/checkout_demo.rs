@@ -13,6 +13,7 @@ use crate::demo::Verdict;
 use crate::estate::{Estate, RunError};
 use crate::lambda_host::msk_event;
 use crate::storefront::Storefront;
+use crate::sweeps::{MAX_SWEEPS, Sweeps, check_swept, check_waited};
 use chrono::Duration;
 use domain::cloudevent::{CloudEvent, DomainEvent, decode};
 use domain::events::{FraudDecision, FraudScored, LedgerEntry, PaymentFailed, PaymentSucceeded, topics};
@@ -108,27 +109,15 @@ pub async fn run(opts: &CheckoutOptions, progress: &mut dyn FnMut(String)) -> Re
     let mut verdict = check(&estate, &shop.deleted).await?;
     crate::notified::check(&estate, &mut verdict).await?;
     crate::archived::check(&estate, &mut verdict)?;
-    verdict.check(format!("decisions that came before their orders waited for them ({waited} orders)"), waited > 0);
-    check_swept(&estate, &sweeps, &mut verdict);
+    check_waited(waited, &mut verdict);
+    let skipped: u64 = estate.stats.values().map(|s| s.skipped).sum();
+    check_swept(&estate, &sweeps, skipped, &mut verdict);
     Ok((estate, verdict))
 }
 
 /// Failures that outlast a mapping's retries (the first attempt and every retry) while a batch
 /// fails on each of the bus's three partitions at once.
 const EXHAUSTING: u32 = (crate::estate::LAMBDA_MAX_RETRIES + 1) * 3;
-/// Sweeps at most: enough to republish a request as often as the rules allow, and report it.
-const MAX_SWEEPS: u32 = 8;
-
-/// What the scheduled sweeps did, all runs together.
-#[derive(Default)]
-struct Sweeps {
-    runs: u32,
-    effects_rerun: usize,
-    republished: usize,
-    /// The last reason code each order was reported with.
-    reported: BTreeMap<String, &'static str>,
-}
-
 /// order-sweeper on its schedule, each run `SWEEP_AFTER_SECONDS` after the last (the first that
 /// long after the last change of any order), until a run finds nothing it can still settle.
 async fn sweep(estate: &mut Estate) -> Result<Sweeps, RunError> {
@@ -138,45 +127,12 @@ async fn sweep(estate: &mut Estate) -> Result<Sweeps, RunError> {
     while sweeps.runs < MAX_SWEEPS {
         at += after + Duration::seconds(1);
         let report = estate.run_order_sweeper(at).await?;
-        sweeps.runs += 1;
-        sweeps.effects_rerun += report.effects_rerun;
-        sweeps.republished += report.requests_republished;
-        for r in &report.reported {
-            sweeps.reported.insert(r.order_id.clone(), r.reason_code);
-        }
-        if report.effects_rerun + report.requests_republished + report.left_for_next_run + report.failed == 0 {
+        let report = serde_json::to_value(&report).map_err(|e| RunError(format!("the sweep's report: {e}")))?;
+        if !sweeps.add(&report) {
             break;
         }
     }
     Ok(sweeps)
-}
-
-/// Every order ends terminal with nothing left to run, or the sweeper reported it.
-fn check_swept(estate: &Estate, sweeps: &Sweeps, v: &mut Verdict) {
-    let skipped: u64 = estate.stats.values().map(|s| s.skipped).sum();
-    let mut open = Vec::new();
-    let mut codes: BTreeMap<&str, usize> = BTreeMap::new();
-    for d in estate.orders.all() {
-        let Ok(state) = serde_json::from_value::<OrderState>(d["state"].clone()) else { continue };
-        let pk = d["pk"].as_str().unwrap_or_default().to_string();
-        let settled = state.is_terminal() && d["record"]["pending"].as_array().is_none_or(Vec::is_empty);
-        match sweeps.reported.get(&pk) {
-            _ if settled => {}
-            Some(code) => *codes.entry(*code).or_default() += 1,
-            None => open.push(pk),
-        }
-    }
-    v.check(
-        format!(
-            "every order ends terminal or is reported by order-sweeper ({skipped} records committed past by exhausted \
-             mappings; {} runs re-ran {} orders' effects and republished {} payment requests; reported: {codes:?}; \
-             neither: {open:?})",
-            sweeps.runs, sweeps.effects_rerun, sweeps.republished
-        ),
-        // Whether a sweep re-ran or republished anything depends on which records the outages
-        // hit (in a small run, only orders it can but report); that none is left is the point.
-        open.is_empty() && skipped > 0,
-    );
 }
 
 /// Orders that have events but no order.confirmed yet.

@@ -20,6 +20,7 @@ pub struct DemoOptions {
 }
 
 /// What the run found: one line per invariant, and whether each held.
+#[derive(Default)]
 pub struct Verdict {
     pub checks: Vec<(String, bool)>,
 }

@@ -23,6 +23,7 @@ pub mod http_process;
 pub mod lambdas;
 pub mod msk;
 pub mod on_failure;
+pub mod operate;
 pub mod pool;
 pub mod provision;
 pub mod pubsub_admin;
@@ -165,6 +166,10 @@ pub struct Running {
     proxies: BTreeMap<&'static str, fault_proxy::FaultProxy>,
     schedules: BTreeMap<&'static str, AsyncInvoker>,
     asynchronous: Vec<AsyncInvoker>,
+    /// Each MSK mapping's switch, by function and topic (`operate`).
+    mappings: BTreeMap<(&'static str, String), msk::Enabled>,
+    /// Each DynamoDB stream mapping, as it was made (`operate` makes another like it).
+    stream_mappings: BTreeMap<&'static str, streams::StreamMapping>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -305,14 +310,40 @@ fn with_overrides(
 /// Starts the emulators `up` needs (keeping running ones) and then the estate on them; also
 /// says which emulators it started (to stop at the end).
 pub async fn up(opts: UpOptions) -> Result<(Running, Vec<&'static str>), String> {
+    up_until(opts, None, false).await
+}
+
+/// `up`, stopped cleanly by a signal that comes while it starts (Ctrl-C, SIGTERM): the
+/// processes started so far die with their handles, and the emulators it started are stopped
+/// (kept with `keep_emulators`, as they are when the start fails).
+pub async fn up_until(
+    opts: UpOptions,
+    mut signals: Option<&mut cli::Signals>,
+    keep_emulators: bool,
+) -> Result<(Running, Vec<&'static str>), String> {
+    async fn signalled(signals: &mut Option<&mut cli::Signals>) {
+        match signals {
+            Some(s) => s.received().await,
+            None => std::future::pending().await,
+        }
+    }
     let set = opts.emulators.clone();
     let starting = set.clone();
-    let (endpoints, started) =
-        tokio::task::spawn_blocking(move || starting.start()).await.map_err(|e| e.to_string())??;
-    match start(opts, endpoints).await {
-        Ok(running) => Ok((running, started)),
+    let (endpoints, started) = tokio::select! {
+        s = tokio::task::spawn_blocking(move || starting.start()) => s.map_err(|e| e.to_string())??,
+        _ = signalled(&mut signals) => {
+            return Err("interrupted while the emulators started (stop them with scripts/emulators.sh stop)".into())
+        }
+    };
+    let running = tokio::select! {
+        running = start(opts, endpoints) => running,
+        _ = signalled(&mut signals) => Err("interrupted while starting".into()),
+    };
+    let stop = if keep_emulators { Vec::new() } else { started };
+    match running {
+        Ok(running) => Ok((running, stop)),
         Err(e) => {
-            let _ = tokio::task::spawn_blocking(move || set.stop(&started)).await;
+            let _ = tokio::task::spawn_blocking(move || set.stop(&stop)).await;
             Err(e)
         }
     }
@@ -363,6 +394,8 @@ pub async fn start(opts: UpOptions, endpoints: Endpoints) -> Result<Running, Str
         proxies,
         schedules: BTreeMap::new(),
         asynchronous: Vec::new(),
+        mappings: BTreeMap::new(),
+        stream_mappings: BTreeMap::new(),
         tasks: Vec::new(),
     };
     running.tasks.push(tokio::spawn(watching));
@@ -412,6 +445,9 @@ pub async fn start(opts: UpOptions, endpoints: Endpoints) -> Result<Running, Str
                 // Lambda invokes one batch of a partition at a time and scales by partitions:
                 // with n processes, n pollers share the group, each its share of the partitions.
                 let pollers = concurrency.min(provision::PARTITIONS as usize);
+                for topic in topics.iter() {
+                    running.mappings.insert((f.name, topic.to_string()), msk::Enabled::default());
+                }
                 for (topic, share) in topics.iter().flat_map(|t| (0..pollers).map(move |i| (t, (i, pollers)))) {
                     let mapping = Mapping {
                         function: f.name,
@@ -425,7 +461,8 @@ pub async fn start(opts: UpOptions, endpoints: Endpoints) -> Result<Running, Str
                         retry_pause: opts.retry_pause,
                     };
                     let positioned = msk::position(mapping, &endpoints.kafka).await?;
-                    running.tasks.push(tokio::spawn(positioned.run(pool.clone(), stats.clone())));
+                    let enabled = running.mappings[&(f.name, topic.to_string())].clone();
+                    running.tasks.push(tokio::spawn(positioned.run(pool.clone(), stats.clone(), enabled)));
                 }
             }
             Host::S3 { .. } => {
@@ -452,6 +489,7 @@ pub async fn start(opts: UpOptions, endpoints: Endpoints) -> Result<Running, Str
                     from_latest: opts.starting == StartingPosition::Latest,
                     retry_pause: opts.retry_pause,
                 };
+                running.stream_mappings.insert(f.name, mapping.clone());
                 let reader = streams::StreamReader::open(mapping, &aws).await?;
                 let task = reader.run(pool.clone(), stats.clone(), sqs.clone(), queues.on_failure.clone());
                 running.tasks.push(tokio::spawn(task));

@@ -77,6 +77,45 @@ async fn the_checkout_lambdas_take_an_order_to_paid_on_the_emulators_and_redeliv
     estate.stop().await;
 }
 
+/// What an operator does to the triggers (`up::operate`): a mapping turned off delivers nothing
+/// until it is turned on, and then everything it held back; a second mapping on the orders stream
+/// from its start delivers every change again, which notifier takes as a redelivery (no second
+/// e-mail) and lake-archiver writes again (the lake's files overlap).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_mapping_turned_off_holds_its_records_and_a_stream_reprocessed_from_its_start_changes_nothing() {
+    let lambdas = ["order-updater", "payment-processor", "notifier", "lake-archiver"];
+    let estate = Estate::up(&[], &lambdas, &[]).await;
+    let order = estate.id("UP-OPERATE");
+    estate.sign_up("C-1", "ana@example.org").await;
+    let off = |on| estate.running.enable_mapping("order-updater", topics::ORDER_CONFIRMED, on);
+    off(false).expect("order-updater's mapping on order.confirmed");
+    estate.publish(&estate.event(format!("{order}-confirmed"), confirmed(&order))).await;
+    estate.publish(&estate.event(format!("{order}-scored"), scored(&order, FraudDecision::Approve))).await;
+    let pending = |r: &Option<orders::machine::OrderRecord>| r.as_ref().is_some_and(|r| r.state == OrderState::Pending);
+    eventually("the decision waiting for its order", || estate.order(&order), pending).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(pending(&estate.order(&order).await), "the order stays pending while the mapping is off");
+    off(true).expect("on again");
+    estate.paid(&order).await;
+    let mails = eventually("the customer's e-mail", || estate.emails_about(&order), |m| !m.is_empty()).await;
+    let files = eventually("the order's changes in the lake", || estate.lake_files(), |f| !f.is_empty()).await;
+
+    // In batches of other sizes than the first mapping's (which took the changes as they came):
+    // lake-archiver names a file by its batch, so a batch it wrote before would not be again.
+    for (function, batch) in [("notifier", 1), ("lake-archiver", 100)] {
+        estate.running.reprocess_stream(function, batch).await.expect("the stream reprocessed");
+    }
+    assert_eq!(estate.emails_about(&order).await.len(), mails.len(), "no second e-mail");
+    let again = estate.lake_files().await;
+    assert!(again.len() > files.len(), "the changes archived again: {files:?} then {again:?}");
+    let stats = estate.running.stats.snapshot();
+    assert_eq!(stats.values().map(|s| s.on_failure + s.failures).sum::<u64>(), 0, "{stats:?}");
+    // Fail closed: a mapping or stream the run does not have is an error.
+    assert!(estate.running.enable_mapping("order-updater", "no.such.topic", false).is_err());
+    assert!(estate.running.reprocess_stream("order-updater", 1).await.is_err());
+    estate.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_payment_processor_processes_never_charge_a_payment_twice() {
     let estate = Estate::up(&[], &["order-updater", "payment-processor"], &[("payment-processor", 2)]).await;

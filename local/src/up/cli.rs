@@ -142,28 +142,11 @@ pub async fn run(args: UpArgs) -> ExitCode {
         }
     };
     eprintln!("local up: starting the emulators, making what the functions need, building them…");
-    let emulators = tokio::select! {
-        started = tokio::task::spawn_blocking(super::emulators::start) => started.map_err(|e| e.to_string()).and_then(|s| s),
-        _ = signals.received() => Err("stopped while the emulators started (stop them with scripts/emulators.sh stop)".into()),
-    };
-    let (endpoints, started) = match emulators {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("local up: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let stop = if args.keep_emulators { Vec::new() } else { started };
-    let running = tokio::select! {
-        running = super::start(opts, endpoints) => running,
-        // Processes started so far die with the runner (kill on drop).
-        _ = signals.received() => Err("stopped while starting".into()),
-    };
-    let running = match running {
+    let set = opts.emulators.clone();
+    let (running, stop) = match super::up_until(opts, Some(&mut signals), args.keep_emulators).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("local up: {e}");
-            let _ = tokio::task::spawn_blocking(move || super::emulators::stop(&stop)).await;
             return ExitCode::FAILURE;
         }
     };
@@ -183,7 +166,7 @@ pub async fn run(args: UpArgs) -> ExitCode {
     shown.abort();
     eprintln!("\nlocal up: stopping");
     running.stop().await;
-    let stopped = tokio::task::spawn_blocking(move || super::emulators::stop(&stop)).await;
+    let stopped = tokio::task::spawn_blocking(move || set.stop(&stop)).await;
     match stopped.map_err(|e| e.to_string()).and_then(|s| s) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -8,7 +8,10 @@
 //!
 //! Faults: the embedded demo breaks its twins on purpose at set points; here nothing is broken
 //! on purpose (the fault suite, tests/tests/up_faults.rs, breaks the emulators under this same
-//! wiring), so the checks that are about those faults are the embedded demo's alone.
+//! wiring). What the embedded demo's checks about its faults need happens here as it happens on
+//! a cloud: payment-processor's mapping gives up on requests whose charge is still leased and
+//! order-sweeper's schedule settles them; an operator turns a mapping off and reprocesses a
+//! stream (`up::operate`).
 pub mod checkout;
 pub mod images;
 pub mod merch;
@@ -59,14 +62,15 @@ fn err<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> RunError + '_ {
 /// The run went quiet when no function's counters changed for this long (longer than the push
 /// subscriptions' longest backoff, so a redelivery still to come is waited for) and no mapping
 /// is behind.
-const QUIET: Duration = Duration::from_secs(12);
+pub const QUIET: Duration = Duration::from_secs(12);
 
-/// Waits until the run is quiet, then checks; while the checks fail and the deadline is not
+/// Waits until the run is quiet (no counter changed for `quiet`, no mapping behind), then checks; while the checks fail and the deadline is not
 /// past, waits for the next quiet spell and checks again. At the deadline it checks once more,
 /// quiet or not, so a run that never settles still says which invariant does not hold. Returns
 /// the verdict and when the functions last did something.
 pub async fn settle(
     stats: &Stats,
+    quiet: Duration,
     deadline: Duration,
     progress: &mut dyn FnMut(String),
     mut check: impl AsyncFnMut() -> Result<Verdict, RunError>,
@@ -85,7 +89,7 @@ pub async fn settle(
         }
         let behind = last.values().any(|s| s.lag > 0);
         let past = Instant::now() > until;
-        if (quiet_since.elapsed() < QUIET || behind) && !past {
+        if (quiet_since.elapsed() < quiet || behind) && !past {
             continue;
         }
         let verdict = check().await?;
@@ -142,23 +146,7 @@ pub async fn run(opts: &EmulatorDemoOptions, progress: &mut dyn FnMut(String)) -
     // Ctrl-C or SIGTERM at any point stops what the demo started, as an error would.
     let mut signals = Signals::listen().map_err(|e| RunError(format!("cannot listen for Ctrl-C and SIGTERM: {e}")))?;
     let set = up_opts.emulators.clone();
-    let starting = set.clone();
-    let (endpoints, started) = tokio::select! {
-        s = tokio::task::spawn_blocking(move || starting.start()) => s.map_err(|e| RunError(e.to_string()))?.map_err(RunError)?,
-        _ = signals.received() => return Err(RunError("interrupted while the emulators started (stop them with scripts/emulators.sh stop)".into())),
-    };
-    let running = tokio::select! {
-        running = super::start(up_opts, endpoints) => running,
-        // Processes started so far die with their handles.
-        _ = signals.received() => Err("interrupted while starting".into()),
-    };
-    let running = match running {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = tokio::task::spawn_blocking(move || set.stop(&started)).await;
-            return Err(RunError(e));
-        }
-    };
+    let (running, started) = super::up_until(up_opts, Some(&mut signals), false).await.map_err(RunError)?;
     let functions: Vec<&'static str> = running.functions().collect();
     progress(format!("running on the emulators: {}", functions.join(", ")));
     let shown = tokio::spawn(view::run(functions, running.stats.clone()));

@@ -66,6 +66,16 @@ impl Endpoints {
             .load()
             .await
     }
+
+    /// An S3 client for moto (path-style addressing: moto serves every bucket on one host).
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        s3_client(&self.aws_config().await)
+    }
+}
+
+/// An S3 client on `config` with path-style addressing, as moto needs.
+pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
 }
 
 /// The repository's `scripts/emulators.sh`, found from the working directory upwards.

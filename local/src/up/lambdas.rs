@@ -86,6 +86,11 @@ const fn lambda(name: &'static str, timeout_s: u64, env: &'static [(&'static str
     }
 }
 
+/// order-sweeper's `SWEEP_AFTER_SECONDS` here: the least it takes.
+pub const SWEEP_AFTER_SECONDS: u64 = 60;
+/// The same, as the function's environment has it (a test holds the two together).
+const SWEEP_AFTER: &str = "60";
+
 #[rustfmt::skip]
 pub const LAMBDAS: &[Lambda] = &[
     lambda(order_updater::NAME, 30, &[("ORDERS_TABLE", Value::Table("orders")), ("CARTS_TABLE", Value::Table("carts")), KAFKA]),
@@ -96,7 +101,7 @@ pub const LAMBDAS: &[Lambda] = &[
     lambda(cart_cleaner::NAME, 60, &[("CARTS_TABLE", Value::Table("carts")), KAFKA]),
     lambda(kafka_pubsub_bridge::NAME, 30, &[KAFKA, ("GOOGLE_CLOUD_PROJECT", Value::Fixed("local")), ("PUBSUB_EMULATOR_HOST", Value::PubSub)]),
     Lambda { retries: 2, ..lambda(order_sweeper::NAME, 120, &[("ORDERS_TABLE", Value::Table("orders")), ("CARTS_TABLE", Value::Table("carts")), KAFKA,
-        ("SWEEP_AFTER_SECONDS", Value::Fixed("60"))]) },
+        ("SWEEP_AFTER_SECONDS", Value::Fixed(SWEEP_AFTER))]) },
     Lambda { retries: 2, memory_mb: 1024, ..lambda(image_resizer::NAME, 60, &[("PROCESSED_BUCKET", Value::Bucket("processed")), KAFKA]) },
     lambda(notifier::NAME, 60, &[("CUSTOMERS_TABLE", Value::Table("customers")), ("NOTIFICATIONS_TABLE", Value::Table("notifications")),
         ("NOTIFY_FROM", Value::Fixed("orders@shop.example.com")), KAFKA]),
@@ -159,6 +164,11 @@ pub fn markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sweepers_wait_is_the_same_as_number_and_as_text() {
+        assert_eq!(SWEEP_AFTER.parse::<u64>(), Ok(SWEEP_AFTER_SECONDS));
+    }
 
     #[test]
     fn every_aws_function_of_the_registry_has_one_deployment() {

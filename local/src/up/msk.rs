@@ -10,6 +10,9 @@
 //! A new group starts at the starting position (`TRIM_HORIZON` or `LATEST`) and commits it at
 //! once, so the position holds from the moment `up` says it is ready; a group that has
 //! committed offsets resumes there (stopping and starting `up` loses nothing).
+//!
+//! A mapping can be turned off and on (`Enabled`), as `aws lambda update-event-source-mapping
+//! --no-enabled` / `--enabled` does: off, it invokes nothing more and its group keeps its offsets.
 use super::pool::Pool;
 use super::stats::Stats;
 use crate::lambda_host::{msk_event, settled};
@@ -21,6 +24,7 @@ use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// A mapping's consumer group: the run's prefix, the function, the topic.
@@ -85,6 +89,32 @@ pub struct Mapping {
     pub share: (usize, usize),
     /// The pause before a failed batch is read again.
     pub retry_pause: Duration,
+}
+
+/// Whether a mapping invokes its function (shared by the pollers of one mapping). On when made.
+#[derive(Debug, Clone)]
+pub struct Enabled(Arc<AtomicBool>);
+
+impl Default for Enabled {
+    fn default() -> Self {
+        Enabled(Arc::new(AtomicBool::new(true)))
+    }
+}
+
+impl Enabled {
+    pub fn set(&self, on: bool) {
+        self.0.store(on, Ordering::SeqCst);
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    async fn until_on(&self) {
+        while !self.is_on() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 /// A mapping whose group has its positions: ready to run.
@@ -271,8 +301,8 @@ impl Positioned {
         serde_json::to_vec(&event).unwrap_or_default()
     }
 
-    /// Runs the mapping until the task is stopped.
-    pub async fn run(mut self, pool: Arc<Pool>, stats: Arc<Stats>) {
+    /// Runs the mapping until the task is stopped; while `enabled` is off it invokes nothing.
+    pub async fn run(mut self, pool: Arc<Pool>, stats: Arc<Stats>, enabled: Enabled) {
         let Ok(on_failure) = kafka::KafkaPublisher::new(&self.bootstrap) else {
             tracing::error!(function = self.mapping.function, "no producer for the on-failure topic");
             return;
@@ -280,7 +310,13 @@ impl Positioned {
         let function = self.mapping.function;
         let mut failing: Option<(Vec<(i32, i64)>, u32)> = None;
         loop {
+            enabled.until_on().await;
             let batch = self.gather(&stats).await;
+            if !enabled.is_on() {
+                // Turned off while the batch was gathered: read again from the positions once on.
+                self.commit(true);
+                continue;
+            }
             let outcome = pool.invoke(self.event(&batch)).await;
             let left = self.settle(&batch, &done_of(&batch, &outcome));
             if left.is_empty() {

@@ -98,7 +98,7 @@ pub async fn provision(endpoints: &Endpoints, names: &Names) -> Result<Queues, S
         created.map_err(|e| format!("table {name}: {e}"))?;
     }
 
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    let s3 = super::emulators::s3_client(&config);
     let objects = S3Objects::new(s3.clone());
     objects.ensure_versioned_bucket(&names.uploads(), &endpoints.region).await.map_err(|e| format!("uploads: {e}"))?;
     for bucket in LAMBDAS.iter().flat_map(|l| l.env.iter()).filter_map(|(_, v)| match v {

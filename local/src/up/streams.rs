@@ -81,6 +81,7 @@ pub fn first_failed(records: &[Record], outcome: &Outcome) -> Option<String> {
     ids.into_iter().min_by(|a, b| (a.len(), a).cmp(&(b.len(), b)))
 }
 
+#[derive(Debug, Clone)]
 pub struct StreamMapping {
     pub function: &'static str,
     pub function_arn: String,
@@ -144,6 +145,40 @@ impl StreamReader {
             }
             if !delivered {
                 tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+
+    /// Reads and delivers until a pass over every shard finds nothing new: a mapping made to
+    /// reprocess the stream (`operate`), run to its end. Fails after `GIVE_UP` passes in a row
+    /// that met errors.
+    pub async fn until_caught_up(
+        mut self,
+        pool: &Pool,
+        stats: &Stats,
+        sqs: &aws_sdk_sqs::Client,
+        on_failure_queue: &str,
+    ) -> Result<(), String> {
+        const GIVE_UP: u32 = 20;
+        let mut failed_passes = 0;
+        loop {
+            let (mut delivered, mut failed) = (false, None);
+            for i in 0..self.shards.len() {
+                match self.step(i, pool, stats, sqs, on_failure_queue).await {
+                    Ok(d) => delivered |= d,
+                    Err(e) => failed = Some(e),
+                }
+            }
+            match failed {
+                None if !delivered => return Ok(()),
+                None => failed_passes = 0,
+                Some(e) => {
+                    failed_passes += 1;
+                    if failed_passes >= GIVE_UP {
+                        return Err(format!("{}: the stream could not be read: {e}", self.mapping.function));
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
             }
         }
     }

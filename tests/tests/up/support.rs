@@ -220,8 +220,7 @@ impl Estate {
     }
 
     async fn keys(&self, bucket: &str) -> Vec<String> {
-        let s3 =
-            aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&self.aws).force_path_style(true).build());
+        let s3 = local::up::emulators::s3_client(&self.aws);
         let listed = s3.list_objects_v2().bucket(self.running.names.bucket(bucket)).send().await.expect("list");
         listed.contents.unwrap_or_default().into_iter().filter_map(|o| o.key).collect()
     }
@@ -235,8 +234,7 @@ impl Estate {
     }
 
     pub async fn upload(&self, key: &str, bytes: &[u8]) {
-        let s3 =
-            aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&self.aws).force_path_style(true).build());
+        let s3 = local::up::emulators::s3_client(&self.aws);
         let put = s3.put_object().bucket(self.running.names.uploads()).key(key).content_type("image/jpeg");
         put.body(ByteStream::from(bytes.to_vec())).send().await.expect("uploaded");
     }

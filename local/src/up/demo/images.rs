@@ -8,7 +8,7 @@
 //! image-analytics (Cloud Run, PostgreSQL) counts them. The checks are the embedded demo's, on
 //! what the buckets, Kafka and PostgreSQL hold at the end.
 use super::snapshot::{Marks, load_topics};
-use super::{EmulatorDemoOptions, FlowReport, err, settle, summary};
+use super::{EmulatorDemoOptions, FlowReport, QUIET, err, settle, summary};
 use crate::estate::{Estate, RunError};
 use crate::images_demo::{BUCKET, ImageOptions, Uploads, check, upload};
 use crate::scenario::Rng;
@@ -29,7 +29,7 @@ pub async fn run(
 ) -> Result<FlowReport, RunError> {
     let marks = Marks::taken(&running.endpoints.kafka, &TOPICS).await?;
     let aws = running.endpoints.aws_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&aws).force_path_style(true).build());
+    let s3 = crate::up::emulators::s3_client(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
     // image-analytics' tables are the local PostgreSQL's, shared by every run: the run's counts
     // are what its totals gained.
@@ -62,7 +62,7 @@ pub async fn run(
         let now = totals.totals().await.map_err(err("image totals"))?;
         check(&estate, &sent, &gained(&before, &now)).await
     };
-    let (verdict, last) = settle(&running.stats, opts.deadline, progress, checked).await?;
+    let (verdict, last) = settle(&running.stats, QUIET, opts.deadline, progress, checked).await?;
     let functions = [image_resizer::NAME, kafka_pubsub_bridge::NAME, image_analytics::NAME];
     let took = last.duration_since(started);
     Ok(FlowReport {

@@ -7,7 +7,7 @@
 //! and audit-sink (GCS emulator, behind the bridge) take it from there. The checks are the
 //! embedded demo's, on what Kafka, Cosmos and GCS hold at the end.
 use super::snapshot::{Marks, load_gcs, load_topics};
-use super::{EmulatorDemoOptions, FlowReport, settle, summary};
+use super::{EmulatorDemoOptions, FlowReport, QUIET, settle, summary};
 use crate::estate::{AUDIT_BUCKET, Estate, RunError};
 use crate::pubsub_push::push_body;
 use crate::scenario::{Broken, Scenario, generate};
@@ -50,7 +50,7 @@ pub async fn run(
         let estate = load(running, &marks, &scenario).await?;
         crate::demo::check(&estate, &scenario).await
     };
-    let (verdict, last) = settle(&running.stats, opts.deadline, progress, check).await?;
+    let (verdict, last) = settle(&running.stats, QUIET, opts.deadline, progress, check).await?;
     let functions = [merch_normalizer::NAME, projection_updater::NAME, kafka_pubsub_bridge::NAME, audit_sink::NAME];
     let took = last.duration_since(started);
     let events = scenario.messages.len();
