@@ -7,14 +7,14 @@
 //! asynchronously (2 retries, then the on-failure queue). The bridge mirrors its events and
 //! image-analytics (Cloud Run, PostgreSQL) counts them. The checks are the embedded demo's, on
 //! what the buckets, Kafka and PostgreSQL hold at the end.
-use super::snapshot::{Marks, load_topics};
+use super::snapshot::{Marks, load_s3_bucket, load_topics};
 use super::{EmulatorDemoOptions, FlowReport, QUIET, err, settle, summary};
 use crate::estate::{Estate, RunError};
 use crate::images_demo::{BUCKET, ImageOptions, Uploads, check, upload};
 use crate::scenario::Rng;
 use crate::up::Running;
 use domain::events::topics;
-use domain::ports::{ImageTotals, NewObject, VersionedObjects, WindowTotal};
+use domain::ports::{ImageTotals, WindowTotal};
 use platform_aws::s3_store::S3Objects;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -129,13 +129,7 @@ async fn load(running: &Running, marks: &Marks, s3: &aws_sdk_s3::Client) -> Resu
     load_topics(&estate.bus, &running.endpoints.kafka, marks, &TOPICS).await?;
     let store = S3Objects::new(s3.clone());
     for bucket in [running.names.uploads(), running.names.bucket("processed")] {
-        for meta in store.list(&bucket, "").await.map_err(err("list"))? {
-            let got = store.get(&bucket, &meta.key, domain::ports::Revision::Current).await.map_err(err("get"))?;
-            let Some((_, bytes)) = got else { continue };
-            let content_type = meta.content_type.as_deref().unwrap_or("application/octet-stream");
-            let object = NewObject { key: &meta.key, bytes, content_type, cache_control: None };
-            estate.uploads.put_new(BUCKET, object).await.map_err(err("twin bucket"))?;
-        }
+        load_s3_bucket(&store, &bucket, &estate.uploads, BUCKET).await?;
     }
     Ok(estate)
 }

@@ -168,3 +168,22 @@ pub async fn load_gcs(
     }
     Ok(count)
 }
+
+/// Every current object of an S3 bucket on moto, copied into the twin's `twin_bucket`.
+pub async fn load_s3_bucket(
+    store: &platform_aws::s3_store::S3Objects,
+    bucket: &str,
+    twin: &inmemory::InMemoryS3,
+    twin_bucket: &str,
+) -> Result<(), RunError> {
+    use domain::ports::{NewObject, VersionedObjects};
+    let failed = |what: &'static str| move |e: domain::ports::PortError| RunError(format!("{what} {bucket}: {e}"));
+    for meta in store.list(bucket, "").await.map_err(failed("list"))? {
+        let got = store.get(bucket, &meta.key, domain::ports::Revision::Current).await.map_err(failed("get from"))?;
+        let Some((_, bytes)) = got else { continue };
+        let content_type = meta.content_type.as_deref().unwrap_or("application/octet-stream");
+        let object = NewObject { key: &meta.key, bytes, content_type, cache_control: None };
+        twin.put_new(twin_bucket, object).await.map_err(failed("copy into the twin of"))?;
+    }
+    Ok(())
+}

@@ -6,10 +6,10 @@ use super::TOPICS;
 use crate::estate::{Estate, LAKE_BUCKET, RunError};
 use crate::up::Running;
 use crate::up::demo::err;
-use crate::up::demo::snapshot::{Marks, load_topics};
+use crate::up::demo::snapshot::{Marks, load_s3_bucket, load_topics};
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::events::topics;
-use domain::ports::{Carts, Documents, NewObject, OutboundMessage, Publisher, VersionedObjects};
+use domain::ports::{Carts, Documents, OutboundMessage, Publisher};
 use domain::values::{CustomerId, Sku};
 use platform_aws::dynamodb::DynamoDocuments;
 use platform_aws::s3_store::S3Objects;
@@ -165,15 +165,6 @@ pub async fn load(
 
 /// lake-archiver's files (the run's lake bucket on moto) in the twin lake bucket the check reads.
 async fn load_lake(running: &Running, estate: &Estate) -> Result<(), RunError> {
-    let s3 = running.endpoints.s3().await;
-    let store = S3Objects::new(s3);
-    let bucket = running.names.bucket("lake");
-    for meta in store.list(&bucket, "").await.map_err(err("list the lake"))? {
-        let got = store.get(&bucket, &meta.key, domain::ports::Revision::Current).await.map_err(err("lake"))?;
-        let Some((_, bytes)) = got else { continue };
-        let content_type = meta.content_type.as_deref().unwrap_or("application/octet-stream");
-        let object = NewObject { key: &meta.key, bytes, content_type, cache_control: None };
-        estate.lake.put_new(LAKE_BUCKET, object).await.map_err(err("twin lake"))?;
-    }
-    Ok(())
+    let store = S3Objects::new(running.endpoints.s3().await);
+    load_s3_bucket(&store, &running.names.bucket("lake"), &estate.lake, LAKE_BUCKET).await
 }
